@@ -1,0 +1,39 @@
+# wabridge: `make demo` to see it work, `make test` to check everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit serve migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/wabridge demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Every test on SQLite, then every test again on a throwaway PostgreSQL cluster.
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider
+	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+serve: $(STAMP)
+	$(BIN)/wabridge serve
+
+migrate: $(STAMP)
+	$(BIN)/wabridge migrate
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,191 @@
+"""The whole bridge against the simulators: both simulators in this process, and
+``wabridge serve`` as a real child process pointed at them.
+
+Used by ``wabridge demo``, the end-to-end tests and the benchmarks. The bridge
+runs as a subprocess so that it can be killed with SIGKILL and restarted, as a
+crash would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+
+from sandbox.meta_sim import MetaSimulator
+from sandbox.server import free_port
+from sandbox.slack_sim import SlackSimulator
+
+__all__ = ["BridgeProcess", "Sandbox"]
+
+ACCESS_TOKEN = "EAAG-sandbox-access-token-0123456789"
+APP_SECRET = "sandbox-app-secret-0123456789"
+VERIFY_TOKEN = "sandbox-verify-token"
+BOT_TOKEN = "xoxb-sandbox-bot-token-0123456789"
+SIGNING_SECRET = "sandbox-signing-secret-0123456789"
+API_TOKEN = "sandbox-rest-api-token"
+CHANNEL = "C0SUPPORT"
+
+
+class BridgeProcess:
+    """``wabridge serve`` in a child process, with its log in a file."""
+
+    def __init__(self, *, env: dict[str, str], port: int, workdir: Path) -> None:
+        self.env = env
+        self.port = port
+        self.workdir = workdir
+        self.log_path = workdir / "bridge.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self._log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "wabridge", "serve", "--port", str(self.port)],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(timeout=timeout)
+
+    def wait_ready(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError(f"wabridge serve exited early:\n{self.log_tail()}")
+                try:
+                    if client.get(f"{self.url}/readyz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"wabridge serve not ready after {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait(timeout=10)
+            self._proc = None
+        self._close_log()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=10)
+            self._proc = None
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Sandbox:
+    """Both simulators plus a real ``wabridge serve``, wired to each other."""
+
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        database_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        meta_options: dict[str, Any] | None = None,
+        slack_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'wabridge.db'}"
+        self.meta = MetaSimulator(
+            access_token=ACCESS_TOKEN, app_secret=APP_SECRET, **(meta_options or {})
+        )
+        self.slack = SlackSimulator(
+            bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, **(slack_options or {})
+        )
+        self.port = free_port()
+        self._extra_env = extra_env or {}
+        self.bridge: BridgeProcess | None = None
+
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+        return {
+            **keep,
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": self.database_url,
+            "META_API_BASE": self.meta.url,
+            "META_API_VERSION": self.meta.version,
+            "META_ACCESS_TOKEN": ACCESS_TOKEN,
+            "META_APP_SECRET": APP_SECRET,
+            "META_VERIFY_TOKEN": VERIFY_TOKEN,
+            "META_PHONE_NUMBER_ID": self.meta.phone_number_id,
+            "META_WABA_ID": self.meta.waba_id,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_CHANNEL_ID": CHANNEL,
+            "SLACK_API_URL": self.slack.url,
+            "WABRIDGE_API_TOKEN": API_TOKEN,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            **self._extra_env,
+        }
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.meta.start()
+        self.slack.start()
+        base = f"http://127.0.0.1:{self.port}"
+        self.meta.webhook_url = f"{base}/webhooks/whatsapp"
+        self.slack.events_url = f"{base}/slack/events"
+        self.start_bridge()
+
+    def start_bridge(self) -> None:
+        self.bridge = BridgeProcess(env=self.env(), port=self.port, workdir=self.workdir)
+        self.bridge.start()
+
+    def stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+        self.slack.stop()
+        self.meta.stop()
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

@@ -1,0 +1,129 @@
+"""Run an ASGI app with uvicorn on loopback in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+__all__ = ["ServerThread", "free_port"]
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn on `127.0.0.1` in a daemon thread with its own event loop."""
+
+    def __init__(self, app: Any, *, port: int = 0, name: str = "sandbox-server") -> None:
+        self._app = app
+        self._port = port
+        self._name = name
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self._bound_port = 0
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (only valid once started)."""
+        if not self._bound_port:
+            raise RuntimeError("server not started")
+        return self._bound_port
+
+    @property
+    def url(self) -> str:
+        """Base URL without trailing slash, e.g. `http://127.0.0.1:54321`."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving and block until the server accepts connections."""
+        if self.running:
+            return
+        # Binding the socket here (port 0 = kernel picks) avoids the race of
+        # picking a free port and binding it later.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this; without it Nagle plus delayed ACKs add ~40 ms to
+        # every keep-alive response (headers and body are written separately).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((HOST, self._port))
+        sock.listen(128)
+        self._sock = sock
+        self._bound_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,
+            host=HOST,
+            port=self._bound_port,
+            log_config=None,  # never reconfigure the host process' logging
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        thread = threading.Thread(
+            target=self._run, args=(server, sock), name=self._name, daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self._name} failed to start")
+            time.sleep(0.005)
+
+    @staticmethod
+    def _run(server: uvicorn.Server, sock: socket.socket) -> None:
+        # uvicorn exits the process when the app fails to start; here only the thread ends,
+        # and start() reports it.
+        with contextlib.suppress(SystemExit):
+            asyncio.run(server.serve(sockets=[sock]))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask uvicorn to shut down, wait for the thread and release the socket."""
+        server, thread, sock = self._server, self._thread, self._sock
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive() and server is not None:
+                server.force_exit = True
+                thread.join(timeout)
+        if sock is not None:
+            sock.close()
+        self._server = self._thread = self._sock = None
+        self._bound_port = 0
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

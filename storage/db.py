@@ -1,0 +1,72 @@
+"""Engines and schema: building the async engine and bringing the schema to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["create_engine", "is_sqlite", "migrate", "schema_is_current", "sync_url"]
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """The async engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sync_url(url: str) -> str:
+    """The same database through a synchronous driver (Alembic runs synchronously)."""
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["database_url"] = sync_url(url)
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the schema of ``url`` to head. Synchronous: call it before the event loop starts."""
+    command.upgrade(_config(url), "head")
+
+
+def _current_matches_head(connection: Connection) -> bool:
+    heads = set(ScriptDirectory.from_config(_config("sqlite://")).get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """True when the database answers and its schema is at the newest migration."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current_matches_head)

@@ -1,0 +1,195 @@
+"""SQLAlchemy 2.0 typed models: the tables behind the core's repositories.
+
+The same models run on SQLite (the embedded default) and PostgreSQL. Times are
+stored as timezone-aware UTC; ``UTCDateTime`` restores the zone SQLite drops.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "BusinessNumber",
+    "Contact",
+    "Conversation",
+    "InboxEntry",
+    "Message",
+    "OutboxEntry",
+    "SlackEvent",
+]
+
+# Named constraints keep Alembic migrations identical on both engines.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every engine."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: wabridge stores UTC-aware times only")
+        value = value.astimezone(UTC)
+        # SQLite keeps no zone; store the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class BusinessNumber(Base):
+    __tablename__ = "business_numbers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64), unique=True)
+    display_phone_number: Mapped[str] = mapped_column(String(32))
+    slack_channel: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # wa_id when Meta sends one, else the business-scoped user_id.
+    contact_key: Mapped[str] = mapped_column(String(128), unique=True)
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("business_number_id", "contact_id"),
+        UniqueConstraint("slack_channel", "slack_thread_ts"),
+        Index("ix_conversations_last_message_at", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    business_number_id: Mapped[int] = mapped_column(ForeignKey("business_numbers.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    slack_channel: Mapped[str] = mapped_column(String(32))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    window_expires_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime | None]
+    last_message_from_agent_at: Mapped[datetime | None]
+    last_message_from_contact_at: Mapped[datetime | None]
+    messages_from_agent: Mapped[int] = mapped_column(default=0)
+    messages_from_contact: Mapped[int] = mapped_column(default=0)
+    total_messages: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    sender_type: Mapped[str] = mapped_column(String(16))
+    slack_user: Mapped[str | None] = mapped_column(String(32))
+    message_type: Mapped[str] = mapped_column(String(32))
+    content: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    wamid: Mapped[str | None] = mapped_column(String(256), unique=True)
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    shown_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    error_code: Mapped[int | None]
+    error_title: Mapped[str | None] = mapped_column(String(512))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxEntry(Base):
+    """A raw webhook body, stored before Meta gets its 200."""
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (Index("ix_webhook_inbox_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxEntry(Base):
+    """A piece of Slack work, performed in order per conversation."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (
+        Index("ix_slack_outbox_state_conversation_id", "state", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class SlackEvent(Base):
+    """Slack event ids already handled, so a redelivery sends nothing twice."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime]

@@ -1,0 +1,32 @@
+"""Test databases: SQLite files, or fresh databases on the throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+USE_POSTGRES = os.environ.get("WABRIDGE_TEST_DB") == "postgres"
+ENGINE_NAME = "postgresql" if USE_POSTGRES else "sqlite"
+
+
+def _admin_url() -> str:
+    url = os.environ.get("WABRIDGE_TEST_POSTGRES_URL")
+    if not url:
+        raise RuntimeError("WABRIDGE_TEST_DB=postgres needs WABRIDGE_TEST_POSTGRES_URL")
+    return url
+
+
+def new_database_url(tmp_dir: Path, name: str = "wabridge") -> str:
+    """A brand-new, empty database for one test (or one session)."""
+    if not USE_POSTGRES:
+        return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}"
+    admin = make_url(_admin_url())
+    database = f"{name}_{uuid.uuid4().hex[:12]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}"')
+    return admin.set(database=database).render_as_string(hide_password=False)

@@ -1,0 +1,163 @@
+"""End to end: ``wabridge serve`` as a real process against the Meta and Slack simulators."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from sandbox.harness import API_TOKEN, CHANNEL, Sandbox
+
+pytestmark = pytest.mark.e2e
+
+ADA = ("4915112345678", "Ada")
+
+
+def _thread_texts(box: Sandbox, thread_ts: str) -> list[str]:
+    return [m.text for m in box.slack.thread(CHANNEL, thread_ts)]
+
+
+def _open_thread(box: Sandbox, text: str = "Hello") -> str:
+    box.meta.send_text(*ADA, text)
+    assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1)
+    thread_ts = box.slack.top_level(CHANNEL)[0].ts
+    assert box.slack.wait_for(lambda: text in _thread_texts(box, thread_ts))
+    return thread_ts
+
+
+def test_whole_conversation(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox, "Where is my order?")
+    parent = sandbox.slack.top_level(CHANNEL)[0]
+    assert "Ada" in parent.text and "+4915112345678" in parent.text
+
+    reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="On its way!")
+    assert sandbox.meta.wait_for(
+        lambda: [m["text"]["body"] for m in sandbox.meta.sent_messages()] == ["On its way!"]
+    )
+    assert sandbox.meta.wait_for(lambda: len(sandbox.meta.read_marks()) == 1)
+    wanted = {"heavy_check_mark", "mailbox_with_mail", "eyes"}
+    assert sandbox.slack.wait_for(lambda: wanted <= set(sandbox.slack.reactions(CHANNEL, reply.ts)))
+
+    # The REST API sees the same conversation.
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    conversations = httpx.get(f"{sandbox.url}/api/v1/conversations", headers=auth).json()
+    assert [c["slack_thread_ts"] for c in conversations] == [thread_ts]
+    messages = httpx.get(
+        f"{sandbox.url}/api/v1/conversations/{conversations[0]['id']}/messages", headers=auth
+    ).json()
+    assert [(m["direction"], m["status"]) for m in messages] == [
+        ("inbound", "received"),
+        ("outbound", "read"),
+    ]
+
+
+def test_reply_outside_the_window_is_refused(sandbox: Sandbox) -> None:
+    yesterday = int(time.time()) - 25 * 3600
+    sandbox.meta.send_text(*ADA, "Old question", timestamp=yesterday)
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
+    thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
+    assert sandbox.slack.wait_for(lambda: "Old question" in _thread_texts(sandbox, thread_ts))
+    sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Too late?")
+    assert sandbox.slack.wait_for(
+        lambda: any("window closed" in t for t in _thread_texts(sandbox, thread_ts))
+    )
+    assert sandbox.meta.sent_messages() == []
+
+
+def test_notes_and_bot_posts_are_not_sent(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox)
+    sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="// internal: VIP")
+    sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Real answer")
+    assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
+    time.sleep(0.5)
+    # The bridge's own posts (echoed back by Slack as events) never reach the customer.
+    assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == ["Real answer"]
+
+
+def test_same_webhook_twice_gives_one_post(sandbox: Sandbox) -> None:
+    payload = sandbox.meta.build_text_webhook(from_wa_id=ADA[0], name=ADA[1], text="Once")
+    assert sandbox.meta.post_webhook(payload).status_code == 200
+    assert sandbox.meta.post_webhook(payload).status_code == 200
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.messages(CHANNEL)) >= 2)
+    time.sleep(0.5)
+    assert [m.text for m in sandbox.slack.messages(CHANNEL)].count("Once") == 1
+
+
+def test_batch_of_three_gives_three_posts_in_order(sandbox: Sandbox) -> None:
+    payload = sandbox.meta.build_batch_webhook(
+        [
+            {"from_wa_id": ADA[0], "name": ADA[1], "text": "one"},
+            {"from_wa_id": ADA[0], "name": ADA[1], "text": "two"},
+            {"from_wa_id": ADA[0], "name": ADA[1], "text": "three"},
+        ]
+    )
+    assert sandbox.meta.post_webhook(payload).status_code == 200
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
+    thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
+    assert sandbox.slack.wait_for(lambda: len(_thread_texts(sandbox, thread_ts)) == 3)
+    assert _thread_texts(sandbox, thread_ts) == ["one", "two", "three"]
+
+
+def test_redelivered_slack_event_sends_once(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox)
+    event = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Just once")
+    again = sandbox.slack.redeliver(event)
+    assert again.status == 200
+    assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
+    time.sleep(0.7)
+    assert len(sandbox.meta.sent_messages()) == 1
+
+
+def test_bad_signature_is_refused_and_nothing_posted(sandbox: Sandbox) -> None:
+    payload = sandbox.meta.build_text_webhook(from_wa_id=ADA[0], name=ADA[1], text="forged")
+    response = sandbox.meta.post_webhook(payload, signature="sha256=" + "0" * 64)
+    assert response.status_code == 401
+    time.sleep(0.5)
+    assert sandbox.slack.messages(CHANNEL) == []
+
+
+def test_kill_9_after_200_while_slack_fails_then_restart_posts_exactly_once(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.slack.fail_all("chat.postMessage", status=500)
+    payload = sandbox.meta.build_text_webhook(from_wa_id=ADA[0], name=ADA[1], text="Survive")
+    assert sandbox.meta.post_webhook(payload).status_code == 200
+    # Let the outbox try (and fail) at least once, then crash hard.
+    assert sandbox.slack.wait_for(
+        lambda: any(not c.ok for c in sandbox.slack.calls("chat.postMessage"))
+    )
+    assert sandbox.bridge is not None
+    sandbox.bridge.kill()
+    assert sandbox.slack.messages(CHANNEL) == []
+
+    sandbox.slack.heal()
+    sandbox.start_bridge()
+    assert sandbox.slack.wait_for(
+        # A claim held by the killed process runs out after the outbox lease (20 s).
+        lambda: "Survive" in [m.text for m in sandbox.slack.messages(CHANNEL)],
+        timeout=45,
+    )
+    time.sleep(0.5)
+    texts = [m.text for m in sandbox.slack.messages(CHANNEL)]
+    assert texts.count("Survive") == 1
+    assert len(sandbox.slack.top_level(CHANNEL)) == 1
+
+
+def test_missing_configuration_exits_2_with_one_line(tmp_path: object) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wabridge", "serve"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "wabridge: META_ACCESS_TOKEN is required but not set"
+    ]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,55 @@
+"""Meta-shaped webhook payloads for tests (the shape of shared/meta/samples)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+PHONE_NUMBER_ID = "1000000001"
+DISPLAY_NUMBER = "15550001111"
+
+
+def _value(**parts: Any) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
+        **parts,
+    }
+
+
+def envelope(*values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": v} for v in values]}],
+    }
+
+
+def text(wamid: str, body: str, *, at: datetime, wa_id: str = "4915112345678") -> dict[str, Any]:
+    return {
+        "from": wa_id,
+        "id": wamid,
+        "timestamp": str(int(at.timestamp())),
+        "type": "text",
+        "text": {"body": body},
+    }
+
+
+def messages(*items: dict[str, Any], name: str = "Ada", wa_id: str = "4915112345678") -> bytes:
+    contacts = [{"profile": {"name": name}, "wa_id": wa_id}]
+    return json.dumps(envelope(_value(contacts=contacts, messages=list(items)))).encode()
+
+
+def status(wamid: str, state: str, *, at: datetime, error: tuple[int, str] | None = None) -> bytes:
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": state,
+        "timestamp": str(int(at.timestamp())),
+        "recipient_id": "4915112345678",
+    }
+    if error is not None:
+        code, title = error
+        item["errors"] = [
+            {"code": code, "title": title, "message": title, "error_data": {"details": title}}
+        ]
+    return json.dumps(envelope(_value(statuses=[item]))).encode()

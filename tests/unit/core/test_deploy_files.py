@@ -1,0 +1,61 @@
+"""The deployment files: no Docker engine here, so their structure is what we can check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_runs_postgres_and_the_bridge_with_health_checks() -> None:
+    services = _compose()["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert "healthcheck" in services["postgres"] and "healthcheck" in services["bridge"]
+    assert "/readyz" in " ".join(services["bridge"]["healthcheck"]["test"])
+    assert services["bridge"]["build"] == "."
+
+
+def test_compose_migrates_before_the_bridge_starts() -> None:
+    services = _compose()["services"]
+    assert services["migrate"]["command"] == ["wabridge", "migrate"]
+    depends = services["bridge"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    url = services["bridge"]["environment"]["DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+
+
+def test_dockerfile_installs_every_package_and_serves() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("wabridge", "bridge", "whatsapp", "storage", "webhook_server", "slack_app"):
+        assert f"COPY {package} ./{package}" in dockerfile
+    assert re.search(r'CMD \["wabridge", "serve"', dockerfile)
+    assert "HEALTHCHECK" in dockerfile
+
+
+def test_env_example_lists_every_contract_variable() -> None:
+    contract = {
+        "DATABASE_URL", "META_API_BASE", "META_API_VERSION", "META_ACCESS_TOKEN",
+        "META_APP_SECRET", "META_VERIFY_TOKEN", "META_PHONE_NUMBER_ID", "META_WABA_ID",
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CHANNEL_ID",
+        "SLACK_API_URL", "WABRIDGE_API_TOKEN", "WABRIDGE_WARN_BEFORE", "WABRIDGE_SCAN_INTERVAL",
+        "WABRIDGE_NOTE_PREFIX", "WABRIDGE_LOG_FORMAT", "HOST", "PORT",
+    }  # fmt: skip
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert listed == contract
+
+
+def test_manifest_declares_the_shortcut_and_command() -> None:
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    assert manifest["features"]["shortcuts"][0]["callback_id"] == "wa_send_template"
+    assert manifest["features"]["slash_commands"][0]["command"] == "/wa"

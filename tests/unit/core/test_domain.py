@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.domain import (
+    MessageStatus,
+    advance_status,
+    reached_stages,
+    window_expires_at,
+    window_is_open,
+)
+from tests.fakes import T0
+
+S = MessageStatus
+
+
+def test_window_is_24_hours_from_the_customers_message() -> None:
+    expires = window_expires_at(T0)
+    assert expires == T0 + timedelta(hours=24)
+    assert window_is_open(expires, now=T0 + timedelta(hours=23, minutes=59))
+    assert not window_is_open(expires, now=T0 + timedelta(hours=24))
+    assert not window_is_open(window_expires_at(None), now=T0)
+
+
+def test_statuses_move_forward() -> None:
+    assert advance_status(S.PENDING, S.SENT) == S.SENT
+    assert advance_status(S.SENT, S.READ) == S.READ  # delivered may be skipped
+    assert advance_status(S.READ, S.DELIVERED) is None  # a late delivered changes nothing
+    assert advance_status(S.SENT, S.FAILED) == S.FAILED
+    assert advance_status(S.FAILED, S.READ) is None  # failed is final
+    assert advance_status(S.READ, S.FAILED) is None
+
+
+@given(st.lists(st.sampled_from([S.SENT, S.DELIVERED, S.READ, S.FAILED]), max_size=12))
+def test_any_order_of_statuses_never_goes_back(updates: list[MessageStatus]) -> None:
+    rank = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.READ: 3}
+    current = S.PENDING
+    for update in updates:
+        new = advance_status(current, update)
+        if new is None:
+            continue
+        if new != S.FAILED:
+            assert rank[new] > rank[current]
+        assert current != S.FAILED
+        current = new
+    # The end state never depends on duplicates: replaying everything changes nothing.
+    for update in updates:
+        assert advance_status(current, update) in (None, S.FAILED)
+
+
+def test_reached_stages_for_display() -> None:
+    assert reached_stages(S.PENDING) == ()
+    assert reached_stages(S.READ) == (S.SENT, S.DELIVERED, S.READ)
+    assert reached_stages(S.FAILED) == (S.FAILED,)

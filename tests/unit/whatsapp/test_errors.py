@@ -1,0 +1,149 @@
+"""The error table and ``MetaAPIError.from_response``, the one place HTTP failures become errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.errors import DeliveryError
+from whatsapp.errors import (
+    TRANSIENT_BY_CODE,
+    MetaAPIError,
+    MetaTransportError,
+    advice,
+    is_transient,
+)
+
+# Straight from NOTES.md, "Errors": the lists the table must match exactly.
+NOTES_RETRY = [1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057, 133004]
+NOTES_NEVER_RETRY = [
+    *[0, 3, 10, 100, 190, 368, 130403, 130472, 131005, 131008, 131009, 131021, 131026],
+    *[131031, 131042, 131045, 131047, 131048, 131049, 131050, 131051, 131052, 131053],
+    *[131063, 131064, 133010],
+    *range(132000, 132017),
+]
+
+
+@pytest.mark.parametrize("code", NOTES_RETRY)
+def test_retry_codes_are_transient_even_on_a_4xx(code: int) -> None:
+    assert TRANSIENT_BY_CODE[code] is True
+    assert is_transient(code, 400)
+
+
+@pytest.mark.parametrize("code", NOTES_NEVER_RETRY)
+def test_never_retry_codes_are_permanent(code: int) -> None:
+    assert TRANSIENT_BY_CODE[code] is False
+    assert not is_transient(code, 400)
+
+
+def test_the_table_holds_exactly_the_notes_lists() -> None:
+    assert set(TRANSIENT_BY_CODE) == set(NOTES_RETRY) | set(NOTES_NEVER_RETRY)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_any_5xx_with_an_unknown_code_is_transient(status: int) -> None:
+    assert is_transient(None, status)
+    assert is_transient(999_999, status)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_unknown_4xx_codes_are_not_transient(status: int) -> None:
+    assert not is_transient(999_999, status)
+    assert not is_transient(None, status)
+
+
+def response(status: int, body: Any, *, raw: bytes | None = None) -> httpx.Response:
+    content = raw if raw is not None else json.dumps(body).encode()
+    return httpx.Response(status, content=content, headers={"content-type": "application/json"})
+
+
+def envelope(code: int, message: str, details: str = "", **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details},
+        "fbtrace_id": "AbCdEf123",
+        **extra,
+    }
+    return {"error": error}
+
+
+def test_from_response_reads_meta_s_envelope() -> None:
+    body = envelope(131047, "(#131047) Re-engagement message", "More than 24 hours have passed")
+    error = MetaAPIError.from_response(response(400, body))
+    assert isinstance(error, DeliveryError)
+    assert (error.code, error.title) == (131047, "Re-engagement message")
+    assert error.details == "More than 24 hours have passed"
+    assert (error.fbtrace_id, error.http_status, error.type) == ("AbCdEf123", 400, "OAuthException")
+    assert error.transient is False
+    assert str(error) == "(131047) Re-engagement message: More than 24 hours have passed"
+
+
+def test_from_response_marks_throttling_transient() -> None:
+    body = envelope(130429, "(#130429) Rate limit hit", "Cloud API message throughput")
+    assert MetaAPIError.from_response(response(400, body)).transient is True
+
+
+def test_a_message_without_the_code_prefix_is_the_title() -> None:
+    body = envelope(190, "Error validating access token: Session has expired", error_subcode=463)
+    error = MetaAPIError.from_response(response(401, body))
+    assert error.title == "Error validating access token: Session has expired"
+    assert (error.code, error.subcode, error.transient) == (190, 463, False)
+
+
+def test_a_missing_message_takes_the_known_title() -> None:
+    error = MetaAPIError.from_response(response(400, {"error": {"code": 131026}}))
+    assert (error.code, error.title, error.details) == (131026, "Message undeliverable", "")
+
+
+@pytest.mark.parametrize(
+    ("status", "raw", "transient"),
+    [
+        (502, b"<html>Bad Gateway</html>", True),
+        (500, b"", True),
+        (400, b"not json", False),
+        (404, b"\xff\xfe", False),
+        (429, b"slow down", True),
+    ],
+)
+def test_a_non_json_body_still_becomes_an_error(status: int, raw: bytes, transient: bool) -> None:
+    error = MetaAPIError.from_response(response(status, None, raw=raw))
+    assert error.code is None
+    assert error.title.startswith(f"HTTP {status}")
+    assert (error.http_status, error.transient) == (status, transient)
+
+
+@pytest.mark.parametrize("body", [{}, {"error": "boom"}, [1, 2], {"error": {"code": "x"}}])
+def test_a_missing_or_odd_envelope_is_handled(body: Any) -> None:
+    error = MetaAPIError.from_response(response(503, body))
+    assert (error.code, error.http_status, error.transient) == (None, 503, True)
+
+
+def test_transport_errors_are_transient_delivery_errors() -> None:
+    error = MetaTransportError("ConnectError: refused")
+    assert isinstance(error, DeliveryError)
+    assert error.transient is True
+    assert "refused" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (131047, "approved template"),
+        (131026, "cannot be delivered"),
+        (190, "tell an admin"),
+        (130429, "retry"),
+        (131056, "retry"),
+        (132001, "Template problem"),
+        (132015, "Template problem"),
+        (131000, "retry"),
+        (424242, "error details"),
+        (None, "error details"),
+    ],
+)
+def test_advice_speaks_to_a_support_agent(code: int | None, words: str) -> None:
+    assert words in advice(code)

@@ -1,0 +1,5 @@
+import sys
+
+from wabridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""The Meta WhatsApp Cloud API adapter: client, payload builders, webhook parsing, errors."""
+
+from whatsapp.client import WhatsAppClient
+from whatsapp.errors import (
+    TRANSIENT_BY_CODE,
+    MetaAPIError,
+    MetaTransportError,
+    advice,
+    is_transient,
+)
+from whatsapp.media import MediaInfo
+from whatsapp.outbound import (
+    audio_payload,
+    document_payload,
+    image_payload,
+    location_payload,
+    media_payload,
+    reaction_payload,
+    read_receipt_payload,
+    sticker_payload,
+    template_params_components,
+    template_payload,
+    text_payload,
+    video_payload,
+)
+from whatsapp.signature import SIGNATURE_HEADER, sign, verify_signature
+from whatsapp.templates import Template, parse_template, render_preview
+from whatsapp.webhooks import WebhookParser, parse_payload
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TRANSIENT_BY_CODE",
+    "MediaInfo",
+    "MetaAPIError",
+    "MetaTransportError",
+    "Template",
+    "WebhookParser",
+    "WhatsAppClient",
+    "advice",
+    "audio_payload",
+    "document_payload",
+    "image_payload",
+    "is_transient",
+    "location_payload",
+    "media_payload",
+    "parse_payload",
+    "parse_template",
+    "reaction_payload",
+    "read_receipt_payload",
+    "render_preview",
+    "sign",
+    "sticker_payload",
+    "template_params_components",
+    "template_payload",
+    "text_payload",
+    "verify_signature",
+    "video_payload",
+]

@@ -1,0 +1,260 @@
+"""The async Graph API client: sends messages, marks them read, fetches media and templates.
+
+Transient failures (per ``whatsapp.errors.TRANSIENT_BY_CODE``, any 5xx, network errors) are
+retried with exponential backoff and jitter; everything else raises at once. Every failure
+surfaces as ``MetaAPIError`` or ``MetaTransportError``, both ``bridge.errors.DeliveryError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+from whatsapp.errors import MetaAPIError, MetaTransportError
+from whatsapp.media import MediaInfo, parse_media_info
+from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
+
+__all__ = ["WhatsAppClient"]
+
+log = logging.getLogger(__name__)
+
+#: Stops a paging loop whose cursor never ends (a Meta bug must not hang a sync).
+_MAX_PAGES: Final = 100
+
+
+class WhatsAppClient:
+    """Satisfies ``bridge.ports.WhatsApp`` over httpx; use ``async with`` or call ``aclose()``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        version: str,
+        access_token: str,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._token = access_token
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+
+    def __repr__(self) -> str:  # the token stays out of every repr and traceback
+        return f"WhatsAppClient(root={self._root!r}, max_attempts={self._max_attempts})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- the bridge.ports.WhatsApp port ---------------------------------------------------
+
+    async def send_text(
+        self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
+    ) -> str:
+        """Send a text message; returns its wamid."""
+        return await self.send_payload(phone_number_id, text_payload(to, text, reply_to=reply_to))
+
+    async def send_template(
+        self,
+        *,
+        phone_number_id: str,
+        to: str,
+        name: str,
+        language: str,
+        components: Sequence[dict[str, Any]] = (),
+    ) -> str:
+        """Send an approved template; returns its wamid."""
+        payload = template_payload(to, name, language, components)
+        return await self.send_payload(phone_number_id, payload)
+
+    async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
+        """Mark a customer's message (and the earlier ones) read."""
+        await self._request(
+            "POST",
+            f"{self._root}/{phone_number_id}/messages",
+            json=read_receipt_payload(wamid),
+            ctx={"phone_number_id": phone_number_id, "wamid": wamid},
+        )
+        log.info(
+            "meta marked read",
+            extra={"phone_number_id": phone_number_id, "wamid": wamid},
+        )
+
+    # --- beyond the port ------------------------------------------------------------------
+
+    async def send_payload(self, phone_number_id: str, payload: Mapping[str, Any]) -> str:
+        """POST any ``whatsapp.outbound`` payload; returns the new message's wamid."""
+        ctx = {"phone_number_id": phone_number_id}
+        response = await self._request(
+            "POST", f"{self._root}/{phone_number_id}/messages", json=dict(payload), ctx=ctx
+        )
+        wamid = _first_message_id(response)
+        if wamid is None:
+            raise MetaAPIError(
+                code=None,
+                title="Meta accepted the message but returned no message id",
+                transient=False,
+                http_status=response.status_code,
+            )
+        log.info(
+            "meta message accepted",
+            extra={**ctx, "wamid": wamid, "message_type": payload.get("type")},
+        )
+        return wamid
+
+    async def get_media(self, media_id: str) -> MediaInfo:
+        """The short-lived download URL and facts of an uploaded or received media object."""
+        response = await self._request(
+            "GET", f"{self._root}/{media_id}", ctx={"media_id": media_id}
+        )
+        try:
+            return parse_media_info(_json_object(response), media_id)
+        except ValueError as error:
+            raise MetaAPIError(
+                code=None,
+                title="Meta's media answer had no download URL",
+                details=str(error),
+                transient=False,
+                http_status=response.status_code,
+            ) from None
+
+    async def download_media(self, url: str) -> bytes:
+        """The bytes behind a ``MediaInfo.url`` (the bearer token is required there too)."""
+        response = await self._request("GET", url, ctx={"media_host": urlsplit(url).hostname})
+        return response.content
+
+    async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
+        """Every template of a WhatsApp Business Account, following the pages to the end."""
+        url = f"{self._root}/{waba_id}/message_templates"
+        ctx = {"waba_id": waba_id}
+        params: dict[str, str] = {}
+        templates: list[dict[str, Any]] = []
+        for _ in range(_MAX_PAGES):
+            body = _json_object(await self._request("GET", url, params=params, ctx=ctx))
+            templates.extend(t for t in body.get("data") or () if isinstance(t, dict))
+            paging = body.get("paging")
+            paging = paging if isinstance(paging, dict) else {}
+            cursors = paging.get("cursors")
+            after = cursors.get("after") if isinstance(cursors, dict) else None
+            if not paging.get("next"):  # Graph API omits `next` on the last page
+                break
+            if isinstance(after, str) and after and after != params.get("after"):
+                params = {"after": after}
+            elif isinstance(paging["next"], str) and self._same_origin(paging["next"]):
+                url, params = paging["next"], {}
+            else:
+                log.warning("meta templates paging stopped: no usable cursor", extra=ctx)
+                break
+        else:
+            log.warning("meta templates paging stopped after %d pages", _MAX_PAGES, extra=ctx)
+        log.info("meta templates listed", extra={**ctx, "count": len(templates)})
+        return templates
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _same_origin(self, url: str) -> bool:
+        # Never send the bearer token to a host other than the Graph API root's.
+        mine, theirs = urlsplit(self._root), urlsplit(url)
+        return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        ctx: Mapping[str, object],
+    ) -> httpx.Response:
+        """One call with retries; returns a 2xx response or raises a ``DeliveryError``."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        attempt = 0
+        while True:
+            attempt += 1
+            error: MetaAPIError | MetaTransportError
+            try:
+                response = await self._http.request(
+                    method, url, json=json, params=params, headers=headers, timeout=self._timeout
+                )
+            except httpx.TransportError as exc:  # connect, read, write, pool, protocol errors
+                error = MetaTransportError(self._scrub(f"{type(exc).__name__}: {exc}"))
+            else:
+                if response.is_success:
+                    return response
+                error = MetaAPIError.from_response(response)
+            fields = {
+                **ctx,
+                "error_code": error.code,
+                "http_status": error.http_status,
+                "fbtrace_id": error.fbtrace_id,
+                "attempt": attempt,
+            }
+            if not error.transient or attempt >= self._max_attempts:
+                log.warning(
+                    "meta request failed",
+                    extra={**fields, "path": urlsplit(url).path, "error_title": error.title},
+                )
+                raise error
+            delay = self._delay(attempt)
+            log.info(
+                "meta transient failure, retrying",
+                extra={**fields, "path": urlsplit(url).path, "retry_in": round(delay, 2)},
+            )
+            await asyncio.sleep(delay)
+
+    def _delay(self, attempt: int) -> float:
+        # Full exponential step plus up to one base step of jitter, so that many workers
+        # throttled at once do not come back in lockstep.
+        step: float = self._backoff * 2 ** (attempt - 1)
+        return step + random.uniform(0, self._backoff)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise MetaAPIError(
+            code=None,
+            title="Meta answered with something that is not a JSON object",
+            transient=False,
+            http_status=response.status_code,
+        )
+    return body
+
+
+def _first_message_id(response: httpx.Response) -> str | None:
+    messages = _json_object(response).get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    wamid = first.get("id") if isinstance(first, dict) else None
+    return wamid if isinstance(wamid, str) and wamid else None

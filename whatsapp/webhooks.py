@@ -1,0 +1,266 @@
+"""Webhook JSON from Meta into the core's typed events, tolerant of everything but non-JSON.
+
+One POST may batch many updates across ``entry[]``, ``changes[]``, ``messages[]`` and
+``statuses[]``; every one of them becomes an event, in order. Anything we do not
+understand becomes an ``UnknownEvent`` so it is kept and shown, never dropped or fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from bridge.domain import (
+    InboundMessage,
+    MessageStatus,
+    StatusUpdate,
+    UnknownEvent,
+    WebhookEvent,
+)
+from bridge.errors import WebhookParseError
+
+__all__ = ["WebhookParser", "parse_payload"]
+
+log = logging.getLogger(__name__)
+
+_STATUSES: Final[Mapping[str, MessageStatus]] = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+}
+_CAPTIONED: Final = frozenset({"image", "video", "document", "audio", "sticker"})
+# Where edits, deletions and reactions name the message they are about, when no context does.
+_TARGET_KEYS: Final[Mapping[str, str]] = {
+    "reaction": "message_id",
+    "edit": "original_message_id",
+    "revoke": "original_message_id",
+}
+
+
+class _MalformedError(Exception):
+    """An item lacks what the core cannot do without; it becomes an ``UnknownEvent``."""
+
+
+class WebhookParser:
+    """Satisfies ``bridge.ports.WebhookParser``: raw body in, every event out, in order."""
+
+    def parse(self, body: bytes) -> list[WebhookEvent]:
+        """Every event of a webhook body; ``WebhookParseError`` if it is not a JSON object."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, or absurd nesting
+            raise WebhookParseError(f"webhook body is not JSON: {type(error).__name__}") from None
+        if not isinstance(payload, dict):
+            raise WebhookParseError(f"webhook body is JSON {type(payload).__name__}, not an object")
+        return parse_payload(payload)
+
+
+def parse_payload(payload: Mapping[str, Any]) -> list[WebhookEvent]:
+    """Every event of an already decoded webhook payload; never raises."""
+    return list(_events(payload))
+
+
+def _events(payload: Mapping[str, Any]) -> Iterator[WebhookEvent]:
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        yield UnknownEvent(kind="malformed_payload", raw=dict(payload))
+        return
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            yield UnknownEvent(kind="malformed_entry", raw=_as_dict(entry))
+            continue
+        for change in changes:
+            yield from _change_events(change)
+
+
+def _change_events(change: object) -> Iterator[WebhookEvent]:
+    if not isinstance(change, dict):
+        yield UnknownEvent(kind="malformed_change", raw=_as_dict(change))
+        return
+    field = change.get("field")
+    if field != "messages":
+        yield UnknownEvent(kind=f"field:{field}", raw=change)
+        return
+    value = change.get("value")
+    if not isinstance(value, dict):
+        yield UnknownEvent(kind="malformed_change", raw=change)
+        return
+    metadata = value.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    phone_number_id = _str(metadata.get("phone_number_id"))
+    display = _str(metadata.get("display_phone_number"))
+    contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+    messages, statuses, errors = (_list(value.get(k)) for k in ("messages", "statuses", "errors"))
+    for message in messages:
+        yield _guard(
+            "malformed_message", message, _inbound, phone_number_id, display, contacts, errors
+        )
+    for status in statuses:
+        yield _guard("malformed_status", status, _status, phone_number_id)
+    if not messages:  # with messages, Meta's errors explain them and travel in their content
+        for error in errors:
+            yield UnknownEvent(kind="error", raw=_as_dict(error))
+    if not (messages or statuses or errors):
+        yield UnknownEvent(kind="messages:other", raw=change)
+
+
+def _guard(kind: str, item: object, build: Callable[..., WebhookEvent], *args: Any) -> WebhookEvent:
+    if not isinstance(item, dict):
+        return UnknownEvent(kind=kind, raw=_as_dict(item))
+    try:
+        return build(item, *args)
+    except _MalformedError as why:
+        log.warning("webhook item kept as %s: %s", kind, why)
+        return UnknownEvent(kind=kind, raw=item)
+
+
+def _inbound(
+    m: dict[str, Any],
+    phone_number_id: str,
+    display: str,
+    contacts: list[dict[str, Any]],
+    change_errors: list[Any],
+) -> InboundMessage:
+    wamid = _required(m, "id")
+    if not phone_number_id:
+        raise _MalformedError("no metadata.phone_number_id")
+    kind = _str(m.get("type")) or "unknown"
+    sender = _str(m.get("from"))
+    user_id = _str(m.get("from_user_id"))
+    contact = _find_contact(contacts, sender, user_id)
+    contact_id = sender or user_id or _str(contact.get("user_id"))
+    if not contact_id:
+        raise _MalformedError("no from, from_user_id or contact user_id")
+    profile = contact.get("profile")
+    name = _str(profile.get("name")) if isinstance(profile, dict) else ""
+    content = _content(m, kind, change_errors)
+    context = m.get("context")
+    context_wamid = _str(context.get("id")) if isinstance(context, dict) else ""
+    if not context_wamid and kind in _TARGET_KEYS:
+        context_wamid = _str(content.get(_TARGET_KEYS[kind]))
+    return InboundMessage(
+        wamid=wamid,
+        phone_number_id=phone_number_id,
+        display_phone_number=display,
+        contact_id=contact_id,
+        contact_name=name or None,
+        timestamp=_timestamp(m.get("timestamp")),
+        message_type=kind,
+        text=_readable_text(kind, content),
+        content=content,
+        context_wamid=context_wamid or None,
+    )
+
+
+def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
+    wamid = _required(s, "id")
+    raw_status = _required(s, "status")
+    if not phone_number_id:
+        raise _MalformedError("no metadata.phone_number_id")
+    errors = _list(s.get("errors"))
+    error = errors[0] if errors and isinstance(errors[0], dict) else {}
+    error_data = error.get("error_data")
+    details = _str(error_data.get("details")) if isinstance(error_data, dict) else ""
+    code = error.get("code")
+    return StatusUpdate(
+        wamid=wamid,
+        phone_number_id=phone_number_id,
+        status=_STATUSES.get(raw_status),
+        raw_status=raw_status,
+        timestamp=_timestamp(s.get("timestamp")),
+        recipient_id=_str(s.get("recipient_id")) or None,
+        error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        error_title=_str(error.get("title")) or None,
+        error_details=details or _str(error.get("message")) or None,
+    )
+
+
+def _find_contact(contacts: list[dict[str, Any]], wa_id: str, user_id: str) -> dict[str, Any]:
+    for contact in contacts:
+        if wa_id and contact.get("wa_id") == wa_id:
+            return contact
+        if user_id and contact.get("user_id") == user_id:
+            return contact
+    # A single contact is the sender even when ids are missing (usernames without a wa_id).
+    if len(contacts) == 1 and not (wa_id and contacts[0].get("wa_id")):
+        return contacts[0]
+    return {}
+
+
+def _content(m: dict[str, Any], kind: str, change_errors: list[Any]) -> dict[str, Any]:
+    body = m.get(kind)
+    if isinstance(body, dict):
+        return dict(body)
+    content: dict[str, Any] = {} if body is None else {kind: body}  # e.g. contacts is a list
+    # A message Meta could not render carries only its explanation, on it or beside it.
+    errors = m.get("errors") or change_errors
+    if errors:
+        content["errors"] = errors
+    return content
+
+
+def _readable_text(kind: str, content: dict[str, Any]) -> str | None:
+    """What a person would read as the message's text, where that is obvious."""
+    text: object = None
+    if kind in ("text", "system"):
+        text = content.get("body")
+    elif kind in _CAPTIONED:
+        text = content.get("caption")
+    elif kind == "button":
+        text = content.get("text")
+    elif kind == "reaction":
+        text = content.get("emoji")
+    elif kind == "interactive":
+        reply = content.get(_str(content.get("type")))
+        if isinstance(reply, dict):
+            text = reply.get("title") or reply.get("body")
+    elif kind == "location":
+        text = ", ".join(s for s in (_str(content.get("name")), _str(content.get("address"))) if s)
+    elif kind == "order":
+        text = content.get("text")
+    elif kind == "edit":
+        inner = content.get("message")
+        if isinstance(inner, dict):
+            inner_kind = _str(inner.get("type"))
+            inner_content = inner.get(inner_kind)
+            if inner_kind != "edit" and isinstance(inner_content, dict):
+                text = _readable_text(inner_kind, inner_content)
+    elif kind == "contacts":
+        cards = [c for c in _list(content.get("contacts")) if isinstance(c, dict)]
+        names = [c.get("name") for c in cards]
+        text = ", ".join(_str(n.get("formatted_name")) for n in names if isinstance(n, dict))
+    return text if isinstance(text, str) and text else None
+
+
+def _timestamp(value: object) -> datetime:
+    # Meta sends epoch seconds as a string; accept a number too.
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise _MalformedError(f"bad timestamp {value!r:.40}") from None
+
+
+def _required(item: dict[str, Any], key: str) -> str:
+    value = _str(item.get(key))
+    if not value:
+        raise _MalformedError(f"no {key}")
+    return value
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
