@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 
-def _meta_dir() -> Path:
-    # CI checks out ../shared beside the clone; WABRIDGE_SHARED_DIR (the shared/ folder)
-    # overrides that guess.
-    override = os.environ.get("WABRIDGE_SHARED_DIR")
-    shared = Path(override) if override else Path(__file__).resolve().parents[3] / ".." / "shared"
-    return (shared / "meta").resolve()
-
-
 @pytest.fixture(scope="session")
-def meta_dir() -> Path:
+def meta_dir(shared_dir: Path) -> Path:
     """``shared/meta``: Meta's OpenAPI file, NOTES.md and the recorded webhooks."""
-    path = _meta_dir()
+    path = shared_dir / "meta"
     if not (path / "business-messaging-api_v23.0.yaml").is_file():
         pytest.fail(f"Meta reference files not found at {path}; set WABRIDGE_SHARED_DIR")
     return path
