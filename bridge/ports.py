@@ -263,11 +263,18 @@ class InboxRepository(Protocol):
 
 class OutboxRepository(Protocol):
     async def enqueue(
-        self, *, conversation_id: int, kind: str, payload: dict[str, Any], now: datetime
+        self,
+        *,
+        conversation_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        lane: str = "slack",
+        not_before: datetime | None = None,
     ) -> None: ...
 
     async def claim(self, *, now: datetime, limit: int) -> list[OutboxItem]:
-        """Due items, oldest first, at most one per conversation (order within one is kept)."""
+        """Due items, oldest first, at most one per conversation and lane (order is kept)."""
         ...
 
     async def done(self, item_id: int) -> None: ...

@@ -26,18 +26,28 @@ from bridge.domain import (
     window_is_open,
 )
 from bridge.errors import DeliveryError
-from bridge.ports import Clock, NewMessage, Notice, UnitOfWork, UnitOfWorkFactory, WhatsApp
+from bridge.ports import (
+    Clock,
+    ConversationRecord,
+    NewMessage,
+    Notice,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WhatsApp,
+)
 
 __all__ = [
     "OUTBOX_CUSTOMER_MESSAGE",
     "OUTBOX_DELIVERY",
     "OUTBOX_NOTICE",
+    "OUTBOX_WHATSAPP_RETRY",
     "Relay",
     "ReplyOutcome",
     "ReplyResult",
     "StatusOutcome",
     "notice_from_payload",
     "notice_payload",
+    "send_retry_delay",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +55,17 @@ log = logging.getLogger(__name__)
 OUTBOX_CUSTOMER_MESSAGE = "customer_message"
 OUTBOX_DELIVERY = "delivery"
 OUTBOX_NOTICE = "notice"
+OUTBOX_WHATSAPP_RETRY = "whatsapp_retry"
+#: Sends that Meta asked us to retry wait in their own lane, so Slack work never waits on them.
+LANE_WHATSAPP = "whatsapp"
+
+#: A send Meta keeps refusing as transient is tried this often: minutes in all, longer for
+#: the pair rate.
+MAX_SEND_ATTEMPTS = 8
+#: Meta's closed-window error, also used when the window closes while a send waits.
+WINDOW_CLOSED_CODE = 131047
+#: The pair-rate error: Meta asks for 4^n seconds between tries to the same user.
+PAIR_RATE_CODE = 131056
 
 #: A status for a wamid we do not know yet may be racing our own commit of that wamid.
 UNKNOWN_STATUS_GRACE = timedelta(minutes=2)
@@ -57,6 +78,12 @@ _STATUS_TIME_FIELD = {
 }
 
 
+def send_retry_delay(attempt: int, code: int | None) -> timedelta:
+    """How long a throttled send waits before try ``attempt + 1``."""
+    base = 4.0 if code == PAIR_RATE_CODE else 2.0
+    return timedelta(seconds=min(600.0, base**attempt))
+
+
 class StatusOutcome(enum.StrEnum):
     APPLIED = "applied"
     UNCHANGED = "unchanged"
@@ -66,6 +93,7 @@ class StatusOutcome(enum.StrEnum):
 class ReplyOutcome(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
+    RETRYING = "retrying"
     WINDOW_CLOSED = "window_closed"
     DUPLICATE = "duplicate"
     NOT_A_CONVERSATION = "not_a_conversation"
@@ -296,7 +324,59 @@ class Relay:
             latest_inbound = await uow.messages.latest_inbound(conversation.id)
             await uow.commit()
 
-        ids = {"conversation_id": conversation.id, "message_id": message.id}
+        return await self._deliver(
+            conversation=conversation,
+            message_id=message.id,
+            text=text,
+            slack_ts=slack_ts,
+            read_up_to=latest_inbound.wamid if latest_inbound is not None else None,
+            attempt=1,
+        )
+
+    async def retry_reply(self, *, message_id: int, attempt: int) -> ReplyResult:
+        """Try again a reply that Meta asked us to hold back (throughput, pair rate, 5xx)."""
+        async with self._uow() as uow:
+            message = await uow.messages.get(message_id)
+            conversation = await uow.conversations.get(message.conversation_id) if message else None
+            latest_inbound = (
+                await uow.messages.latest_inbound(message.conversation_id) if message else None
+            )
+        if (
+            message is None
+            or conversation is None
+            or message.status != MessageStatus.PENDING
+            or message.wamid is not None
+        ):
+            return ReplyResult(outcome=ReplyOutcome.DUPLICATE, message_id=message_id)
+        if not window_is_open(conversation.window_expires_at, now=self._clock.now()):
+            closed = DeliveryError(
+                code=WINDOW_CLOSED_CODE,
+                title="Re-engagement message",
+                details="the 24-hour window closed while the reply waited to be retried",
+                transient=False,
+            )
+            await self._record_failure(message.id, conversation.id, message.slack_ts, closed)
+            return ReplyResult(outcome=ReplyOutcome.FAILED, message_id=message.id, error=closed)
+        return await self._deliver(
+            conversation=conversation,
+            message_id=message.id,
+            text=str(message.content.get("text", "")),
+            slack_ts=message.slack_ts,
+            read_up_to=latest_inbound.wamid if latest_inbound is not None else None,
+            attempt=attempt,
+        )
+
+    async def _deliver(
+        self,
+        *,
+        conversation: ConversationRecord,
+        message_id: int,
+        text: str,
+        slack_ts: str | None,
+        read_up_to: str | None,
+        attempt: int,
+    ) -> ReplyResult:
+        ids = {"conversation_id": conversation.id, "message_id": message_id, "attempt": attempt}
         try:
             wamid = await self._whatsapp.send_text(
                 phone_number_id=conversation.phone_number_id,
@@ -304,47 +384,86 @@ class Relay:
                 text=text,
             )
         except DeliveryError as error:
-            await self._record_failure(message.id, conversation.id, slack_ts, error)
+            if error.transient and attempt < MAX_SEND_ATTEMPTS:
+                await self._schedule_retry(conversation.id, message_id, slack_ts, attempt, error)
+                log.warning("reply delayed", extra={**ids, "error_code": error.code})
+                return ReplyResult(
+                    outcome=ReplyOutcome.RETRYING, message_id=message_id, error=error
+                )
+            await self._record_failure(message_id, conversation.id, slack_ts, error)
             log.warning(
                 "reply failed",
                 extra={**ids, "error_code": error.code, "transient": error.transient},
             )
-            return ReplyResult(outcome=ReplyOutcome.FAILED, message_id=message.id, error=error)
+            return ReplyResult(outcome=ReplyOutcome.FAILED, message_id=message_id, error=error)
 
         sent_at = self._clock.now()
         async with self._uow() as uow:
-            current = await uow.messages.get(message.id)
+            current = await uow.messages.get(message_id)
             # A status webhook cannot have moved it yet (it did not know the wamid), so only
             # ``pending`` is expected here; advance_status keeps that an invariant, not a hope.
             status = MessageStatus.PENDING if current is None else current.status
             fields: dict[str, Any] = {"wamid": wamid}
             if advance_status(status, MessageStatus.SENT) is not None:
                 fields.update(status=MessageStatus.SENT, sent_at=sent_at)
-            await uow.messages.update(message.id, **fields)
+            await uow.messages.update(message_id, **fields)
             await uow.conversations.record_message(
                 conversation.id, at=sent_at, from_contact=False, window_expires_at=None
             )
             await uow.outbox.enqueue(
                 conversation_id=conversation.id,
                 kind=OUTBOX_DELIVERY,
-                payload={"message_id": message.id},
+                payload={"message_id": message_id},
                 now=sent_at,
             )
             await uow.commit()
         log.info("reply sent", extra={**ids, "wamid": wamid})
 
-        if latest_inbound is not None and latest_inbound.wamid is not None:
+        if read_up_to is not None:
             try:
                 await self._whatsapp.mark_read(
-                    phone_number_id=conversation.phone_number_id, wamid=latest_inbound.wamid
+                    phone_number_id=conversation.phone_number_id, wamid=read_up_to
                 )
             except DeliveryError as error:
                 # A missed read receipt is cosmetic; the reply itself went out.
                 log.warning("mark read failed", extra={**ids, "error_code": error.code})
-        return ReplyResult(outcome=ReplyOutcome.SENT, message_id=message.id, wamid=wamid)
+        return ReplyResult(outcome=ReplyOutcome.SENT, message_id=message_id, wamid=wamid)
+
+    async def _schedule_retry(
+        self,
+        conversation_id: int,
+        message_id: int,
+        slack_ts: str | None,
+        attempt: int,
+        error: DeliveryError,
+    ) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await uow.outbox.enqueue(
+                conversation_id=conversation_id,
+                kind=OUTBOX_WHATSAPP_RETRY,
+                payload={"message_id": message_id, "attempt": attempt + 1},
+                now=now,
+                lane=LANE_WHATSAPP,
+                not_before=now + send_retry_delay(attempt, error.code),
+            )
+            if attempt == 1:  # tell the agent once, not at every retry
+                notice = Notice(
+                    kind="send_delayed",
+                    error_code=error.code,
+                    error_title=error.title,
+                    reply_ts=slack_ts,
+                )
+                await uow.outbox.enqueue(
+                    conversation_id=conversation_id,
+                    kind=OUTBOX_NOTICE,
+                    payload=notice_payload(notice),
+                    now=now,
+                )
+            await uow.commit()
 
     async def _record_failure(
-        self, message_id: int, conversation_id: int, slack_ts: str, error: DeliveryError
+        self, message_id: int, conversation_id: int, slack_ts: str | None, error: DeliveryError
     ) -> None:
         now = self._clock.now()
         async with self._uow() as uow:

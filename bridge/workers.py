@@ -34,6 +34,7 @@ from bridge.relay import (
     OUTBOX_CUSTOMER_MESSAGE,
     OUTBOX_DELIVERY,
     OUTBOX_NOTICE,
+    OUTBOX_WHATSAPP_RETRY,
     Relay,
     StatusOutcome,
     notice_from_payload,
@@ -157,18 +158,20 @@ class InboxWorker:
 
 
 class OutboxWorker:
-    """Queued Slack work -> Slack calls, in order per conversation."""
+    """Queued work -> Slack calls (and held-back WhatsApp sends), in order per conversation."""
 
     def __init__(
         self,
         *,
         uow: UnitOfWorkFactory,
         chat: ChatSurface,
+        relay: Relay,
         clock: Clock,
         concurrency: int = 8,
     ) -> None:
         self._uow = uow
         self._chat = chat
+        self._relay = relay
         self._clock = clock
         self._concurrency = concurrency
 
@@ -236,6 +239,13 @@ class OutboxWorker:
 
     async def _perform(self, item: OutboxItem) -> None:
         recheck = item.attempts > 0
+        if item.kind == OUTBOX_WHATSAPP_RETRY:
+            # The relay schedules the next try itself if Meta refuses again.
+            await self._relay.retry_reply(
+                message_id=int(item.payload["message_id"]), attempt=int(item.payload["attempt"])
+            )
+            await self._done(item)
+            return
         conversation = await self._conversation(item.conversation_id)
         if item.kind == OUTBOX_CUSTOMER_MESSAGE:
             await self._post_customer_message(item, conversation, recheck=recheck)

@@ -106,6 +106,12 @@ def notice_text(notice: Notice, *, now: datetime, advice: Callable[[int | None],
         code = f"error {notice.error_code}" if notice.error_code is not None else "an error"
         title = f": {escape(notice.error_title)}" if notice.error_title else ""
         return f":x: *Not delivered* ({code}{title}). {advice(notice.error_code)}"
+    if notice.kind == "send_delayed":
+        code = f" (error {notice.error_code})" if notice.error_code is not None else ""
+        return (
+            f":hourglass_flowing_sand: WhatsApp asked us to slow down{code}. "
+            "Your reply is queued and will be retried automatically; nothing to do."
+        )
     return f":information_source: {escape(notice.kind)}"
 
 

@@ -166,15 +166,20 @@ class InboxEntry(Base):
 
 
 class OutboxEntry(Base):
-    """A piece of Slack work, performed in order per conversation."""
+    """Work for the outside world, performed in order per conversation and lane.
 
-    __tablename__ = "slack_outbox"
+    The ``slack`` lane holds Slack posts and reactions; the ``whatsapp`` lane holds sends
+    that Meta asked us to retry, so a throttled send never holds up the Slack thread.
+    """
+
+    __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_slack_outbox_state_conversation_id", "state", "conversation_id", "id"),
+        Index("ix_outbox_state_conversation_id_lane", "state", "conversation_id", "lane", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    lane: Mapped[str] = mapped_column(String(16), default="slack")
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done

@@ -343,16 +343,24 @@ class SqlInbox(_Repo):
 
 class SqlOutbox(_Repo):
     async def enqueue(
-        self, *, conversation_id: int, kind: str, payload: dict[str, Any], now: datetime
+        self,
+        *,
+        conversation_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        lane: str = "slack",
+        not_before: datetime | None = None,
     ) -> None:
         self._session.add(
             OutboxEntry(
                 conversation_id=conversation_id,
+                lane=lane,
                 kind=kind,
                 payload=payload,
                 state="pending",
                 attempts=0,
-                not_before=now,
+                not_before=not_before or now,
                 created_at=now,
             )
         )
@@ -366,10 +374,11 @@ class SqlOutbox(_Repo):
                 OutboxEntry.state == "pending",
                 OutboxEntry.not_before <= now,
                 (OutboxEntry.locked_until.is_(None)) | (OutboxEntry.locked_until < now),
-                # Only the head of each conversation's queue: order within one is kept.
+                # Only the head of each conversation's lane: order within one is kept.
                 ~exists().where(
                     and_(
                         earlier.conversation_id == OutboxEntry.conversation_id,
+                        earlier.lane == OutboxEntry.lane,
                         earlier.state == "pending",
                         earlier.id < OutboxEntry.id,
                     )

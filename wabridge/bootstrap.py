@@ -90,7 +90,9 @@ class Bridge:
                     self.app, host=host, port=port, log_config=None, access_log=False
                 )
                 await uvicorn.Server(config).serve()
-            elif workers is not None:
+            else:
+                if role == "scheduler":
+                    log.info("scheduler role: this version has no scheduled jobs yet")
                 await _wait_for_signal()
         finally:
             stop.set()
@@ -141,7 +143,7 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         clock=clock,
         on_outbox_work=outbox_wake.wake,
     )
-    outbox_worker = OutboxWorker(uow=uow, chat=surface, clock=clock)
+    outbox_worker = OutboxWorker(uow=uow, chat=surface, relay=relay, clock=clock)
 
     signing_secret = settings.slack_signing_secret
     slack_handler = None

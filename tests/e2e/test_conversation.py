@@ -9,7 +9,15 @@ import time
 import httpx
 import pytest
 
-from sandbox.harness import API_TOKEN, CHANNEL, Sandbox
+from sandbox.harness import (
+    ACCESS_TOKEN,
+    API_TOKEN,
+    APP_SECRET,
+    BOT_TOKEN,
+    CHANNEL,
+    SIGNING_SECRET,
+    Sandbox,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +60,13 @@ def test_whole_conversation(sandbox: Sandbox) -> None:
         ("inbound", "received"),
         ("outbound", "read"),
     ]
+
+    # One event per line, ids as fields, and no secret anywhere in the log.
+    assert sandbox.bridge is not None
+    log = sandbox.bridge.log_path.read_text()
+    assert "inbound stored conversation_id=1 message_id=1" in log
+    for secret in (ACCESS_TOKEN, APP_SECRET, BOT_TOKEN, SIGNING_SECRET, API_TOKEN):
+        assert secret not in log
 
 
 def test_reply_outside_the_window_is_refused(sandbox: Sandbox) -> None:
@@ -161,3 +176,26 @@ def test_missing_configuration_exits_2_with_one_line(tmp_path: object) -> None:
         "wabridge: META_ACCESS_TOKEN is required but not set"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_meta_refusal_shows_failure_reaction_and_reason(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox)
+    sandbox.meta.fail_next(131026, "Message undeliverable", details="Receiver is incapable")
+    reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Hello?")
+    assert sandbox.slack.wait_for(lambda: "x" in sandbox.slack.reactions(CHANNEL, reply.ts))
+    assert sandbox.slack.wait_for(
+        lambda: any(
+            "131026" in t and "undeliverable" in t for t in _thread_texts(sandbox, thread_ts)
+        )
+    )
+    assert sandbox.meta.sent_messages() == []
+
+
+def test_late_failed_status_shows_on_the_reply(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox)
+    sandbox.meta.fail_next_sends_with_status(code=131047, title="Re-engagement message")
+    reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Hi again")
+    assert sandbox.slack.wait_for(lambda: "x" in sandbox.slack.reactions(CHANNEL, reply.ts))
+    assert sandbox.slack.wait_for(
+        lambda: any("131047" in t for t in _thread_texts(sandbox, thread_ts))
+    )

@@ -53,7 +53,7 @@ def world(uow_factory: SqlUnitOfWorkFactory) -> World:
         chat=chat,
         relay=relay,
         inbox=InboxWorker(uow=uow_factory, parser=WebhookParser(), relay=relay, clock=clock),
-        outbox=OutboxWorker(uow=uow_factory, chat=chat, clock=clock),
+        outbox=OutboxWorker(uow=uow_factory, chat=chat, relay=relay, clock=clock),
     )
 
 
@@ -247,3 +247,60 @@ async def test_unparseable_webhook_becomes_a_dead_letter(world: World) -> None:
     async with world.uow() as uow:
         assert await uow.inbox.depth() == 0
     assert world.chat.posts == []
+
+
+async def test_throttled_send_is_delayed_not_dropped(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = DeliveryError(code=130429, title="Rate limit hit", transient=True)
+    result = await world.relay.send_reply(
+        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
+    )
+    assert result.outcome == ReplyOutcome.RETRYING
+    await world.drain()
+    assert world.chat.thread(thread)[-1] == "notice:send_delayed:130429"
+    assert world.chat.reactions.get("1.1") is None  # not failed: waiting
+
+    world.whatsapp.fail_with = None
+    world.clock.advance(seconds=3)
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["Hi"]
+    assert world.chat.reactions["1.1"] == ["sent"]
+
+
+async def test_throttled_send_gives_up_after_many_tries(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = DeliveryError(code=131000, title="Something", transient=True)
+    await world.relay.send_reply(
+        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
+    )
+    for _ in range(10):
+        world.clock.advance(minutes=11)
+        await world.drain()
+    assert world.chat.reactions["1.1"] == ["failed"]
+    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131000"
+
+
+async def test_window_closing_while_a_send_waits_fails_it(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = DeliveryError(code=131056, title="Pair rate", transient=True)
+    world.clock.advance(hours=23, minutes=59, seconds=59)
+    await world.relay.send_reply(
+        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
+    )
+    world.whatsapp.fail_with = None
+    world.clock.advance(minutes=1)
+    await world.drain()
+    assert world.whatsapp.sent == []
+    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131047"
+
+
+async def test_slack_work_does_not_wait_behind_a_throttled_send(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = DeliveryError(code=130429, title="Rate limit hit", transient=True)
+    await world.relay.send_reply(
+        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
+    )
+    at = world.clock.now()
+    await world.webhook(payloads.messages(payloads.text("wamid.NEXT", "still there?", at=at)))
+    await world.drain()
+    assert "still there?" in world.chat.thread(thread)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
@@ -11,6 +12,7 @@ from bridge.ports import NewMessage
 from storage.db import create_engine, migrate, schema_is_current
 from storage.models import Base
 from storage.uow import SqlUnitOfWorkFactory
+from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
 
 
@@ -95,3 +97,32 @@ async def test_slack_event_ids_are_remembered(uow_factory: SqlUnitOfWorkFactory)
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.slack_events.remember("Ev1", now=T0) is False
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
+async def test_two_workers_never_claim_the_same_webhook(uow_factory: SqlUnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        for _ in range(10):
+            await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
+        await uow.commit()
+    async with uow_factory() as first, uow_factory() as second:
+        mine = await first.inbox.claim(now=T0, limit=5)
+        theirs = await second.inbox.claim(now=T0, limit=10)
+    assert len(mine) == 5 and len(theirs) == 5
+    assert not {r.id for r in mine} & {r.id for r in theirs}
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
+async def test_two_outbox_workers_split_the_conversations(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    ids = [await _conversation(uow_factory, str(n)) for n in range(4)]
+    async with uow_factory() as uow:
+        for conversation_id in ids:
+            await uow.outbox.enqueue(conversation_id=conversation_id, kind="k", payload={}, now=T0)
+        await uow.commit()
+    async with uow_factory() as first, uow_factory() as second:
+        mine = await first.outbox.claim(now=T0, limit=2)
+        theirs = await second.outbox.claim(now=T0, limit=4)
+    assert len(mine) == 2 and len(theirs) == 2
+    assert not {i.id for i in mine} & {i.id for i in theirs}

@@ -143,11 +143,12 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "slack_outbox",
+        "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "conversation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("lane", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -160,24 +161,24 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
-            name=op.f("fk_slack_outbox_conversation_id_conversations"),
+            name=op.f("fk_outbox_conversation_id_conversations"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_outbox")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
-    with op.batch_alter_table("slack_outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_slack_outbox_state_conversation_id",
-            ["state", "conversation_id", "id"],
+            "ix_outbox_state_conversation_id_lane",
+            ["state", "conversation_id", "lane", "id"],
             unique=False,
         )
 
 
 def downgrade() -> None:
 
-    with op.batch_alter_table("slack_outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_slack_outbox_state_conversation_id")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_state_conversation_id_lane")
 
-    op.drop_table("slack_outbox")
+    op.drop_table("outbox")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_conversation_id_id")
 

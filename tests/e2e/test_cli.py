@@ -1,0 +1,86 @@
+"""The console script's database commands, as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.server import free_port
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = {
+    "META_ACCESS_TOKEN": "t0ken-for-cli-tests",
+    "META_APP_SECRET": "secret-for-cli-tests",
+    "META_VERIFY_TOKEN": "verify",
+    "META_PHONE_NUMBER_ID": "1",
+    "SLACK_BOT_TOKEN": "xoxb-cli",
+    "SLACK_SIGNING_SECRET": "signing-for-cli-tests",
+    "SLACK_CHANNEL_ID": "C1",
+    "META_API_BASE": "http://127.0.0.1:9",
+    "SLACK_API_URL": "http://127.0.0.1:9/api/",
+}
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **CONFIG, "DATABASE_URL": database_url}
+
+
+def _wabridge(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wabridge", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_brings_a_new_database_to_head(fresh_database_url: str, tmp_path: Path) -> None:
+    first = _wabridge("migrate", env=_env(fresh_database_url), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "database schema is at head" in first.stdout
+    again = _wabridge("migrate", env=_env(fresh_database_url), cwd=tmp_path)
+    assert again.returncode == 0
+
+
+def test_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none"
+    result = _wabridge("migrate", env=_env(url), cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("wabridge: database error:") and "pw" not in line
+
+
+def test_serve_no_migrate_is_not_ready_on_an_empty_database(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wabridge", "serve", "--no-migrate", "--port", str(port)],
+        env=_env(fresh_database_url),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 503
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
