@@ -83,35 +83,50 @@ class InboxWorker:
         relay: Relay,
         clock: Clock,
         on_outbox_work: Callable[[], None] = lambda: None,
+        batch: int = 10,
     ) -> None:
         self._uow = uow
         self._parser = parser
         self._relay = relay
         self._clock = clock
         self._on_outbox_work = on_outbox_work
+        self._batch = batch
 
-    async def run_once(self, *, batch: int = 20) -> int:
-        """Process up to ``batch`` pending webhooks; returns how many were taken."""
-        taken = 0
-        for _ in range(batch):
-            async with self._uow() as uow:
-                rows = await uow.inbox.claim(now=self._clock.now(), limit=1)
-                if not rows:
-                    break
-                row = rows[0]
-                failed: Exception | None = None
-                try:
+    async def run_once(self) -> int:
+        """Process a batch of pending webhooks in one transaction; returns how many were taken.
+
+        If anything in the batch fails, the batch rolls back and its webhooks are taken one
+        by one, so one bad webhook only delays the others and is retried or set aside alone.
+        """
+        async with self._uow() as uow:
+            rows = await uow.inbox.claim(now=self._clock.now(), limit=self._batch)
+            if not rows:
+                return 0
+            try:
+                for row in rows:
                     await self._process(uow, row)
-                    await uow.commit()
-                except Exception as error:
-                    log.exception("inbox row failed", extra={"inbox_id": row.id})
-                    failed = error
-            if failed is not None:
-                await self._retry_or_bury(row, failed)
-            taken += 1
-        if taken:
-            self._on_outbox_work()
-        return taken
+                await uow.commit()
+                batch_failed = False
+            except Exception:
+                log.warning("inbox batch failed; taking its webhooks one by one")
+                batch_failed = True
+        if batch_failed:
+            for row in rows:
+                await self._run_single(row)
+        self._on_outbox_work()
+        return len(rows)
+
+    async def _run_single(self, row: InboxRow) -> None:
+        failed: Exception | None = None
+        async with self._uow() as uow:
+            try:
+                await self._process(uow, row)
+                await uow.commit()
+            except Exception as error:
+                log.exception("inbox row failed", extra={"inbox_id": row.id})
+                failed = error
+        if failed is not None:
+            await self._retry_or_bury(row, failed)
 
     async def _process(self, unit: UnitOfWork, row: InboxRow) -> None:
         try:

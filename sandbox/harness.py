@@ -37,11 +37,12 @@ CHANNEL = "C0SUPPORT"
 class BridgeProcess:
     """``wabridge serve`` in a child process, with its log in a file."""
 
-    def __init__(self, *, env: dict[str, str], port: int, workdir: Path) -> None:
+    def __init__(self, *, env: dict[str, str], port: int, workdir: Path, role: str = "all") -> None:
         self.env = env
         self.port = port
         self.workdir = workdir
-        self.log_path = workdir / "bridge.log"
+        self.role = role
+        self.log_path = workdir / f"bridge-{role}.log" if role != "all" else workdir / "bridge.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -52,13 +53,17 @@ class BridgeProcess:
     def start(self, *, timeout: float = 60.0) -> None:
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "wabridge", "serve", "--port", str(self.port)],
+            [
+                *(sys.executable, "-m", "wabridge", "serve", "--port", str(self.port)),
+                *("--role", self.role, *(["--no-migrate"] if self.role == "worker" else [])),
+            ],
             cwd=self.workdir,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(timeout=timeout)
+        if self.role in ("all", "web"):
+            self.wait_ready(timeout=timeout)
 
     def wait_ready(self, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -115,6 +120,7 @@ class Sandbox:
         extra_env: dict[str, str] | None = None,
         meta_options: dict[str, Any] | None = None,
         slack_options: dict[str, Any] | None = None,
+        roles: tuple[str, ...] = ("all",),
     ) -> None:
         self.workdir = workdir
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'wabridge.db'}"
@@ -126,7 +132,9 @@ class Sandbox:
         )
         self.port = free_port()
         self._extra_env = extra_env or {}
+        self.roles = roles
         self.bridge: BridgeProcess | None = None
+        self.others: list[BridgeProcess] = []
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
@@ -161,10 +169,22 @@ class Sandbox:
         self.start_bridge()
 
     def start_bridge(self) -> None:
-        self.bridge = BridgeProcess(env=self.env(), port=self.port, workdir=self.workdir)
+        """The first role serves HTTP (and migrates); any further roles join it."""
+        first, *rest = self.roles
+        self.bridge = BridgeProcess(
+            env=self.env(), port=self.port, workdir=self.workdir, role=first
+        )
         self.bridge.start()
+        self.others = [
+            BridgeProcess(env=self.env(), port=self.port, workdir=self.workdir, role=role)
+            for role in rest
+        ]
+        for process in self.others:
+            process.start()
 
     def stop(self) -> None:
+        for process in self.others:
+            process.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.slack.stop()

@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -216,38 +218,31 @@ class SqlConversations(_Repo):
 
 class SqlMessages(_Repo):
     async def add(self, message: NewMessage) -> MessageRecord | None:
-        session = self._session
-        for column, value in (
-            (Message.wamid, message.wamid),
-            (Message.idempotency_key, message.idempotency_key),
-        ):
-            if value is not None and await session.scalar(
-                select(Message.id).where(column == value)
-            ):
-                return None
-        row = Message(
-            conversation_id=message.conversation_id,
-            direction=message.direction.value,
-            sender_type=message.sender_type.value,
-            slack_user=message.slack_user,
-            message_type=message.message_type,
-            content=message.content,
-            status=message.status.value,
-            wamid=message.wamid,
-            slack_ts=message.slack_ts,
-            idempotency_key=message.idempotency_key,
-            shown_stages=[],
-            created_at=message.created_at,
+        # One statement: the unique wamid and idempotency key decide, even between processes,
+        # and a duplicate simply inserts nothing.
+        dialect = self._session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(Message)
+            .values(
+                conversation_id=message.conversation_id,
+                direction=message.direction.value,
+                sender_type=message.sender_type.value,
+                slack_user=message.slack_user,
+                message_type=message.message_type,
+                content=message.content,
+                status=message.status.value,
+                wamid=message.wamid,
+                slack_ts=message.slack_ts,
+                idempotency_key=message.idempotency_key,
+                shown_stages=[],
+                created_at=message.created_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(Message)
         )
-        # A concurrent process may insert the same wamid between our check and our insert:
-        # the unique constraint decides, and the loser sees a duplicate.
-        try:
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError:
-            return None
-        return _message_record(row)
+        row = (await self._session.scalars(statement)).one_or_none()
+        return None if row is None else _message_record(row)
 
     async def get(self, message_id: int) -> MessageRecord | None:
         row = await self._session.get(Message, message_id)

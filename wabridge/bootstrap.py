@@ -21,7 +21,7 @@ from bridge.workers import InboxWorker, OutboxWorker, Wakeable, run_loop
 from slack_app.listeners import build_app
 from slack_app.pacing import ChannelPacer
 from slack_app.surface import SlackSurface
-from storage.db import create_engine, schema_is_current
+from storage.db import create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
 from wabridge.settings import Settings
 from webhook_server.app import WebDeps, create_app
@@ -142,6 +142,8 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         relay=relay,
         clock=clock,
         on_outbox_work=outbox_wake.wake,
+        # SQLite: one webhook per transaction, as a longer one holds up incoming webhooks.
+        batch=1 if is_sqlite(settings.database_url) else 5,
     )
     outbox_worker = OutboxWorker(uow=uow, chat=surface, relay=relay, clock=clock)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.domain import MessageStatus
+from bridge.domain import MessageStatus, WebhookEvent
 from bridge.errors import ChatError, DeliveryError
 from bridge.ports import ContactView
 from bridge.relay import Relay, ReplyOutcome
@@ -304,3 +304,35 @@ async def test_slack_work_does_not_wait_behind_a_throttled_send(world: World) ->
     await world.webhook(payloads.messages(payloads.text("wamid.NEXT", "still there?", at=at)))
     await world.drain()
     assert "still there?" in world.chat.thread(thread)
+
+
+class _ExplodingParser:
+    """The real parser, except that one body makes it fail as an unexpected bug would."""
+
+    def __init__(self) -> None:
+        self._real = WebhookParser()
+
+    def parse(self, body: bytes) -> list[WebhookEvent]:
+        if body == b'{"explode": true}':
+            raise RuntimeError("a bug")
+        return self._real.parse(body)
+
+
+async def test_one_failing_webhook_does_not_hold_up_its_batch(world: World) -> None:
+    inbox = InboxWorker(
+        uow=world.uow, parser=_ExplodingParser(), relay=world.relay, clock=world.clock
+    )
+    await world.webhook(payloads.messages(payloads.text("wamid.1", "before", at=T0)))
+    await world.webhook(b'{"explode": true}')
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "after", at=T0)))
+    assert await inbox.run_once() == 3
+    await world.drain()
+    thread = await _conversation_thread(world)
+    assert world.chat.thread(thread) == ["before", "after"]
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 1  # the failing one waits for its retry
+    for _ in range(12):  # and is set aside as a dead letter once retries run out
+        world.clock.advance(minutes=10)
+        await inbox.run_once()
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 0
