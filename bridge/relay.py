@@ -125,6 +125,17 @@ def notice_from_payload(payload: dict[str, Any]) -> Notice:
     )
 
 
+async def _enqueue_notice(
+    uow: UnitOfWork, conversation_id: int, notice: Notice, *, now: datetime
+) -> None:
+    await uow.outbox.enqueue(
+        conversation_id=conversation_id,
+        kind=OUTBOX_NOTICE,
+        payload=notice_payload(notice),
+        now=now,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyResult:
     outcome: ReplyOutcome
@@ -243,12 +254,7 @@ class Relay:
                 error_details=event.error_details,
                 reply_ts=message.slack_ts,
             )
-            await uow.outbox.enqueue(
-                conversation_id=message.conversation_id,
-                kind=OUTBOX_NOTICE,
-                payload=notice_payload(notice),
-                now=now,
-            )
+            await _enqueue_notice(uow, message.conversation_id, notice, now=now)
         log.info(
             "status applied",
             extra={
@@ -286,18 +292,12 @@ class Relay:
                 await uow.commit()
                 return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
             if not window_is_open(conversation.window_expires_at, now=now):
-                await uow.outbox.enqueue(
-                    conversation_id=conversation.id,
-                    kind=OUTBOX_NOTICE,
-                    payload=notice_payload(
-                        Notice(
-                            kind="window_closed",
-                            window_expires_at=conversation.window_expires_at,
-                            reply_ts=slack_ts,
-                        )
-                    ),
-                    now=now,
+                closed = Notice(
+                    kind="window_closed",
+                    window_expires_at=conversation.window_expires_at,
+                    reply_ts=slack_ts,
                 )
+                await _enqueue_notice(uow, conversation.id, closed, now=now)
                 await uow.commit()
                 log.info(
                     "reply refused: window closed",
@@ -454,12 +454,7 @@ class Relay:
                     error_title=error.title,
                     reply_ts=slack_ts,
                 )
-                await uow.outbox.enqueue(
-                    conversation_id=conversation_id,
-                    kind=OUTBOX_NOTICE,
-                    payload=notice_payload(notice),
-                    now=now,
-                )
+                await _enqueue_notice(uow, conversation_id, notice, now=now)
             await uow.commit()
 
     async def _record_failure(
@@ -488,10 +483,5 @@ class Relay:
                 error_details=error.details or None,
                 reply_ts=slack_ts,
             )
-            await uow.outbox.enqueue(
-                conversation_id=conversation_id,
-                kind=OUTBOX_NOTICE,
-                payload=notice_payload(notice),
-                now=now,
-            )
+            await _enqueue_notice(uow, conversation_id, notice, now=now)
             await uow.commit()

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import httpx
 
 from sandbox.meta_sim import MetaSimulator
-from sandbox.server import free_port
+from sandbox.server import Startable, free_port
 from sandbox.slack_sim import SlackSimulator
 
 __all__ = ["BridgeProcess", "Sandbox"]
@@ -109,7 +108,7 @@ class BridgeProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class Sandbox:
+class Sandbox(Startable):
     """Both simulators plus a real ``wabridge serve``, wired to each other."""
 
     def __init__(
@@ -189,22 +188,6 @@ class Sandbox:
             self.bridge.stop()
         self.slack.stop()
         self.meta.stop()
-
-    def __enter__(self) -> Sandbox:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

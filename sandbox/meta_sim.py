@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -43,8 +42,8 @@ from sandbox.meta_payloads import (
 )
 from sandbox.meta_templates import DEFAULT_TEMPLATES, check_template_send, page_templates
 from sandbox.meta_validation import GraphError, validate_send
-from sandbox.senders import Outbox, SyncSender, wait_for
-from sandbox.server import ServerThread
+from sandbox.senders import Outbox, wait_for
+from sandbox.server import ServedApp
 
 __all__ = ["GraphCall", "MetaSimulator"]
 
@@ -121,8 +120,10 @@ def _wa_id(to: str) -> str:
     return re.sub(r"\D", "", to)
 
 
-class MetaSimulator:
+class MetaSimulator(ServedApp):
     """The Meta Graph API on loopback: use `.url` as `META_API_BASE`."""
+
+    _server_name = "meta-sim"
 
     #: Attempts and first backoff (doubling) of webhook deliveries the bridge does not accept.
     webhook_attempts = 5
@@ -154,7 +155,6 @@ class MetaSimulator:
         self.status_delay = status_delay
         # Real Meta rejects unknown, paused or wrongly filled templates; tests may opt out.
         self.check_templates = check_templates
-        self._port = port
         self._lock = threading.Lock()
         self._phone_numbers: dict[str, str] = {phone_number_id: display_phone_number}
         self._templates: list[dict[str, Any]] = copy.deepcopy(list(DEFAULT_TEMPLATES))
@@ -167,44 +167,13 @@ class MetaSimulator:
         self._failed_statuses: deque[_StatusStep] = deque()
         self._latency = 0.0
         self._outbox: Outbox | None = None
-        self._sender = SyncSender()
-        self._server: ServerThread | None = None
+        self._init_serving(port)
         self.app = self._build_app()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start serving on 127.0.0.1; blocks until it accepts connections."""
-        if self._server is None:
-            server = ServerThread(self.app, port=self._port, name="meta-sim")
-            server.start()
-            self._server = server
-
-    def stop(self) -> None:
-        """Stop serving and close the client used for webhook deliveries."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-        self._sender.close()
-
-    def __enter__(self) -> MetaSimulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The Graph API root to use as `META_API_BASE`, e.g. `http://127.0.0.1:54321`."""
-        if self._server is None:
-            raise RuntimeError("MetaSimulator not started")
-        return self._server.url
+        return self._root_url()
 
     # -- configuration ---------------------------------------------------------------------
 

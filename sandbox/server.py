@@ -8,11 +8,13 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
-__all__ = ["ServerThread", "free_port"]
+from sandbox.senders import SyncSender
+
+__all__ = ["ServedApp", "ServerThread", "Startable", "free_port"]
 
 HOST = "127.0.0.1"
 
@@ -25,7 +27,33 @@ def free_port() -> int:
         return port
 
 
-class ServerThread:
+class Startable:
+    """``start()``/``stop()`` as a context manager; a failed start cleans up what it began."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerThread(Startable):
     """An ASGI app served by uvicorn on `127.0.0.1` in a daemon thread with its own event loop."""
 
     def __init__(self, app: Any, *, port: int = 0, name: str = "sandbox-server") -> None:
@@ -116,14 +144,33 @@ class ServerThread:
         self._server = self._thread = self._sock = None
         self._bound_port = 0
 
-    def __enter__(self) -> ServerThread:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class ServedApp(Startable):
+    """A simulator's ASGI ``app`` served on loopback, plus the client it sends requests with."""
+
+    app: Any
+    _server_name = "sandbox-server"
+
+    def _init_serving(self, port: int) -> None:
+        self._port = port
+        self._server: ServerThread | None = None
+        self._sender = SyncSender()
+
+    def start(self) -> None:
+        """Start serving on 127.0.0.1; blocks until it accepts connections."""
+        if self._server is None:
+            server = ServerThread(self.app, port=self._port, name=self._server_name)
+            server.start()
+            self._server = server
+
+    def stop(self) -> None:
+        """Stop serving and close the client used for outgoing requests."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        self._sender.close()
+
+    def _root_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        return self._server.url

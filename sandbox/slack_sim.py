@@ -20,7 +20,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from types import TracebackType
 from typing import Any, Literal
 
 import httpx
@@ -28,8 +27,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sandbox.forms import maybe_json, parse_multipart, parse_urlencoded
-from sandbox.senders import Outbox, SyncSender, wait_for
-from sandbox.server import ServerThread
+from sandbox.senders import Outbox, wait_for
+from sandbox.server import ServedApp
 from sandbox.slack_events import (
     API_APP_ID,
     VERIFICATION_TOKEN,
@@ -96,8 +95,10 @@ class _Fault:
     error: str = ""
 
 
-class SlackSimulator:
+class SlackSimulator(ServedApp):
     """The Slack Web API on loopback: use `.url` as `SLACK_API_URL`."""
+
+    _server_name = "slack-sim"
 
     def __init__(
         self,
@@ -118,7 +119,6 @@ class SlackSimulator:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.echo_bot_messages = echo_bot_messages
-        self._port = port
         # Re-entrant: query helpers call each other while holding it.
         self._lock = threading.RLock()
         self._ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
@@ -129,42 +129,8 @@ class SlackSimulator:
         self._events: list[DeliveredEvent] = []
         self._latency = 0.0
         self._outbox: Outbox | None = None
-        self._sender = SyncSender()
-        self._server: ServerThread | None = None
+        self._init_serving(port)
         self.app = self._build_app()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start serving on 127.0.0.1; blocks until it accepts connections."""
-        if self._server is None:
-            server = ServerThread(self.app, port=self._port, name="slack-sim")
-            server.start()
-            self._server = server
-
-    def stop(self) -> None:
-        """Stop serving and close the client used for deliveries."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-        self._sender.close()
-
-    def __enter__(self) -> SlackSimulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _root_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("SlackSimulator not started")
-        return self._server.url
 
     @property
     def url(self) -> str:
