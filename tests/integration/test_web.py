@@ -140,10 +140,13 @@ async def test_readyz_is_503_when_schema_is_behind(fresh_database_url: str) -> N
         await engine.dispose()
 
 
-async def test_readyz_is_503_when_database_does_not_answer(tmp_path: object) -> None:
+async def test_readyz_is_503_when_database_does_not_answer() -> None:
+    from sandbox.server import free_port
     from storage.db import create_engine
 
-    engine = create_engine("sqlite+aiosqlite:////nonexistent-dir/wabridge.db")
+    # Nothing listens there. (A SQLite file in a missing folder would do too, but aiosqlite
+    # then leaves a thread behind that outlives the test's event loop.)
+    engine = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
     try:
         app = create_app(_deps(SqlUnitOfWorkFactory(engine)))
         transport = httpx.ASGITransport(app=app)
