@@ -23,7 +23,7 @@ from slack_app.pacing import ChannelPacer
 from slack_app.surface import SlackSurface
 from storage.db import create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
-from wabridge.settings import Settings
+from wabridge.settings import ConfigError, Settings
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.client import WhatsAppClient
@@ -118,6 +118,12 @@ async def _wait_for_signal() -> None:
 
 def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
     """Build the bridge from settings. Creates clients but opens no connection yet."""
+    if settings.slack_app_token is not None:
+        # Better a clear refusal than a bridge that silently hears nothing from Slack.
+        raise ConfigError(
+            "SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP mode "
+            "with SLACK_SIGNING_SECRET"
+        )
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
     uow = SqlUnitOfWorkFactory(engine)

@@ -84,3 +84,13 @@ def test_serve_no_migrate_is_not_ready_on_an_empty_database(
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_socket_mode_is_refused_clearly_for_now(fresh_database_url: str, tmp_path: Path) -> None:
+    env = {**_env(fresh_database_url), "SLACK_APP_TOKEN": "xapp-1-socket"}
+    result = _wabridge("serve", "--no-migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "wabridge: SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP "
+        "mode with SLACK_SIGNING_SECRET"
+    ]
