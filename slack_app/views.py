@@ -97,10 +97,11 @@ def _ago(expired: datetime | None, now: datetime) -> str:
 
 def notice_text(notice: Notice, *, now: datetime, advice: Callable[[int | None], str]) -> str:
     if notice.kind == "window_closed":
+        # Template sending from Slack arrives with the templates work; until then, say
+        # only what is true now.
         return (
             f":lock: *Not sent.* {_ago(notice.window_expires_at, now)} WhatsApp only accepts "
-            "an approved template now. See `/wa templates`, then send one with "
-            "`/wa template <phone> <name>`."
+            "an approved template until the customer writes again."
         )
     if notice.kind == "delivery_failed":
         code = f"error {notice.error_code}" if notice.error_code is not None else "an error"

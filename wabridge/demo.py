@@ -109,7 +109,7 @@ def _play(script: _Script) -> None:
     script.say('Slack reply by agent: "Yes we do!"')
     slack.agent_reply(channel=CHANNEL, thread_ts=late_parent.ts, text="Yes we do!")
     script.expect(
-        "Slack: the bridge explains the window is closed and points to templates",
+        "Slack: the bridge explains the window is closed and a template is needed",
         lambda: any("window closed" in m.text for m in slack.thread(CHANNEL, late_parent.ts)),
     )
     notice = next(m for m in slack.thread(CHANNEL, late_parent.ts) if "window closed" in m.text)

@@ -28,7 +28,7 @@ def test_demo_plays_every_step(tmp_path: Path) -> None:
         "Slack: a new thread appears in the support channel",
         "WhatsApp: the bridge sent the answer to the customer",
         "shows ✔ sent, 📬 delivered and 👀 read",
-        "the window is closed and points to templates",
+        "the window is closed and a template is needed",
         "WhatsApp: nothing was sent to Grace",
     ):
         assert f"✓ {step}" in out or step in out

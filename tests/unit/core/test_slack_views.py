@@ -45,7 +45,7 @@ def test_customer_text_is_escaped_and_unknown_types_are_named() -> None:
 def test_window_closed_notice_says_what_to_do() -> None:
     notice = Notice(kind="window_closed", window_expires_at=T0)
     text = notice_text(notice, now=T0 + timedelta(hours=3), advice=lambda code: "")
-    assert "window closed 3 h ago" in text and "/wa template" in text
+    assert "window closed 3 h ago" in text and "approved template" in text
 
 
 def test_failure_notice_quotes_code_title_and_advice() -> None:
