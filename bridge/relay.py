@@ -2,15 +2,19 @@
 
 Each use case is idempotent: a repeated wamid, status or Slack event changes
 nothing. ``receive_inbound`` and ``apply_status`` run inside the caller's unit of
-work (the inbox worker handles a whole webhook in one transaction);
-``send_reply`` opens its own, because it calls Meta between two of them and a
-database transaction must never wait on the network.
+work (the inbox worker handles a whole webhook in one transaction).
+``send_reply`` records the agent's reply and queues its send in one transaction;
+the outbox worker then calls ``deliver_reply``, which talks to Meta between two
+transactions, because a database transaction must never wait on the network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +44,7 @@ __all__ = [
     "OUTBOX_CUSTOMER_MESSAGE",
     "OUTBOX_DELIVERY",
     "OUTBOX_NOTICE",
-    "OUTBOX_WHATSAPP_RETRY",
+    "OUTBOX_WHATSAPP_SEND",
     "Relay",
     "ReplyOutcome",
     "ReplyResult",
@@ -55,7 +59,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CUSTOMER_MESSAGE = "customer_message"
 OUTBOX_DELIVERY = "delivery"
 OUTBOX_NOTICE = "notice"
-OUTBOX_WHATSAPP_RETRY = "whatsapp_retry"
+OUTBOX_WHATSAPP_SEND = "whatsapp_send"
 #: Sends that Meta asked us to retry wait in their own lane, so Slack work never waits on them.
 LANE_WHATSAPP = "whatsapp"
 
@@ -91,6 +95,7 @@ class StatusOutcome(enum.StrEnum):
 
 
 class ReplyOutcome(enum.StrEnum):
+    QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
     RETRYING = "retrying"
@@ -154,11 +159,17 @@ class Relay:
         whatsapp: WhatsApp,
         clock: Clock,
         slack_channel: str,
+        on_outbound_work: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._whatsapp = whatsapp
         self._clock = clock
         self._channel = slack_channel
+        self._on_outbound_work = on_outbound_work
+        # Weak values: a thread's lock lives only while some reply is using it.
+        self._thread_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # --- inbound: runs inside the inbox worker's transaction ------------------------------
 
@@ -282,7 +293,30 @@ class Relay:
         text: str,
         event_id: str | None,
     ) -> ReplyResult:
-        """Send an agent's thread reply to the customer if the window allows; else tell them."""
+        """Queue an agent's thread reply for WhatsApp if the window allows; else tell them."""
+        # Slack's events for one thread arrive in order, but their listeners run as concurrent
+        # tasks; queueing one thread's replies one at a time keeps the customer's order.
+        lock = self._thread_locks.setdefault((channel, thread_ts), asyncio.Lock())
+        async with lock:
+            return await self._queue_reply(
+                channel=channel,
+                thread_ts=thread_ts,
+                slack_ts=slack_ts,
+                user=user,
+                text=text,
+                event_id=event_id,
+            )
+
+    async def _queue_reply(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        slack_ts: str,
+        user: str,
+        text: str,
+        event_id: str | None,
+    ) -> ReplyResult:
         now = self._clock.now()
         async with self._uow() as uow:
             if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
@@ -321,20 +355,25 @@ class Relay:
             if message is None:
                 await uow.commit()
                 return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
-            latest_inbound = await uow.messages.latest_inbound(conversation.id)
+            # The send itself is outbox work: it survives a crash, keeps an agent's quick
+            # replies in order, and waits its turn when Meta asks us to slow down.
+            await uow.outbox.enqueue(
+                conversation_id=conversation.id,
+                kind=OUTBOX_WHATSAPP_SEND,
+                payload={"message_id": message.id, "attempt": 1},
+                now=now,
+                lane=LANE_WHATSAPP,
+            )
             await uow.commit()
-
-        return await self._deliver(
-            conversation=conversation,
-            message_id=message.id,
-            text=text,
-            slack_ts=slack_ts,
-            read_up_to=latest_inbound.wamid if latest_inbound is not None else None,
-            attempt=1,
+        self._on_outbound_work()
+        log.info(
+            "reply queued",
+            extra={"conversation_id": conversation.id, "message_id": message.id},
         )
+        return ReplyResult(outcome=ReplyOutcome.QUEUED, message_id=message.id)
 
-    async def retry_reply(self, *, message_id: int, attempt: int) -> ReplyResult:
-        """Try again a reply that Meta asked us to hold back (throughput, pair rate, 5xx)."""
+    async def deliver_reply(self, *, message_id: int, attempt: int) -> ReplyResult:
+        """Send a queued reply to WhatsApp: try ``attempt``; a transient refusal queues the next."""
         async with self._uow() as uow:
             message = await uow.messages.get(message_id)
             conversation = await uow.conversations.get(message.conversation_id) if message else None
@@ -441,13 +480,13 @@ class Relay:
         async with self._uow() as uow:
             await uow.outbox.enqueue(
                 conversation_id=conversation_id,
-                kind=OUTBOX_WHATSAPP_RETRY,
+                kind=OUTBOX_WHATSAPP_SEND,
                 payload={"message_id": message_id, "attempt": attempt + 1},
                 now=now,
                 lane=LANE_WHATSAPP,
                 not_before=now + send_retry_delay(attempt, error.code),
             )
-            if attempt == 1:  # tell the agent once, not at every retry
+            if attempt == 2:  # a blip passes unnoticed; tell the agent once, on the second refusal
                 notice = Notice(
                     kind="send_delayed",
                     error_code=error.code,

@@ -34,7 +34,7 @@ from bridge.relay import (
     OUTBOX_CUSTOMER_MESSAGE,
     OUTBOX_DELIVERY,
     OUTBOX_NOTICE,
-    OUTBOX_WHATSAPP_RETRY,
+    OUTBOX_WHATSAPP_SEND,
     Relay,
     StatusOutcome,
     notice_from_payload,
@@ -254,9 +254,9 @@ class OutboxWorker:
 
     async def _perform(self, item: OutboxItem) -> None:
         recheck = item.attempts > 0
-        if item.kind == OUTBOX_WHATSAPP_RETRY:
-            # The relay schedules the next try itself if Meta refuses again.
-            await self._relay.retry_reply(
+        if item.kind == OUTBOX_WHATSAPP_SEND:
+            # The relay queues the next try itself if Meta refuses as transient.
+            await self._relay.deliver_reply(
                 message_id=int(item.payload["message_id"]), attempt=int(item.payload["attempt"])
             )
             await self._done(item)

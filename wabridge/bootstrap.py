@@ -131,17 +131,26 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         base_url=settings.meta_api_base,
         version=settings.meta_api_version,
         access_token=settings.meta_access_token.get_secret_value(),
+        # Sends are retried by the outbox, with Meta's backoff; one try here keeps every
+        # call well inside the outbox lease, so no two workers ever send the same reply.
+        max_attempts=1,
     )
     slack_client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url_normalized,
         timeout=10,  # below the outbox lease, so a slow call never outlives its claim
     )
-    relay = Relay(uow=uow, whatsapp=whatsapp, clock=clock, slack_channel=settings.slack_channel_id)
+    inbox_wake, outbox_wake = Wakeable(), Wakeable()
+    relay = Relay(
+        uow=uow,
+        whatsapp=whatsapp,
+        clock=clock,
+        slack_channel=settings.slack_channel_id,
+        on_outbound_work=outbox_wake.wake,
+    )
     surface = SlackSurface(
         client=slack_client, pacer=ChannelPacer(rate=1.0, burst=8), advice=advice, now=clock.now
     )
-    inbox_wake, outbox_wake = Wakeable(), Wakeable()
     inbox_worker = InboxWorker(
         uow=uow,
         parser=WebhookParser(),

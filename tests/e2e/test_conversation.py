@@ -199,3 +199,13 @@ def test_late_failed_status_shows_on_the_reply(sandbox: Sandbox) -> None:
     assert sandbox.slack.wait_for(
         lambda: any("131047" in t for t in _thread_texts(sandbox, thread_ts))
     )
+
+
+def test_quick_replies_arrive_in_order(sandbox: Sandbox) -> None:
+    thread_ts = _open_thread(sandbox)
+    for n in range(1, 5):
+        sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=f"line {n}")
+    assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 4)
+    assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == [
+        f"line {n}" for n in range(1, 5)
+    ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
 
 from bridge.domain import MessageStatus, WebhookEvent
 from bridge.errors import ChatError, DeliveryError
-from bridge.ports import ContactView
+from bridge.ports import ContactView, MessageRecord
 from bridge.relay import Relay, ReplyOutcome
 from bridge.workers import InboxWorker, OutboxWorker
 from storage.uow import SqlUnitOfWorkFactory
@@ -33,6 +34,23 @@ class World:
         async with self.uow() as uow:
             await uow.inbox.store(body, received_at=self.clock.now(), dead_reason=None)
             await uow.commit()
+
+    async def reply(self, thread: str, text: str = "Hi", slack_ts: str = "1.1") -> MessageRecord:
+        """An agent's thread reply, taken all the way through the outbox."""
+        result = await self.relay.send_reply(
+            channel=CHANNEL,
+            thread_ts=thread,
+            slack_ts=slack_ts,
+            user="U1",
+            text=text,
+            event_id=None,
+        )
+        assert result.outcome == ReplyOutcome.QUEUED and result.message_id is not None
+        await self.drain()
+        async with self.uow() as uow:
+            message = await uow.messages.get(result.message_id)
+        assert message is not None
+        return message
 
     async def drain(self) -> None:
         """Run both workers until neither finds due work."""
@@ -115,15 +133,12 @@ async def _open_conversation(world: World) -> str:
 async def test_reply_inside_window_is_sent_and_marks_read(world: World) -> None:
     thread = await _open_conversation(world)
     world.clock.advance(minutes=5)
-    result = await world.relay.send_reply(
-        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="On it", event_id="Ev1"
-    )
-    assert result.outcome == ReplyOutcome.SENT
+    message = await world.reply(thread, "On it")
+    assert message.status == MessageStatus.SENT and message.wamid is not None
     assert world.whatsapp.sent == [
         {"phone_number_id": payloads.PHONE_NUMBER_ID, "to": "4915112345678", "text": "On it"}
     ]
     assert world.whatsapp.read == ["wamid.IN"]
-    await world.drain()
     assert world.chat.reactions["1.1"] == ["sent"]
 
 
@@ -133,7 +148,8 @@ async def test_redelivered_slack_event_sends_once(world: World) -> None:
     first = await world.relay.send_reply(**kwargs, text="Hi", event_id="Ev1")
     again = await world.relay.send_reply(**kwargs, text="Hi", event_id="Ev1")
     other_id = await world.relay.send_reply(**kwargs, text="Hi", event_id="Ev2")
-    assert first.outcome == ReplyOutcome.SENT
+    await world.drain()
+    assert first.outcome == ReplyOutcome.QUEUED
     assert again.outcome == other_id.outcome == ReplyOutcome.DUPLICATE
     assert len(world.whatsapp.sent) == 1
 
@@ -160,10 +176,7 @@ async def test_reply_in_unknown_thread_sends_nothing(world: World) -> None:
 
 async def test_statuses_move_forward_only(world: World) -> None:
     thread = await _open_conversation(world)
-    result = await world.relay.send_reply(
-        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
-    )
-    wamid = result.wamid
+    wamid = (await world.reply(thread)).wamid
     assert wamid is not None
     await world.webhook(payloads.status(wamid, "read", at=T0))
     await world.webhook(payloads.status(wamid, "delivered", at=T0))  # late: changes nothing
@@ -176,12 +189,10 @@ async def test_statuses_move_forward_only(world: World) -> None:
 
 async def test_failed_status_reacts_and_explains(world: World) -> None:
     thread = await _open_conversation(world)
-    result = await world.relay.send_reply(
-        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
-    )
-    assert result.wamid is not None
+    wamid = (await world.reply(thread)).wamid
+    assert wamid is not None
     await world.webhook(
-        payloads.status(result.wamid, "failed", at=T0, error=(131047, "Re-engagement message"))
+        payloads.status(wamid, "failed", at=T0, error=(131047, "Re-engagement message"))
     )
     await world.drain()
     assert "failed" in world.chat.reactions["1.1"]
@@ -191,11 +202,8 @@ async def test_failed_status_reacts_and_explains(world: World) -> None:
 async def test_send_error_marks_failed_and_explains(world: World) -> None:
     thread = await _open_conversation(world)
     world.whatsapp.fail_with = DeliveryError(code=131026, title="Undeliverable", transient=False)
-    result = await world.relay.send_reply(
-        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
-    )
-    await world.drain()
-    assert result.outcome == ReplyOutcome.FAILED
+    message = await world.reply(thread)
+    assert message.status == MessageStatus.FAILED and message.error_code == 131026
     assert world.chat.reactions["1.1"] == ["failed"]
     assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131026"
 
@@ -252,16 +260,16 @@ async def test_unparseable_webhook_becomes_a_dead_letter(world: World) -> None:
 async def test_throttled_send_is_delayed_not_dropped(world: World) -> None:
     thread = await _open_conversation(world)
     world.whatsapp.fail_with = DeliveryError(code=130429, title="Rate limit hit", transient=True)
-    result = await world.relay.send_reply(
-        channel=CHANNEL, thread_ts=thread, slack_ts="1.1", user="U1", text="Hi", event_id="E"
-    )
-    assert result.outcome == ReplyOutcome.RETRYING
-    await world.drain()
+    message = await world.reply(thread)
+    assert message.status == MessageStatus.PENDING  # refused once: a blip, nobody is bothered
+    assert "notice:send_delayed:130429" not in world.chat.thread(thread)
+    world.clock.advance(seconds=3)
+    await world.drain()  # refused again: the agent hears it is queued, not failed
     assert world.chat.thread(thread)[-1] == "notice:send_delayed:130429"
-    assert world.chat.reactions.get("1.1") is None  # not failed: waiting
+    assert world.chat.reactions.get("1.1") is None
 
     world.whatsapp.fail_with = None
-    world.clock.advance(seconds=3)
+    world.clock.advance(seconds=5)
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == ["Hi"]
     assert world.chat.reactions["1.1"] == ["sent"]
@@ -336,3 +344,23 @@ async def test_one_failing_webhook_does_not_hold_up_its_batch(world: World) -> N
         await inbox.run_once()
     async with world.uow() as uow:
         assert await uow.inbox.depth() == 0
+
+
+async def test_quick_replies_reach_the_customer_in_order(world: World) -> None:
+    thread = await _open_conversation(world)
+    # Concurrent, as bolt runs the listeners of events that arrived in order.
+    await asyncio.gather(
+        *(
+            world.relay.send_reply(
+                channel=CHANNEL,
+                thread_ts=thread,
+                slack_ts=f"1.{n}",
+                user="U1",
+                text=f"part {n}",
+                event_id=None,
+            )
+            for n in range(1, 6)
+        )
+    )
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == [f"part {n}" for n in range(1, 6)]
