@@ -298,79 +298,62 @@ class Relay:
         # tasks; queueing one thread's replies one at a time keeps the customer's order.
         lock = self._thread_locks.setdefault((channel, thread_ts), asyncio.Lock())
         async with lock:
-            return await self._queue_reply(
-                channel=channel,
-                thread_ts=thread_ts,
-                slack_ts=slack_ts,
-                user=user,
-                text=text,
-                event_id=event_id,
-            )
-
-    async def _queue_reply(
-        self,
-        *,
-        channel: str,
-        thread_ts: str,
-        slack_ts: str,
-        user: str,
-        text: str,
-        event_id: str | None,
-    ) -> ReplyResult:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
-                return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
-            conversation = await uow.conversations.by_thread(channel=channel, thread_ts=thread_ts)
-            if conversation is None:
-                await uow.commit()
-                return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
-            if not window_is_open(conversation.window_expires_at, now=now):
-                closed = Notice(
-                    kind="window_closed",
-                    window_expires_at=conversation.window_expires_at,
-                    reply_ts=slack_ts,
+            now = self._clock.now()
+            async with self._uow() as uow:
+                if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
+                    return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
+                conversation = await uow.conversations.by_thread(
+                    channel=channel, thread_ts=thread_ts
                 )
-                await _enqueue_notice(uow, conversation.id, closed, now=now)
-                await uow.commit()
-                log.info(
-                    "reply refused: window closed",
-                    extra={"conversation_id": conversation.id, "slack_ts": slack_ts},
+                if conversation is None:
+                    await uow.commit()
+                    return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
+                if not window_is_open(conversation.window_expires_at, now=now):
+                    closed = Notice(
+                        kind="window_closed",
+                        window_expires_at=conversation.window_expires_at,
+                        reply_ts=slack_ts,
+                    )
+                    await _enqueue_notice(uow, conversation.id, closed, now=now)
+                    await uow.commit()
+                    log.info(
+                        "reply refused: window closed",
+                        extra={"conversation_id": conversation.id, "slack_ts": slack_ts},
+                    )
+                    return ReplyResult(outcome=ReplyOutcome.WINDOW_CLOSED)
+                message = await uow.messages.add(
+                    NewMessage(
+                        conversation_id=conversation.id,
+                        direction=Direction.OUTBOUND,
+                        sender_type=SenderType.AGENT,
+                        message_type="text",
+                        content={"text": text},
+                        status=MessageStatus.PENDING,
+                        created_at=now,
+                        slack_user=user,
+                        slack_ts=slack_ts,
+                        idempotency_key=f"slack:{channel}:{slack_ts}",
+                    )
                 )
-                return ReplyResult(outcome=ReplyOutcome.WINDOW_CLOSED)
-            message = await uow.messages.add(
-                NewMessage(
+                if message is None:
+                    await uow.commit()
+                    return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
+                # The send itself is outbox work: it survives a crash, keeps an agent's quick
+                # replies in order, and waits its turn when Meta asks us to slow down.
+                await uow.outbox.enqueue(
                     conversation_id=conversation.id,
-                    direction=Direction.OUTBOUND,
-                    sender_type=SenderType.AGENT,
-                    message_type="text",
-                    content={"text": text},
-                    status=MessageStatus.PENDING,
-                    created_at=now,
-                    slack_user=user,
-                    slack_ts=slack_ts,
-                    idempotency_key=f"slack:{channel}:{slack_ts}",
+                    kind=OUTBOX_WHATSAPP_SEND,
+                    payload={"message_id": message.id, "attempt": 1},
+                    now=now,
+                    lane=LANE_WHATSAPP,
                 )
-            )
-            if message is None:
                 await uow.commit()
-                return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
-            # The send itself is outbox work: it survives a crash, keeps an agent's quick
-            # replies in order, and waits its turn when Meta asks us to slow down.
-            await uow.outbox.enqueue(
-                conversation_id=conversation.id,
-                kind=OUTBOX_WHATSAPP_SEND,
-                payload={"message_id": message.id, "attempt": 1},
-                now=now,
-                lane=LANE_WHATSAPP,
+            self._on_outbound_work()
+            log.info(
+                "reply queued",
+                extra={"conversation_id": conversation.id, "message_id": message.id},
             )
-            await uow.commit()
-        self._on_outbound_work()
-        log.info(
-            "reply queued",
-            extra={"conversation_id": conversation.id, "message_id": message.id},
-        )
-        return ReplyResult(outcome=ReplyOutcome.QUEUED, message_id=message.id)
+            return ReplyResult(outcome=ReplyOutcome.QUEUED, message_id=message.id)
 
     async def deliver_reply(self, *, message_id: int, attempt: int) -> ReplyResult:
         """Send a queued reply to WhatsApp: try ``attempt``; a transient refusal queues the next."""

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.relay import Relay
 
@@ -35,13 +34,21 @@ def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
 
 def build_app(
     *,
-    client: AsyncWebClient,
+    token: str,
+    base_url: str,
     signing_secret: str,
     relay: Relay,
     note_prefix: str,
 ) -> AsyncApp:
-    """The bolt app with every listener registered; the web layer mounts its handler."""
-    app = AsyncApp(client=client, signing_secret=signing_secret, logger=log)
+    """The bolt app with every listener registered; the web layer mounts its handler.
+
+    Its ``client`` is the one Slack Web API client of the process.
+    """
+    app = AsyncApp(token=token, signing_secret=signing_secret, logger=log)
+    # Bolt builds its client for slack.com; the API root is ours to choose (the simulator).
+    app.client.base_url = base_url
+    # Below the outbox lease, so a slow call never outlives its claim.
+    app.client.timeout = 10
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:

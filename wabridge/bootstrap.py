@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -135,11 +134,6 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         # call well inside the outbox lease, so no two workers ever send the same reply.
         max_attempts=1,
     )
-    slack_client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url_normalized,
-        timeout=10,  # below the outbox lease, so a slow call never outlives its claim
-    )
     inbox_wake, outbox_wake = Wakeable(), Wakeable()
     relay = Relay(
         uow=uow,
@@ -148,8 +142,23 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         slack_channel=settings.slack_channel_id,
         on_outbound_work=outbox_wake.wake,
     )
+    signing_secret = settings.slack_signing_secret
+    if signing_secret is None:  # settings allow that only with SLACK_APP_TOKEN, refused above
+        raise ConfigError("SLACK_SIGNING_SECRET is required")
+    bolt = build_app(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url_normalized,
+        signing_secret=signing_secret.get_secret_value(),
+        relay=relay,
+        note_prefix=settings.note_prefix,
+    )
+    bolt_handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_handler(request: Request) -> Response:
+        return await bolt_handler.handle(request)
+
     surface = SlackSurface(
-        client=slack_client, pacer=ChannelPacer(rate=1.0, burst=8), advice=advice, now=clock.now
+        client=bolt.client, pacer=ChannelPacer(rate=1.0, burst=8), advice=advice, now=clock.now
     )
     inbox_worker = InboxWorker(
         uow=uow,
@@ -161,22 +170,6 @@ def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
         batch=1 if is_sqlite(settings.database_url) else 5,
     )
     outbox_worker = OutboxWorker(uow=uow, chat=surface, relay=relay, clock=clock)
-
-    signing_secret = settings.slack_signing_secret
-    slack_handler = None
-    if signing_secret is not None:
-        bolt = build_app(
-            client=slack_client,
-            signing_secret=signing_secret.get_secret_value(),
-            relay=relay,
-            note_prefix=settings.note_prefix,
-        )
-        bolt_handler = AsyncSlackRequestHandler(bolt)
-
-        async def slack_handler_fn(request: Request) -> Response:
-            return await bolt_handler.handle(request)
-
-        slack_handler = slack_handler_fn
 
     async def ready() -> bool:
         async with engine.connect() as connection:
