@@ -209,3 +209,15 @@ def test_quick_replies_arrive_in_order(sandbox: Sandbox) -> None:
     assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == [
         f"line {n}" for n in range(1, 5)
     ]
+
+
+def test_slack_rate_limit_delays_the_post_and_loses_nothing(sandbox: Sandbox) -> None:
+    sandbox.slack.rate_limit_next("chat.postMessage", count=2, retry_after=1)
+    sandbox.meta.send_text(*ADA, "Patience")
+    assert sandbox.slack.wait_for(
+        lambda: "Patience" in [m.text for m in sandbox.slack.messages(CHANNEL)], timeout=20
+    )
+    limited = [c for c in sandbox.slack.calls("chat.postMessage") if c.status == 429]
+    assert len(limited) == 2
+    time.sleep(0.5)
+    assert [m.text for m in sandbox.slack.messages(CHANNEL)].count("Patience") == 1
