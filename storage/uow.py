@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -188,22 +188,27 @@ class SqlConversations(_Repo):
         from_contact: bool,
         window_expires_at: datetime | None,
     ) -> None:
-        conversation = await self._session.get_one(Conversation, conversation_id)
-        conversation.total_messages += 1
-        conversation.updated_at = at
-        if conversation.last_message_at is None or at > conversation.last_message_at:
-            conversation.last_message_at = at
+        # One UPDATE, with the "latest wins" rules in SQL: no read, and no lost update when
+        # two processes record messages of one conversation at once.
+        def later(column: Any, value: datetime | None) -> Any:
+            if value is None:
+                return column
+            return case((column.is_(None) | (column < value), value), else_=column)
+
+        C = Conversation  # noqa: N806 - a short alias keeps the statement readable
+        values: dict[str, Any] = {
+            "total_messages": C.total_messages + 1,
+            "updated_at": at,
+            "last_message_at": later(C.last_message_at, at),
+            "window_expires_at": later(C.window_expires_at, window_expires_at),
+        }
         if from_contact:
-            conversation.messages_from_contact += 1
-            previous = conversation.last_message_from_contact_at
-            if previous is None or at > previous:
-                conversation.last_message_from_contact_at = at
+            values["messages_from_contact"] = C.messages_from_contact + 1
+            values["last_message_from_contact_at"] = later(C.last_message_from_contact_at, at)
         else:
-            conversation.messages_from_agent += 1
-            conversation.last_message_from_agent_at = at
-        current = conversation.window_expires_at
-        if window_expires_at is not None and (current is None or window_expires_at > current):
-            conversation.window_expires_at = window_expires_at
+            values["messages_from_agent"] = C.messages_from_agent + 1
+            values["last_message_from_agent_at"] = at
+        await self._session.execute(update(C).where(C.id == conversation_id).values(**values))
 
     async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]:
         query = (

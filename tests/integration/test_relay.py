@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -364,3 +365,15 @@ async def test_quick_replies_reach_the_customer_in_order(world: World) -> None:
     )
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == [f"part {n}" for n in range(1, 6)]
+
+
+async def test_an_older_message_arriving_late_never_shortens_the_window(world: World) -> None:
+    newer, older = T0 + timedelta(hours=5), T0
+    await world.webhook(payloads.messages(payloads.text("wamid.NEW", "later", at=newer)))
+    await world.webhook(payloads.messages(payloads.text("wamid.OLD", "earlier", at=older)))
+    await world.drain()
+    async with world.uow() as uow:
+        [conversation] = await uow.conversations.list_recent(limit=5, offset=0)
+    assert conversation.window_expires_at == newer + timedelta(hours=24)
+    assert conversation.last_message_at == newer
+    assert conversation.total_messages == 2
