@@ -1,60 +1,85 @@
-"""The inbox and outbox loops.
+"""The inbox and job loops.
 
-The inbox worker turns stored webhook bodies into domain changes, one webhook
-per transaction. The outbox worker performs the Slack side of those changes,
-in order per conversation, retrying with exponential backoff and honouring a
-``Retry-After``. Both claim rows and commit when done, so a crash at any point
-leaves the work in the database for the next run.
+The inbox worker turns stored webhook bodies into domain changes, one webhook per
+transaction (or a small batch of them). The job worker claims due jobs under a lease,
+runs each one's handler, and records how it ended:
+
+- done;
+- retried with capped backoff while its failure is transient, for up to ``retry_for``;
+- ``failed`` at once when retrying cannot help, with its reason (replayable);
+- given back untouched when its adapter's credentials fail: the lane pauses, the reason
+  shows in ``/readyz``, and one probe job at a time checks whether they work again.
+
+Outcomes are recorded only under the claim's lease token, and the lease is extended while
+the handler runs; if it cannot be, the handler is cancelled, so a lease that ran out never
+leads to a second send or post (see ``JobContext.starting_call``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
 
-from bridge.domain import InboundMessage, StatusUpdate, UnknownEvent, reached_stages
-from bridge.errors import ChatError, WebhookParseError
+from bridge.domain import FailureKind, InboundMessage, StatusUpdate, UnknownEvent
+from bridge.errors import (
+    DeliveryError,
+    ExternalError,
+    JobDecodeError,
+    JobNotReadyError,
+    LeaseLostError,
+    UnworkableJobError,
+    WebhookParseError,
+)
+from bridge.jobs import Job, JobFailure, JobHandler, Lane, decode
 from bridge.ports import (
-    ChatSurface,
+    ClaimedJob,
     Clock,
-    ContactView,
-    ConversationRecord,
-    CustomerMessageView,
     InboxRow,
-    OutboxItem,
     UnitOfWork,
     UnitOfWorkFactory,
     WebhookParser,
 )
-from bridge.relay import (
-    OUTBOX_CUSTOMER_MESSAGE,
-    OUTBOX_DELIVERY,
-    OUTBOX_NOTICE,
-    OUTBOX_WHATSAPP_SEND,
-    Relay,
-    StatusOutcome,
-    notice_from_payload,
-)
+from bridge.usecases.inbound import receive_inbound
+from bridge.usecases.statuses import StatusOutcome, apply_status, status_may_be_early
 
-__all__ = ["InboxWorker", "OutboxWorker", "Wakeable", "backoff_delay", "run_loop"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "InboxWorker",
+    "JobWorker",
+    "Wakeable",
+    "backoff_delay",
+    "run_loop",
+]
 
 log = logging.getLogger(__name__)
 
-#: A webhook whose processing keeps raising is set aside as a dead letter after this many tries.
-INBOX_MAX_ATTEMPTS = 8
+#: A webhook whose processing keeps raising is kept as a failed dead letter after this many tries.
+INBOX_MAX_ATTEMPTS: Final = 8
+#: Room for the events of one webhook in the arrival order (Meta batches up to 1,000).
+ARRIVALS_PER_WEBHOOK: Final = 1000
 #: Unknown-wamid statuses are re-read this many times before they are let go.
-UNKNOWN_STATUS_RETRIES = 4
-MAX_BACKOFF = 300.0
+UNKNOWN_STATUS_RETRIES: Final = 4
+#: How long a claim lasts unless extended; the worker extends it every third of that.
+DEFAULT_LEASE: Final = timedelta(seconds=15)
+#: A job whose handler raises something unforeseen (a bug, a database blip) gets this many tries.
+UNEXPECTED_TRIES: Final = 5
+#: How often a paused lane lets one job through to see whether its credentials work again.
+PROBE_EVERY: Final = timedelta(seconds=30)
+MAX_BACKOFF: Final = 300.0
 
 
-def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = MAX_BACKOFF) -> float:
-    """Exponential backoff with full jitter in the upper half: attempt 1 waits ~base."""
-    delay: float = min(cap, base * (2 ** max(0, attempt - 1)))
-    return delay / 2 + random.random() * delay / 2
+def backoff_delay(failures: int, *, base: float = 1.0, factor: float = 2.0) -> float:
+    """Capped exponential backoff with jitter: about ``base`` after the first failure."""
+    delay: float = min(MAX_BACKOFF, base * factor ** max(0, failures - 1))
+    return delay * (0.75 + random.random() * 0.5)
 
 
 class Wakeable:
@@ -72,24 +97,27 @@ class Wakeable:
         self._event.clear()
 
 
+# --- the inbox --------------------------------------------------------------------------------
+
+
 class InboxWorker:
-    """Stored webhooks -> conversations, messages, statuses and queued Slack work."""
+    """Stored webhooks -> conversations, messages, statuses and queued jobs."""
 
     def __init__(
         self,
         *,
         uow: UnitOfWorkFactory,
         parser: WebhookParser,
-        relay: Relay,
         clock: Clock,
-        on_outbox_work: Callable[[], None] = lambda: None,
+        slack_channel: str,
+        on_jobs_queued: Callable[[], None] = lambda: None,
         batch: int = 10,
     ) -> None:
         self._uow = uow
         self._parser = parser
-        self._relay = relay
         self._clock = clock
-        self._on_outbox_work = on_outbox_work
+        self._channel = slack_channel
+        self._on_jobs_queued = on_jobs_queued
         self._batch = batch
 
     async def run_once(self) -> int:
@@ -113,7 +141,7 @@ class InboxWorker:
         if batch_failed:
             for row in rows:
                 await self._run_single(row)
-        self._on_outbox_work()
+        self._on_jobs_queued()
         return len(rows)
 
     async def _run_single(self, row: InboxRow) -> None:
@@ -126,23 +154,25 @@ class InboxWorker:
                 log.exception("inbox row failed", extra={"inbox_id": row.id})
                 failed = error
         if failed is not None:
-            await self._retry_or_bury(row, failed)
+            await self._retry_or_fail(row, failed)
 
     async def _process(self, unit: UnitOfWork, row: InboxRow) -> None:
+        now = self._clock.now()
         try:
             events = self._parser.parse(row.body)
         except WebhookParseError as error:
-            await unit.inbox.dead(row.id, error=str(error))
+            await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
             log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
             return
         early_statuses = 0
-        for event in events:
+        for index, event in enumerate(events):
             if isinstance(event, InboundMessage):
-                await self._relay.receive_inbound(unit, event)
+                arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
+                await receive_inbound(unit, event, now=now, channel=self._channel, arrival=arrival)
             elif isinstance(event, StatusUpdate):
-                outcome = await self._relay.apply_status(unit, event)
+                outcome = await apply_status(unit, event, now=now)
                 if outcome == StatusOutcome.UNKNOWN_MESSAGE:
-                    if self._relay.status_may_be_early(event):
+                    if status_may_be_early(event, now=now):
                         early_statuses += 1
                     else:
                         log.info(
@@ -153,189 +183,372 @@ class InboxWorker:
                 log.info("webhook event not handled", extra={"kind": event.kind})
         if early_statuses and row.attempts < UNKNOWN_STATUS_RETRIES:
             # Everything else in the row is idempotent, so re-reading the whole row is safe.
-            not_before = self._clock.now() + timedelta(seconds=backoff_delay(row.attempts + 1))
+            not_before = now + timedelta(seconds=backoff_delay(row.attempts + 1, base=2.0))
             await unit.inbox.retry(row.id, error="status before its send", not_before=not_before)
         else:
-            await unit.inbox.done(row.id)
+            await unit.inbox.done(row.id, now=now)
 
-    async def _retry_or_bury(self, row: InboxRow, error: Exception) -> None:
+    async def _retry_or_fail(self, row: InboxRow, error: Exception) -> None:
+        now = self._clock.now()
         async with self._uow() as uow:
             if row.attempts + 1 >= INBOX_MAX_ATTEMPTS:
-                await uow.inbox.dead(row.id, error=repr(error))
+                await uow.inbox.fail(
+                    row.id, reason=f"unexpected:{type(error).__name__}", error=repr(error), now=now
+                )
+                log.error(
+                    "webhook failed for good; replay it with wabridge deadletters",
+                    extra={"inbox_id": row.id, "error": repr(error)},
+                )
             else:
                 delay = backoff_delay(row.attempts + 1)
                 await uow.inbox.retry(
-                    row.id,
-                    error=repr(error),
-                    not_before=self._clock.now() + timedelta(seconds=delay),
+                    row.id, error=repr(error), not_before=now + timedelta(seconds=delay)
                 )
             await uow.commit()
 
 
-class OutboxWorker:
-    """Queued work -> Slack calls (and held-back WhatsApp sends), in order per conversation."""
+# --- jobs -------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class _Claim:
+    """One job held under a lease: the ``JobContext`` its handler receives."""
+
+    claimed: ClaimedJob
+    uow: UnitOfWorkFactory
+    clock: Clock
+    lost: bool = False
+    finished: bool = False
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> int:
+        return self.claimed.id
+
+    @property
+    def uid(self) -> str:
+        return self.claimed.uid
+
+    @property
+    def attempt(self) -> int:
+        return self.claimed.attempt
+
+    @property
+    def queued_at(self) -> datetime:
+        return self.claimed.queued_at
+
+    @property
+    def call_started(self) -> bool:
+        return self.claimed.call_started
+
+    async def starting_call(self) -> None:
+        async with self.uow() as uow:
+            marked = await uow.jobs.mark_call_started(self.claimed.id, self.claimed.lease_token)
+            await uow.commit()
+        if not marked:
+            raise LeaseLostError(f"job {self.claimed.id}: lease lost before its call")
+
+    async def finish(self, uow: UnitOfWork) -> bool:
+        done = await uow.jobs.finish(
+            self.claimed.id, self.claimed.lease_token, now=self.clock.now()
+        )
+        self.finished = True
+        if not done:
+            self.lost = True
+        return done
+
+
+class JobWorker:
+    """Claims due jobs and runs their handlers, recording each outcome under its lease."""
 
     def __init__(
         self,
         *,
         uow: UnitOfWorkFactory,
-        chat: ChatSurface,
-        relay: Relay,
+        handlers: Mapping[type[Job], JobHandler[Any]],
         clock: Clock,
+        retry_for: timedelta,
+        lease: timedelta = DEFAULT_LEASE,
         concurrency: int = 8,
+        probe_every: timedelta = PROBE_EVERY,
+        lanes: Collection[Lane] = tuple(Lane),
     ) -> None:
         self._uow = uow
-        self._chat = chat
-        self._relay = relay
+        self._handlers = handlers
         self._clock = clock
+        self._retry_for = retry_for
+        self._lease = lease
         self._concurrency = concurrency
+        self._probe_every = probe_every
+        self._lanes = tuple(lanes)
+        self._paused: set[Lane] = set()
 
     async def run_once(self) -> int:
-        """Perform the due heads of up to ``concurrency`` conversations' queues."""
+        """Run the due jobs one claim finds (at most ``concurrency``); returns how many."""
+        now = self._clock.now()
         async with self._uow() as uow:
-            items = await uow.outbox.claim(now=self._clock.now(), limit=self._concurrency)
+            pauses = {p.lane: p for p in await uow.pauses.active() if p.lane in self._lanes}
+            open_lanes = [lane for lane in self._lanes if lane not in pauses]
+            claims = await uow.jobs.claim(
+                now=now, limit=self._concurrency, lease=self._lease, lanes=open_lanes
+            )
+            for lane, pause in pauses.items():
+                if pause.probe_after <= now:
+                    # One job at a time finds out whether the credentials work again.
+                    claims += await uow.jobs.claim(
+                        now=now, limit=1, lease=self._lease, lanes=[lane]
+                    )
+                    await uow.pauses.postpone_probe(lane, probe_after=now + self._probe_every)
             await uow.commit()
-        if items:
-            await asyncio.gather(*(self._run(item) for item in items))
-        return len(items)
+        self._paused = set(pauses)
+        if claims:
+            await asyncio.gather(*(self._run(claim) for claim in claims))
+        return len(claims)
 
-    async def _run(self, item: OutboxItem) -> None:
-        ids = {"outbox_id": item.id, "conversation_id": item.conversation_id, "kind": item.kind}
+    async def _run(self, claimed: ClaimedJob) -> None:
+        ids = {
+            "job_id": claimed.id,
+            "job_type": claimed.job_type,
+            "conversation_id": claimed.conversation_id,
+            "attempt": claimed.attempt,
+        }
         try:
-            await self._perform(item)
-        except ChatError as error:
-            delay = (
-                error.retry_after
-                if error.retry_after is not None
-                else backoff_delay(item.attempts + 1)
+            job = decode(claimed.job_type, claimed.payload)
+            handler = self._handlers[type(job)]
+        except (JobDecodeError, KeyError) as error:
+            failure = JobFailure(
+                job_id=claimed.id,
+                at=self._clock.now(),
+                kind=FailureKind.PERMANENT,
+                reason="undecodable",
+                error=str(error),
             )
-            log.warning(
-                "slack work delayed",
-                extra={**ids, "error": str(error), "retry_in": round(delay, 2)},
-            )
-            await self._retry(item, str(error), delay)
-        except Exception as error:
-            log.exception("slack work failed", extra=ids)
-            await self._retry(item, repr(error), backoff_delay(item.attempts + 1))
-
-    async def _retry(self, item: OutboxItem, error: str, delay: float) -> None:
-        async with self._uow() as uow:
-            await uow.outbox.retry(
-                item.id, error=error, not_before=self._clock.now() + timedelta(seconds=delay)
-            )
-            await uow.commit()
-
-    async def _conversation(self, conversation_id: int) -> ConversationRecord:
-        async with self._uow() as uow:
-            conversation = await uow.conversations.get(conversation_id)
-        if conversation is None:
-            raise LookupError(f"conversation {conversation_id} vanished")
-        return conversation
-
-    async def _thread(self, conversation: ConversationRecord, *, recheck: bool) -> str:
-        if conversation.slack_thread_ts is not None:
-            return conversation.slack_thread_ts
-        ts = await self._chat.open_thread(
-            channel=conversation.slack_channel,
-            contact=ContactView(
-                contact_id=conversation.contact_id,
-                name=conversation.contact_name,
-                business_number=conversation.display_phone_number,
-            ),
-            key=f"conversation:{conversation.id}",
-            recheck=recheck,
-        )
-        # Committed at once: from now on this conversation lives on that thread.
-        async with self._uow() as uow:
-            await uow.conversations.set_thread(conversation.id, ts)
-            await uow.commit()
-        log.info("thread opened", extra={"conversation_id": conversation.id, "thread_ts": ts})
-        return ts
-
-    async def _perform(self, item: OutboxItem) -> None:
-        recheck = item.attempts > 0
-        if item.kind == OUTBOX_WHATSAPP_SEND:
-            # The relay queues the next try itself if Meta refuses as transient.
-            await self._relay.deliver_reply(
-                message_id=int(item.payload["message_id"]), attempt=int(item.payload["attempt"])
-            )
-            await self._done(item)
+            await self._end(claimed, None, None, failure, ids)
             return
-        conversation = await self._conversation(item.conversation_id)
-        if item.kind == OUTBOX_CUSTOMER_MESSAGE:
-            await self._post_customer_message(item, conversation, recheck=recheck)
-        elif item.kind == OUTBOX_DELIVERY:
-            await self._show_delivery(item, conversation)
-        elif item.kind == OUTBOX_NOTICE:
-            thread_ts = await self._thread(conversation, recheck=recheck)
-            await self._chat.post_notice(
-                channel=conversation.slack_channel,
-                thread_ts=thread_ts,
-                notice=notice_from_payload(item.payload),
-                key=f"outbox:{item.id}",
-                recheck=recheck,
-            )
-            await self._done(item)
+        ctx = _Claim(claimed=claimed, uow=self._uow, clock=self._clock, ids=ids)
+        work = asyncio.create_task(handler.run(job, ctx))
+        beat = asyncio.create_task(self._keep_lease(ctx, work))
+        try:
+            await asyncio.wait({work})
+        except asyncio.CancelledError:  # shutting down: the lease runs out, the job returns
+            work.cancel()
+            raise
+        finally:
+            beat.cancel()
+        if ctx.lost or work.cancelled():
+            log.warning("job lease lost; its next holder decides", extra=ids)
+            return
+        raised = work.exception()
+        if raised is None:
+            await self._succeeded(claimed, ctx, ids)
         else:
-            log.error("unknown outbox kind dropped", extra={"outbox_id": item.id})
-            await self._done(item)
+            await self._failed(claimed, job, handler, raised, ids)
 
-    async def _post_customer_message(
-        self, item: OutboxItem, conversation: ConversationRecord, *, recheck: bool
+    async def _keep_lease(self, ctx: _Claim, work: asyncio.Task[None]) -> None:
+        """Extend the lease while the handler runs; cancel it before the lease can run out."""
+        interval = self._lease.total_seconds() / 3
+        valid_until = time.monotonic() + self._lease.total_seconds()
+        while not work.done():
+            await asyncio.sleep(interval)
+            try:
+                async with self._uow() as uow:
+                    held = await uow.jobs.extend(
+                        ctx.claimed.id,
+                        ctx.claimed.lease_token,
+                        until=self._clock.now() + self._lease,
+                    )
+                    await uow.commit()
+                if held:
+                    valid_until = time.monotonic() + self._lease.total_seconds()
+            except Exception:
+                log.warning("job lease not extended", extra=ctx.ids, exc_info=True)
+                held = time.monotonic() + interval < valid_until
+            if not held:
+                ctx.lost = True
+                work.cancel()
+                return
+
+    async def _succeeded(self, claimed: ClaimedJob, ctx: _Claim, ids: dict[str, Any]) -> None:
+        if not ctx.finished:
+            async with self._uow() as uow:
+                done = await uow.jobs.finish(claimed.id, claimed.lease_token, now=self._clock.now())
+                await uow.commit()
+            if not done:
+                log.warning("job lease lost before done was recorded", extra=ids)
+        if claimed.lane in self._paused:
+            async with self._uow() as uow:
+                lifted = await uow.pauses.lift(claimed.lane)
+                await uow.commit()
+            if lifted:
+                log.warning("%s work resumed", claimed.lane.value, extra={"lane": claimed.lane})
+            self._paused.discard(claimed.lane)
+
+    async def _failed(
+        self,
+        claimed: ClaimedJob,
+        job: Job,
+        handler: JobHandler[Any],
+        error: BaseException,
+        ids: dict[str, Any],
     ) -> None:
-        message_id = int(item.payload["message_id"])
-        async with self._uow() as uow:
-            message = await uow.messages.get(message_id)
-        if message is None:
-            raise LookupError(f"message {message_id} vanished")
-        if message.slack_ts is not None:  # posted before a crash took the done mark
-            await self._done(item)
+        now = self._clock.now()
+        failure = _failure_of(error, job_id=claimed.id, now=now)
+        if failure.kind == FailureKind.AUTH:
+            await self._pause(claimed, failure, ids)
             return
-        thread_ts = await self._thread(conversation, recheck=recheck)
-        ts = await self._chat.post_customer_message(
-            channel=conversation.slack_channel,
-            thread_ts=thread_ts,
-            message=CustomerMessageView(
-                message_type=message.message_type,
-                text=message.content.get("text"),
-                content=message.content,
-                sent_at=message.created_at,
-            ),
-            key=f"message:{message.id}",
-            recheck=recheck,
-        )
-        async with self._uow() as uow:
-            await uow.messages.update(message.id, slack_ts=ts)
-            await uow.outbox.done(item.id)
-            await uow.commit()
-        log.info(
-            "customer message posted",
-            extra={"conversation_id": conversation.id, "message_id": message.id, "slack_ts": ts},
-        )
-
-    async def _show_delivery(self, item: OutboxItem, conversation: ConversationRecord) -> None:
-        message_id = int(item.payload["message_id"])
-        async with self._uow() as uow:
-            message = await uow.messages.get(message_id)
-        if message is None or message.slack_ts is None:
-            await self._done(item)
+        if not failure.kind.retryable:
+            await self._end(claimed, job, handler, failure, ids)
             return
-        # The latest status is read now, so a backlog of changes collapses into one display.
-        stages = reached_stages(message.status)
-        if {s.value for s in stages} - set(message.shown_stages):
-            await self._chat.show_delivery(
-                channel=conversation.slack_channel, ts=message.slack_ts, stages=stages
+        failing_since = claimed.failing_since or now
+        unexpected = not isinstance(error, ExternalError | JobNotReadyError)
+        if now - failing_since >= self._retry_for or (
+            unexpected and claimed.attempt >= UNEXPECTED_TRIES
+        ):
+            limit = f"{UNEXPECTED_TRIES} tries" if unexpected else f"retrying for {self._retry_for}"
+            gave_up = dataclasses.replace(failure, error=f"gave up after {limit}: {failure.error}")
+            await self._end(claimed, job, handler, gave_up, ids)
+            return
+        delay = _retry_delay(error, claimed.attempt)
+        async with self._uow() as uow:
+            recorded = await uow.jobs.retry(
+                claimed.id,
+                claimed.lease_token,
+                not_before=now + timedelta(seconds=delay),
+                failing_since=failing_since,
+                reason=failure.reason,
+                error=failure.error,
             )
-        async with self._uow() as uow:
-            shown = tuple(dict.fromkeys((*message.shown_stages, *(s.value for s in stages))))
-            await uow.messages.update(message.id, shown_stages=shown)
-            await uow.outbox.done(item.id)
+            if recorded:
+                await handler.delayed(uow, job, failure, attempt=claimed.attempt)
             await uow.commit()
+        if not recorded:
+            log.warning("job lease lost before its retry was recorded", extra=ids)
+            return
+        log.warning(
+            "job will be retried",
+            extra={**ids, "reason": failure.reason, "retry_in": round(delay, 2)},
+        )
 
-    async def _done(self, item: OutboxItem) -> None:
+    async def _pause(self, claimed: ClaimedJob, failure: JobFailure, ids: dict[str, Any]) -> None:
+        now = self._clock.now()
         async with self._uow() as uow:
-            await uow.outbox.done(item.id)
+            await uow.jobs.release(
+                claimed.id, claimed.lease_token, not_before=now + self._probe_every
+            )
+            paused = await uow.pauses.pause(
+                claimed.lane,
+                reason=f"{failure.reason}: {failure.error}",
+                now=now,
+                probe_after=now + self._probe_every,
+            )
             await uow.commit()
+        if paused:
+            # Once, not per job: the pause row says the rest until a probe succeeds.
+            log.error(
+                "%s work paused: its credentials were refused. Nothing is discarded; work "
+                "resumes by itself once a call succeeds",
+                claimed.lane.value,
+                extra={**ids, "lane": claimed.lane, "reason": failure.reason},
+            )
+
+    async def _end(
+        self,
+        claimed: ClaimedJob,
+        job: Job | None,
+        handler: JobHandler[Any] | None,
+        failure: JobFailure,
+        ids: dict[str, Any],
+    ) -> None:
+        """Record the job ``failed`` and let its handler make that visible, atomically."""
+        recorded = await self._record_failed(claimed, job, handler, failure, ids)
+        if recorded is None and handler is not None:
+            # The handler's own reaction failed; the job must still end.
+            recorded = await self._record_failed(claimed, None, None, failure, ids)
+        if not recorded:
+            log.warning("job lease lost before its failure was recorded", extra=ids)
+            return
+        log.warning(
+            "job failed; replay it with wabridge deadletters",
+            extra={**ids, "reason": failure.reason, "error": failure.error},
+        )
+
+    async def _record_failed(
+        self,
+        claimed: ClaimedJob,
+        job: Job | None,
+        handler: JobHandler[Any] | None,
+        failure: JobFailure,
+        ids: dict[str, Any],
+    ) -> bool | None:
+        try:
+            async with self._uow() as uow:
+                recorded = await uow.jobs.fail(
+                    claimed.id,
+                    claimed.lease_token,
+                    now=failure.at,
+                    reason=failure.reason,
+                    error=failure.error,
+                )
+                if recorded and handler is not None and job is not None:
+                    await handler.failed(uow, job, failure)
+                await uow.commit()
+            return recorded
+        except Exception:
+            if handler is None:
+                raise
+            log.exception("job failure handling failed", extra=ids)
+            return None
+
+
+def _failure_of(error: BaseException, *, job_id: int, now: datetime) -> JobFailure:
+    if isinstance(error, DeliveryError):
+        return JobFailure(
+            job_id=job_id,
+            at=now,
+            kind=error.kind,
+            reason=error.reason,
+            error=str(error),
+            code=error.code,
+            title=error.title,
+            details=error.details or None,
+            problem=error.problem,
+        )
+    if isinstance(error, ExternalError):
+        return JobFailure(
+            job_id=job_id, at=now, kind=error.kind, reason=error.reason, error=str(error)
+        )
+    if isinstance(error, UnworkableJobError):
+        return JobFailure(
+            job_id=job_id,
+            at=now,
+            kind=FailureKind.PERMANENT,
+            reason=error.reason,
+            error=str(error),
+        )
+    if isinstance(error, JobNotReadyError):
+        return JobFailure(
+            job_id=job_id,
+            at=now,
+            kind=FailureKind.TRANSIENT,
+            reason=error.reason,
+            error=str(error),
+        )
+    log.error("job raised unexpectedly", exc_info=error)
+    return JobFailure(
+        job_id=job_id,
+        at=now,
+        kind=FailureKind.TRANSIENT,
+        reason=f"unexpected:{type(error).__name__}",
+        error=repr(error),
+    )
+
+
+def _retry_delay(error: BaseException, attempt: int) -> float:
+    if isinstance(error, ExternalError):
+        if error.retry_after is not None:
+            return max(0.0, error.retry_after)
+        return backoff_delay(attempt, factor=error.backoff_base or 2.0)
+    return backoff_delay(attempt)
 
 
 async def run_loop(

@@ -9,6 +9,7 @@ crash would.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from sandbox.meta_sim import MetaSimulator
 from sandbox.server import Startable, free_port
 from sandbox.slack_sim import SlackSimulator
 
-__all__ = ["BridgeProcess", "Sandbox"]
+__all__ = ["BridgeProcess", "Sandbox", "bridge_work"]
 
 ACCESS_TOKEN = "EAAG-sandbox-access-token-0123456789"
 APP_SECRET = "sandbox-app-secret-0123456789"
@@ -31,6 +32,20 @@ BOT_TOKEN = "xoxb-sandbox-bot-token-0123456789"
 SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 API_TOKEN = "sandbox-rest-api-token"
 CHANNEL = "C0SUPPORT"
+
+
+_SAMPLE = re.compile(r"^(wabridge_[a-z_]+)(\{[^}]*\})? ([0-9.eE+-]+)$")
+
+
+def bridge_work(metrics_text: str) -> dict[str, float]:
+    """The work figures of a bridge's ``/metrics``: queue depths, jobs by state, listeners."""
+    figures: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            name, labels, value = match.groups()
+            figures[name + (labels or "")] = float(value)
+    return figures
 
 
 class BridgeProcess:
@@ -188,6 +203,43 @@ class Sandbox(Startable):
             self.bridge.stop()
         self.slack.stop()
         self.meta.stop()
+
+    def work(self) -> dict[str, float]:
+        """What the bridge is busy with now, from its ``/metrics``."""
+        return bridge_work(httpx.get(f"{self.url}/metrics", timeout=5).text)
+
+    def wait_idle(self, *, timeout: float = 30.0, waiting_ok: bool = False) -> bool:
+        """Wait until the bridge has nothing left to do, seen twice in a row: every webhook
+        processed, no Slack listener running, and no job pending (``waiting_ok``: none due or
+        running; jobs waiting for a retry are allowed). Both simulators must be idle too.
+
+        This is how a test proves that something did *not* happen: once the bridge is idle,
+        it never will.
+        """
+
+        def idle() -> bool:
+            figures = self.work()
+            jobs = (
+                figures.get('wabridge_jobs{state="due"}', 1)
+                + figures.get('wabridge_jobs{state="running"}', 1)
+                if waiting_ok
+                else figures.get("wabridge_outbox_depth", 1)
+            )
+            return (
+                figures.get("wabridge_inbox_depth", 1) == 0
+                and figures.get("wabridge_slack_listeners_running", 1) == 0
+                and jobs == 0
+            )
+
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while time.monotonic() < deadline:
+            quiet = self.meta.wait_idle(timeout=0) and self.slack.wait_idle(timeout=0)
+            streak = streak + 1 if quiet and idle() else 0
+            if streak >= 2:
+                return True
+            time.sleep(0.1)
+        return False
 
     @property
     def url(self) -> str:

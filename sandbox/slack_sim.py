@@ -165,6 +165,10 @@ class SlackSimulator(ServedApp):
         """Answer the next `count` calls of `method` with 200 `{"ok": false, "error": error}`."""
         self._add_fault(_Fault(method, "error", count, status=200, error=error))
 
+    def error_all(self, method: str | None, error: str) -> None:
+        """Answer every call of `method` with `{"ok": false, "error": error}` until `heal()`."""
+        self._add_fault(_Fault(method, "error", None, status=200, error=error))
+
     def fail_all(self, method: str | None, status: int = 500) -> None:
         """Answer every call of `method` (None: any) with HTTP `status` until `heal()`."""
         self._add_fault(_Fault(method, "fail", None, status=status))

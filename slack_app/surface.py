@@ -1,9 +1,9 @@
 """The Slack side of ``bridge.ports.ChatSurface``: posts, thread replies and reactions.
 
-Every Slack failure becomes a ``bridge.errors.ChatError`` here, and only here:
-a ``429`` carries its ``Retry-After``, network trouble is transient. Posts carry
-message metadata with a key, so after a crash a post can be found instead of
-being made twice.
+Every Slack failure becomes a ``bridge.errors.ChatError`` here, and only here, with its
+kind from ``slack_app.errors``: a ``429`` carries its ``Retry-After``, network trouble is
+transient. Posts carry message metadata with a key unique across installations, so after a
+crash a post can be found instead of being made twice.
 """
 
 from __future__ import annotations
@@ -11,31 +11,37 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bridge.domain import MessageStatus
+from bridge.domain import FailureKind, MessageStatus, Notice
 from bridge.errors import ChatError
-from bridge.ports import ContactView, CustomerMessageView, Notice
-from slack_app.pacing import ChannelPacer
-from slack_app.views import (
+from bridge.ports import ContactView, CustomerMessageView
+from slack_app.errors import ALREADY_DONE, classify
+from slack_app.ids import POST_METADATA_TYPE
+from slack_app.messages import (
     STAGE_REACTIONS,
     customer_message_text,
     notice_text,
-    post_metadata,
     thread_parent_text,
 )
+from slack_app.pacing import ChannelPacer
 
 __all__ = ["SlackSurface"]
 
 log = logging.getLogger(__name__)
 
-# Errors Slack answers with ok=false that a later retry may cure.
-_TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+#: A recheck reads at most this many pages of history (of up to 200 posts each).
+MAX_RECHECK_PAGES: Final = 50
+
+
+def slack_ts(moment: datetime) -> str:
+    """A moment as a Slack timestamp (for ``oldest``)."""
+    return f"{moment.timestamp():.6f}"
 
 
 class SlackSurface:
@@ -46,12 +52,10 @@ class SlackSurface:
         *,
         client: AsyncWebClient,
         pacer: ChannelPacer,
-        advice: Callable[[int | None], str],
         now: Callable[[], datetime],
     ) -> None:
         self._client = client
         self._pacer = pacer
-        self._advice = advice
         self._now = now
 
     async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> dict[str, Any]:
@@ -59,47 +63,76 @@ class SlackSurface:
             response = await call
         except SlackApiError as error:
             status = error.response.status_code
-            code = str(error.response.get("error", "unknown_error"))
+            code = str(error.response.get("error", "")) or f"http_{status}"
+            retry_after = None
             if status == 429:
+                code = "ratelimited"
                 retry_after = float(error.response.headers.get("Retry-After", "1"))
-                raise ChatError(
-                    f"{method}: rate limited", transient=True, retry_after=retry_after
-                ) from None
             raise ChatError(
-                f"{method}: {code} (HTTP {status})", transient=status >= 500 or code in _TRANSIENT
+                f"{method}: {code} (HTTP {status})",
+                kind=classify(code, status),
+                error=code,
+                retry_after=retry_after,
             ) from None
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise ChatError(f"{method}: {type(error).__name__}", transient=True) from None
+            raise ChatError(
+                f"{method}: {type(error).__name__}",
+                kind=FailureKind.TRANSIENT,
+                error="connection",
+            ) from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    async def _find(self, channel: str, thread_ts: str | None, key: str) -> str | None:
-        """The ts of an earlier post carrying ``key``, if a crash hid its success from us."""
-        if thread_ts is None:
-            data = await self._call(
-                "conversations.history",
-                self._client.conversations_history(
-                    channel=channel, limit=200, include_all_metadata=True
-                ),
-            )
-        else:
-            data = await self._call(
-                "conversations.replies",
-                self._client.conversations_replies(
-                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
-                ),
-            )
-        for message in data.get("messages", []):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("key") == key:
-                return str(message["ts"])
+    async def _find(
+        self, channel: str, thread_ts: str | None, key: str, since: datetime
+    ) -> str | None:
+        """The ts of an earlier post carrying ``key``, if a crash hid its success from us.
+
+        Reads every page from ``since`` on: a busy thread or channel has more than one.
+        """
+        cursor: str | None = None
+        for _ in range(MAX_RECHECK_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "limit": 200,
+                "oldest": slack_ts(since),
+                "include_all_metadata": True,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            if thread_ts is None:
+                data = await self._call(
+                    "conversations.history", self._client.conversations_history(**args)
+                )
+            else:
+                data = await self._call(
+                    "conversations.replies",
+                    self._client.conversations_replies(ts=thread_ts, **args),
+                )
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == POST_METADATA_TYPE and payload.get("key") == key:
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        log.warning("slack recheck stopped: too many pages", extra={"key": key})
         return None
 
     async def _post(
-        self, *, channel: str, thread_ts: str | None, text: str, key: str, recheck: bool
+        self,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        key: str,
+        recheck_since: datetime | None,
     ) -> str:
-        if recheck and (found := await self._find(channel, thread_ts, key)) is not None:
-            log.info("slack post found after retry", extra={"key": key, "slack_ts": found})
-            return found
+        if recheck_since is not None:
+            found = await self._find(channel, thread_ts, key, recheck_since)
+            if found is not None:
+                log.info("slack post found after retry", extra={"key": key, "slack_ts": found})
+                return found
         await self._pacer.acquire(channel)
         data = await self._call(
             "chat.postMessage",
@@ -107,7 +140,7 @@ class SlackSurface:
                 channel=channel,
                 thread_ts=thread_ts,
                 text=text,
-                metadata=post_metadata(key),
+                metadata={"event_type": POST_METADATA_TYPE, "event_payload": {"key": key}},
                 unfurl_links=False,
                 unfurl_media=False,
             ),
@@ -115,14 +148,14 @@ class SlackSurface:
         return str(data["ts"])
 
     async def open_thread(
-        self, *, channel: str, contact: ContactView, key: str, recheck: bool
+        self, *, channel: str, contact: ContactView, key: str, recheck_since: datetime | None
     ) -> str:
         return await self._post(
             channel=channel,
             thread_ts=None,
             text=thread_parent_text(contact),
             key=key,
-            recheck=recheck,
+            recheck_since=recheck_since,
         )
 
     async def post_customer_message(
@@ -132,22 +165,31 @@ class SlackSurface:
         thread_ts: str,
         message: CustomerMessageView,
         key: str,
-        recheck: bool,
+        recheck_since: datetime | None,
     ) -> str:
         return await self._post(
             channel=channel,
             thread_ts=thread_ts,
             text=customer_message_text(message),
             key=key,
-            recheck=recheck,
+            recheck_since=recheck_since,
         )
 
     async def post_notice(
-        self, *, channel: str, thread_ts: str, notice: Notice, key: str, recheck: bool
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        notice: Notice,
+        key: str,
+        recheck_since: datetime | None,
     ) -> str:
-        text = notice_text(notice, now=self._now(), advice=self._advice)
         return await self._post(
-            channel=channel, thread_ts=thread_ts, text=text, key=key, recheck=recheck
+            channel=channel,
+            thread_ts=thread_ts,
+            text=notice_text(notice, now=self._now()),
+            key=key,
+            recheck_since=recheck_since,
         )
 
     async def show_delivery(
@@ -164,5 +206,5 @@ class SlackSurface:
                 )
             except ChatError as error:
                 # Reactions are idempotent in effect: one already there is what we wanted.
-                if "already_reacted" not in str(error):
+                if error.error not in ALREADY_DONE:
                     raise

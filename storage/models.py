@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -32,8 +33,9 @@ __all__ = [
     "Contact",
     "Conversation",
     "InboxEntry",
+    "JobEntry",
+    "LanePauseEntry",
     "Message",
-    "OutboxEntry",
     "SlackEvent",
 ]
 
@@ -107,6 +109,8 @@ class Conversation(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Random, so a post keyed by it is never mistaken for another installation's.
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
     business_number_id: Mapped[int] = mapped_column(ForeignKey("business_numbers.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     slack_channel: Mapped[str] = mapped_column(String(32))
@@ -158,37 +162,66 @@ class InboxEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # a JobState
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime]
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
 
 
-class OutboxEntry(Base):
-    """Work for the outside world, performed in order per conversation and lane.
+class JobEntry(Base):
+    """A queued job (``bridge.jobs``): in order per conversation and lane by ``seq``, claimed
+    under a fenced lease (``lease_token``), and kept with its reason when it fails."""
 
-    The ``slack`` lane holds Slack posts and reactions; the ``whatsapp`` lane holds sends
-    that Meta asked us to retry, so a throttled send never holds up the Slack thread.
-    """
-
-    __tablename__ = "outbox"
+    __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_outbox_state_conversation_id_lane", "state", "conversation_id", "lane", "id"),
+        Index(
+            "ix_jobs_state_conversation_id_lane_seq",
+            "state",
+            "conversation_id",
+            "lane",
+            "seq",
+            "arrival",
+        ),
+        Index("ix_jobs_state_not_before", "state", "not_before"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Random and stable across retries: the key that finds the job's Slack post again.
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
-    lane: Mapped[str] = mapped_column(String(16), default="slack")
-    kind: Mapped[str] = mapped_column(String(32))
+    lane: Mapped[str] = mapped_column(String(16))
+    job_type: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    # When the job's cause happened, in microseconds since the epoch: the order within a lane.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # For causes of the same moment (Meta stamps whole seconds): the order they reached us.
+    arrival: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # a JobState
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
     locked_until: Mapped[datetime | None]
+    # An outside call started under some lease and no outcome was recorded after it.
+    call_started: Mapped[bool] = mapped_column(Boolean, default=False)
+    failing_since: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class LanePauseEntry(Base):
+    """An adapter's work paused on an auth error, until a probe call succeeds."""
+
+    __tablename__ = "lane_pauses"
+
+    lane: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    probe_after: Mapped[datetime]
 
 
 class SlackEvent(Base):

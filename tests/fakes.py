@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.domain import MessageStatus
+from bridge.domain import FailureKind, MessageStatus, Notice
 from bridge.errors import ChatError, DeliveryError
-from bridge.ports import ContactView, CustomerMessageView, Notice
+from bridge.ports import ContactView, CustomerMessageView
+from slack_app.errors import classify as classify_slack
+from whatsapp.errors import MetaAPIError, classify
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -25,15 +28,49 @@ class FakeClock:
         self.current += timedelta(**kwargs)
 
 
+def meta_error(code: int, title: str = "Meta says no", *, http_status: int = 400) -> MetaAPIError:
+    """The error the real client raises for Meta's ``code``, classified by the real table."""
+    return MetaAPIError(
+        code=code, title=title, kind=classify(code, http_status), http_status=http_status
+    )
+
+
+def slack_error(
+    error: str, *, http_status: int = 200, retry_after: float | None = None
+) -> ChatError:
+    """The error the real surface raises for Slack's ``error``, classified by the real table."""
+    return ChatError(
+        f"chat.postMessage: {error}",
+        kind=classify_slack(error, http_status),
+        error=error,
+        retry_after=retry_after,
+    )
+
+
 @dataclass
 class FakeWhatsApp:
     sent: list[dict[str, Any]] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
+    #: Raised by every send until cleared.
     fail_with: DeliveryError | None = None
+    #: Raised by the next sends, one each.
+    fail_next: list[DeliveryError] = field(default_factory=list)
+    read_fails_with: DeliveryError | None = None
+    #: When set, a send waits for it (a call in flight while its lease runs out).
+    hold: asyncio.Event | None = None
+    #: Set as soon as a send begins.
+    sending: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: int = 0
 
     async def send_text(
         self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
     ) -> str:
+        self.calls += 1
+        self.sending.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append({"phone_number_id": phone_number_id, "to": to, "text": text})
@@ -52,6 +89,8 @@ class FakeWhatsApp:
         return f"wamid.OUT{len(self.sent)}"
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
+        if self.read_fails_with is not None:
+            raise self.read_fails_with
         self.read.append(wamid)
 
 
@@ -68,7 +107,12 @@ class Post:
 class FakeChat:
     posts: list[Post] = field(default_factory=list)
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    #: Raised by the next posts or displays, one each.
     fail_next: list[ChatError] = field(default_factory=list)
+    #: Raised by every delivery display until cleared (a cosmetic call failing for good).
+    reactions_fail_with: ChatError | None = None
+    #: Raised by every post of a customer message until cleared.
+    customer_posts_fail_with: ChatError | None = None
     rechecks: int = 0
     _ts: int = 0
 
@@ -76,8 +120,15 @@ class FakeChat:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    def _post(self, channel: str, thread_ts: str | None, text: str, key: str, recheck: bool) -> str:
-        if recheck:
+    def _post(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        if recheck_since is not None:
             self.rechecks += 1
             for post in self.posts:
                 if post.key == key:
@@ -89,10 +140,10 @@ class FakeChat:
         return ts
 
     async def open_thread(
-        self, *, channel: str, contact: ContactView, key: str, recheck: bool
+        self, *, channel: str, contact: ContactView, key: str, recheck_since: datetime | None
     ) -> str:
         return self._post(
-            channel, None, f"parent:{contact.name}:{contact.contact_id}", key, recheck
+            channel, None, f"parent:{contact.name}:{contact.contact_id}", key, recheck_since
         )
 
     async def post_customer_message(
@@ -102,19 +153,31 @@ class FakeChat:
         thread_ts: str,
         message: CustomerMessageView,
         key: str,
-        recheck: bool,
+        recheck_since: datetime | None,
     ) -> str:
-        return self._post(channel, thread_ts, message.text or message.message_type, key, recheck)
+        if self.customer_posts_fail_with is not None:
+            raise self.customer_posts_fail_with
+        return self._post(
+            channel, thread_ts, message.text or message.message_type, key, recheck_since
+        )
 
     async def post_notice(
-        self, *, channel: str, thread_ts: str, notice: Notice, key: str, recheck: bool
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        notice: Notice,
+        key: str,
+        recheck_since: datetime | None,
     ) -> str:
-        text = f"notice:{notice.kind}:{notice.error_code}"
-        return self._post(channel, thread_ts, text, key, recheck)
+        text = f"notice:{notice.kind.value}:{notice.error_code}"
+        return self._post(channel, thread_ts, text, key, recheck_since)
 
     async def show_delivery(
         self, *, channel: str, ts: str, stages: Sequence[MessageStatus]
     ) -> None:
+        if self.reactions_fail_with is not None:
+            raise self.reactions_fail_with
         self._maybe_fail()
         shown = self.reactions.setdefault(ts, [])
         for stage in stages:
@@ -126,3 +189,7 @@ class FakeChat:
 
     def parents(self) -> list[Post]:
         return [p for p in self.posts if p.thread_ts is None]
+
+
+def transient_chat_error(message: str = "slack is down") -> ChatError:
+    return ChatError(message, kind=FailureKind.TRANSIENT, error="internal_error")

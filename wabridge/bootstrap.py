@@ -1,40 +1,74 @@
-"""The composition root: builds every part of wabridge from the settings, and runs them."""
+"""The composition root: builds every part of wabridge from the settings, and runs them.
+
+Each part has its own builder (storage, WhatsApp, Slack, workers, web) taking what it needs
+and allowing overrides; ``build`` composes them, and tests build through the same builders
+with fakes in place of the outside world.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
+import httpx
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from fastapi import FastAPI
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bridge.relay import Relay
-from bridge.workers import InboxWorker, OutboxWorker, Wakeable, run_loop
-from slack_app.listeners import build_app
+from bridge.ports import ChatSurface, Clock, WhatsApp
+from bridge.usecases import job_handlers
+from bridge.usecases.replies import REPLY_SETTLE, Replies
+from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
+from slack_app.http import SlackEndpoint
+from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.pacing import ChannelPacer
 from slack_app.surface import SlackSurface
+from slack_app.users import SlackUserNames
 from storage.db import create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
-from wabridge.settings import ConfigError, Settings
+from wabridge.settings import ConfigError, Settings, unused_settings
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.client import WhatsAppClient
-from whatsapp.errors import advice
 from whatsapp.signature import verify_signature
 from whatsapp.webhooks import WebhookParser
 
-__all__ = ["Bridge", "SystemClock", "build", "secrets_of"]
+__all__ = [
+    "Bridge",
+    "Role",
+    "Slack",
+    "Storage",
+    "SystemClock",
+    "Workers",
+    "build",
+    "build_slack",
+    "build_storage",
+    "build_web",
+    "build_whatsapp",
+    "build_workers",
+]
 
 log = logging.getLogger(__name__)
 
-ROLES = ("all", "web", "worker", "scheduler")
+#: How long shutdown waits for running jobs before cancelling them (their leases run out
+#: and another worker takes them over).
+SHUTDOWN_GRACE: Final = 10.0
+
+
+class Role(enum.StrEnum):
+    ALL = "all"
+    WEB = "web"
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
 
 
 class SystemClock:
@@ -42,18 +76,177 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value in the settings, for the log scrubber."""
-    values = [
-        settings.meta_access_token,
-        settings.meta_app_secret,
-        settings.meta_verify_token,
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.wabridge_api_token,
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
+# --- storage ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Storage:
+    engine: AsyncEngine
+    uow: SqlUnitOfWorkFactory
+    sqlite: bool
+
+    async def ready(self) -> bool:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return await schema_is_current(self.engine)
+
+
+def build_storage(settings: Settings) -> Storage:
+    engine = create_engine(settings.database_url)
+    return Storage(
+        engine=engine, uow=SqlUnitOfWorkFactory(engine), sqlite=is_sqlite(settings.database_url)
+    )
+
+
+# --- WhatsApp ---------------------------------------------------------------------------------
+
+
+def build_whatsapp(settings: Settings, *, http: httpx.AsyncClient | None = None) -> WhatsAppClient:
+    return WhatsAppClient(
+        base_url=settings.meta_api_base,
+        version=settings.meta_api_version,
+        access_token=settings.meta_access_token.get_secret_value(),
+        http=http,
+        # Sends are retried as jobs, in order, with Meta's backoff; one try here keeps every
+        # call well inside the job's lease.
+        max_attempts=1,
+    )
+
+
+# --- Slack ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slack:
+    app: AsyncApp
+    surface: SlackSurface
+    endpoint: SlackEndpoint
+    activity: Activity
+
+
+def build_slack(settings: Settings, *, replies: Replies, clock: Clock) -> Slack:
+    """The bolt app with every listener, and the surface the workers post through.
+
+    Both share bolt's client: one Slack Web API client per process.
+    """
+    if settings.slack_app_token is not None:
+        # Better a clear refusal than a bridge that silently hears nothing from Slack.
+        raise ConfigError(
+            "SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP mode "
+            "with SLACK_SIGNING_SECRET"
+        )
+    signing_secret = settings.slack_signing_secret
+    if signing_secret is None:  # settings allow that only with SLACK_APP_TOKEN, refused above
+        raise ConfigError("SLACK_SIGNING_SECRET is required")
+    app = AsyncApp(
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=signing_secret.get_secret_value(),
+        logger=logging.getLogger("slack_app.bolt"),
+    )
+    # Bolt builds its client for slack.com; the API root is ours to choose (the simulator).
+    app.client.base_url = settings.slack_api_url_normalized
+    # Well below a job's lease, so a slow call never outlives its claim.
+    app.client.timeout = 10
+    activity = Activity()
+    register_all(
+        app,
+        ListenerDeps(
+            replies=replies,
+            users=SlackUserNames(app.client),
+            note_prefix=settings.note_prefix,
+            activity=activity,
+        ),
+    )
+    surface = SlackSurface(client=app.client, pacer=ChannelPacer(rate=1.0, burst=8), now=clock.now)
+    return Slack(app=app, surface=surface, endpoint=SlackEndpoint(app), activity=activity)
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Workers:
+    inbox: InboxWorker
+    jobs: JobWorker
+    inbox_wake: Wakeable
+    jobs_wake: Wakeable
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
+        """The inbox and job loops, until ``stop`` is set."""
+        await asyncio.gather(
+            run_loop("inbox", self.inbox.run_once, self.inbox_wake, idle=idle, stop=stop),
+            run_loop("jobs", self.jobs.run_once, self.jobs_wake, idle=idle, stop=stop),
+        )
+
+    def wake(self) -> None:
+        self.inbox_wake.wake()
+        self.jobs_wake.wake()
+
+
+def build_workers(
+    *,
+    storage: Storage,
+    chat: ChatSurface,
+    whatsapp: WhatsApp,
+    clock: Clock,
+    slack_channel: str,
+    retry_for: timedelta,
+    lease: timedelta = DEFAULT_LEASE,
+    inbox_wake: Wakeable | None = None,
+    jobs_wake: Wakeable | None = None,
+) -> Workers:
+    inbox_wake = inbox_wake or Wakeable()
+    jobs_wake = jobs_wake or Wakeable()
+    inbox = InboxWorker(
+        uow=storage.uow,
+        parser=WebhookParser(),
+        clock=clock,
+        slack_channel=slack_channel,
+        on_jobs_queued=jobs_wake.wake,
+        # SQLite: one webhook per transaction, as a longer one holds up incoming webhooks.
+        batch=1 if storage.sqlite else 5,
+    )
+    jobs = JobWorker(
+        uow=storage.uow,
+        handlers=job_handlers(uow=storage.uow, chat=chat, whatsapp=whatsapp, clock=clock),
+        clock=clock,
+        retry_for=retry_for,
+        lease=lease,
+    )
+    return Workers(inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake)
+
+
+# --- web --------------------------------------------------------------------------------------
+
+
+def build_web(
+    settings: Settings,
+    *,
+    storage: Storage,
+    clock: Clock,
+    slack: Slack | None,
+    on_webhook_stored: Callable[[], None],
+) -> FastAPI:
+    app_secret = settings.meta_app_secret.get_secret_value()
+    api_token = settings.wabridge_api_token
+    return create_app(
+        WebDeps(
+            uow=storage.uow,
+            parser=WebhookParser(),
+            verify_signature=lambda body, header: verify_signature(app_secret, body, header),
+            verify_token=settings.meta_verify_token.get_secret_value(),
+            api_token=api_token.get_secret_value() if api_token else None,
+            clock=clock,
+            ready=storage.ready,
+            on_webhook_stored=on_webhook_stored,
+            slack_handler=slack.endpoint if slack is not None else None,
+            metrics=Metrics(),
+            listeners_running=(lambda: slack.activity.running) if slack is not None else lambda: 0,
+        )
+    )
+
+
+# --- the whole bridge ---------------------------------------------------------------------------
 
 
 @dataclass(kw_only=True)
@@ -61,145 +254,128 @@ class Bridge:
     """Everything ``wabridge serve`` runs, built and wired."""
 
     settings: Settings
-    engine: AsyncEngine
+    storage: Storage
     whatsapp: WhatsAppClient
-    relay: Relay
-    inbox_worker: InboxWorker
-    outbox_worker: OutboxWorker
+    replies: Replies
+    slack: Slack
+    workers: Workers
     app: FastAPI
-    inbox_wake: Wakeable = field(default_factory=Wakeable)
-    outbox_wake: Wakeable = field(default_factory=Wakeable)
+    shutdown_grace: float = SHUTDOWN_GRACE
+    closed: bool = field(default=False)
 
-    async def run_workers(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
-        """The inbox and outbox loops, until ``stop`` is set."""
-        await asyncio.gather(
-            run_loop("inbox", self.inbox_worker.run_once, self.inbox_wake, idle=idle, stop=stop),
-            run_loop("outbox", self.outbox_worker.run_once, self.outbox_wake, idle=idle, stop=stop),
-        )
+    async def serve(
+        self, *, host: str, port: int, role: Role, stop: asyncio.Event | None = None
+    ) -> None:
+        """Run the roles asked for until a signal (or ``stop``) ends the process.
 
-    async def serve(self, *, host: str, port: int, role: str) -> None:
-        """Run the roles asked for until a signal stops the process."""
-        stop = asyncio.Event()
+        Whatever happens, the clients and the database engine are closed on the way out;
+        workers that overrun the shutdown grace are cancelled, not waited for.
+        """
+        for warning in unused_settings(self.settings):
+            log.warning(warning)
+        by_signal = stop is None
+        stop = stop or asyncio.Event()
         workers: asyncio.Task[None] | None = None
-        if role in ("all", "worker"):
-            workers = asyncio.create_task(self.run_workers(stop))
         try:
-            if role in ("all", "web"):
+            if role in (Role.ALL, Role.WORKER):
+                workers = asyncio.create_task(self.workers.run(stop))
+            if role in (Role.ALL, Role.WEB):
                 config = uvicorn.Config(
                     self.app, host=host, port=port, log_config=None, access_log=False
                 )
-                await uvicorn.Server(config).serve()
+                server = _Server(config)
+                if by_signal:
+                    _stop_on_signals(stop)
+                watcher = asyncio.create_task(_exit_when(stop, server))
+                try:
+                    await server.serve()
+                finally:
+                    watcher.cancel()
             else:
-                if role == "scheduler":
+                if role == Role.SCHEDULER:
                     log.info("scheduler role: this version has no scheduled jobs yet")
-                await _wait_for_signal()
+                if by_signal:
+                    _stop_on_signals(stop)
+                await stop.wait()
         finally:
             stop.set()
-            self.inbox_wake.wake()
-            self.outbox_wake.wake()
+            self.workers.wake()
             if workers is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(workers, timeout=10)
+                await _join(workers, self.shutdown_grace)
             await self.aclose()
 
     async def aclose(self) -> None:
-        await self.whatsapp.aclose()
-        await self.engine.dispose()
+        """Close every client and the database engine (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.whatsapp.aclose()
+        finally:
+            await self.storage.engine.dispose()
 
 
-async def _wait_for_signal() -> None:
+async def _join(task: asyncio.Task[None], grace: float) -> None:
+    """Wait for ``task`` up to ``grace`` seconds, then cancel it; never raise."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("workers overran the shutdown grace; cancelling them")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("workers stopped with an error", exc_info=task.exception())
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its own signal handling: it would re-raise SIGTERM after shutting down,
+    killing the process before our clean-up runs. Our handlers set ``stop`` instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
-    done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, done.set)
-    await done.wait()
+        loop.add_signal_handler(sig, stop.set)
 
 
-def build(settings: Settings, *, clock: SystemClock | None = None) -> Bridge:
+async def _exit_when(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    await stop.wait()
+    server.should_exit = True
+
+
+def build(
+    settings: Settings, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> Bridge:
     """Build the bridge from settings. Creates clients but opens no connection yet."""
-    if settings.slack_app_token is not None:
-        # Better a clear refusal than a bridge that silently hears nothing from Slack.
-        raise ConfigError(
-            "SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP mode "
-            "with SLACK_SIGNING_SECRET"
-        )
     clock = clock or SystemClock()
-    engine = create_engine(settings.database_url)
-    uow = SqlUnitOfWorkFactory(engine)
-    whatsapp = WhatsAppClient(
-        base_url=settings.meta_api_base,
-        version=settings.meta_api_version,
-        access_token=settings.meta_access_token.get_secret_value(),
-        # Sends are retried by the outbox, with Meta's backoff; one try here keeps every
-        # call well inside the outbox lease, so no two workers ever send the same reply.
-        max_attempts=1,
-    )
-    inbox_wake, outbox_wake = Wakeable(), Wakeable()
-    relay = Relay(
-        uow=uow,
+    storage = build_storage(settings)
+    whatsapp = build_whatsapp(settings, http=http)
+    inbox_wake, jobs_wake = Wakeable(), Wakeable()
+    replies = Replies(uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake)
+    slack = build_slack(settings, replies=replies, clock=clock)
+    workers = build_workers(
+        storage=storage,
+        chat=slack.surface,
         whatsapp=whatsapp,
         clock=clock,
         slack_channel=settings.slack_channel_id,
-        on_outbound_work=outbox_wake.wake,
+        retry_for=settings.retry_for,
+        inbox_wake=inbox_wake,
+        jobs_wake=jobs_wake,
     )
-    signing_secret = settings.slack_signing_secret
-    if signing_secret is None:  # settings allow that only with SLACK_APP_TOKEN, refused above
-        raise ConfigError("SLACK_SIGNING_SECRET is required")
-    bolt = build_app(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url_normalized,
-        signing_secret=signing_secret.get_secret_value(),
-        relay=relay,
-        note_prefix=settings.note_prefix,
-    )
-    bolt_handler = AsyncSlackRequestHandler(bolt)
-
-    async def slack_handler(request: Request) -> Response:
-        return await bolt_handler.handle(request)
-
-    surface = SlackSurface(
-        client=bolt.client, pacer=ChannelPacer(rate=1.0, burst=8), advice=advice, now=clock.now
-    )
-    inbox_worker = InboxWorker(
-        uow=uow,
-        parser=WebhookParser(),
-        relay=relay,
-        clock=clock,
-        on_outbox_work=outbox_wake.wake,
-        # SQLite: one webhook per transaction, as a longer one holds up incoming webhooks.
-        batch=1 if is_sqlite(settings.database_url) else 5,
-    )
-    outbox_worker = OutboxWorker(uow=uow, chat=surface, relay=relay, clock=clock)
-
-    async def ready() -> bool:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return await schema_is_current(engine)
-
-    app_secret = settings.meta_app_secret.get_secret_value()
-    api_token = settings.wabridge_api_token
-    app = create_app(
-        WebDeps(
-            uow=uow,
-            parser=WebhookParser(),
-            verify_signature=lambda body, header: verify_signature(app_secret, body, header),
-            verify_token=settings.meta_verify_token.get_secret_value(),
-            api_token=api_token.get_secret_value() if api_token else None,
-            clock=clock,
-            ready=ready,
-            on_webhook_stored=inbox_wake.wake,
-            slack_handler=slack_handler,
-            metrics=Metrics(),
-        )
+    app = build_web(
+        settings, storage=storage, clock=clock, slack=slack, on_webhook_stored=inbox_wake.wake
     )
     return Bridge(
         settings=settings,
-        engine=engine,
+        storage=storage,
         whatsapp=whatsapp,
-        relay=relay,
-        inbox_worker=inbox_worker,
-        outbox_worker=outbox_worker,
+        replies=replies,
+        slack=slack,
+        workers=workers,
         app=app,
-        inbox_wake=inbox_wake,
-        outbox_wake=outbox_wake,
     )

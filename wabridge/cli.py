@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from wabridge.settings import ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from bridge.usecases.deadletters import DeadLetter
+
 __all__ = ["main"]
+
+ROLES = ("all", "web", "worker", "scheduler")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,9 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the bridge (HTTP endpoints and workers)")
     serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: PORT or 8000)")
-    serve.add_argument(
-        "--role", choices=("all", "web", "worker", "scheduler"), default="all", help="what to run"
-    )
+    serve.add_argument("--role", choices=ROLES, default="all", help="what to run")
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
@@ -33,18 +38,24 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="play a scripted conversation against the built-in simulators"
     )
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")
+    dead = commands.add_parser(
+        "deadletters", help="webhooks and jobs that failed: list, show, replay"
+    )
+    actions = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the newest dead letters, newest first")
+    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    show = actions.add_parser("show", help="one dead letter, whole")
+    show.add_argument("ref", help="job:<id> or webhook:<id>, as list shows them")
+    replay = actions.add_parser("replay", help="queue dead letters again")
+    replay.add_argument("refs", nargs="*", help="job:<id> or webhook:<id>")
+    replay.add_argument("--all", action="store_true", help="every dead letter list shows")
     return parser
 
 
-def _settings() -> Settings:
-    return load_settings()
-
-
 def _configure_logs(settings: Settings) -> None:
-    from wabridge.bootstrap import secrets_of
     from wabridge.logs import configure_logging
 
-    configure_logging(fmt=settings.log_format, secrets=secrets_of(settings))
+    configure_logging(fmt=settings.log_format, secrets=settings.secret_values())
 
 
 def _migrate(url: str) -> None:
@@ -54,19 +65,85 @@ def _migrate(url: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from wabridge.bootstrap import build
+    from wabridge.bootstrap import Role, build
 
-    settings = _settings()
+    settings = load_settings()
     _configure_logs(settings)
     if not args.no_migrate:
         _migrate(settings.database_url)
     bridge = build(settings)
     asyncio.run(
         bridge.serve(
-            host=args.host or settings.host, port=args.port or settings.port, role=args.role
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            role=Role(args.role),
         )
     )
     return 0
+
+
+def _line(letter: DeadLetter) -> str:
+    when = letter.at.strftime("%Y-%m-%d %H:%M:%SZ")
+    where = f"conversation {letter.conversation_id}" if letter.conversation_id else "-"
+    error = letter.error.replace("\n", " ")
+    if len(error) > 100:
+        error = error[:99] + "…"
+    return f"{letter.ref:<14} {when}  {letter.kind:<22} {where:<16} {letter.reason:<28} {error}"
+
+
+async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.usecases.deadletters import DeadLetters, parse_ref
+    from wabridge.bootstrap import SystemClock, build_storage
+
+    try:
+        for ref in [*getattr(args, "refs", []), *([args.ref] if args.action == "show" else [])]:
+            parse_ref(ref)
+    except ValueError as error:
+        print(f"wabridge: {error}", file=sys.stderr)
+        return 2
+    storage = build_storage(settings)
+    letters = DeadLetters(uow=storage.uow, clock=SystemClock())
+    try:
+        if args.action == "list":
+            found = await letters.list(limit=args.limit)
+            if not found:
+                print("no dead letters: every webhook and job ended well")
+            for letter in found:
+                print(_line(letter))
+            return 0
+        if args.action == "show":
+            shown = await letters.show(args.ref)
+            if shown is None:
+                print(f"wabridge: no dead letter {args.ref}", file=sys.stderr)
+                return 1
+            print(_line(shown))
+            print(f"attempts: {shown.attempts}")
+            print(f"error: {shown.error}")
+            content = shown.content
+            if isinstance(content, str):
+                try:
+                    content = json.loads(content)
+                except ValueError:
+                    print(f"body: {content}")
+                    return 0
+            print(json.dumps(content, indent=2, ensure_ascii=False))
+            return 0
+        refs = list(args.refs)
+        if args.all:
+            refs += [letter.ref for letter in await letters.list(limit=10_000)]
+        if not refs:
+            print("wabridge: give job:<id> or webhook:<id>, or --all", file=sys.stderr)
+            return 2
+        missing = 0
+        for ref in dict.fromkeys(refs):
+            if await letters.replay(ref):
+                print(f"{ref} queued again")
+            else:
+                print(f"wabridge: no dead letter {ref}", file=sys.stderr)
+                missing += 1
+        return 1 if missing else 0
+    finally:
+        await storage.engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "migrate":
-            settings = _settings()
+            settings = load_settings()
             _configure_logs(settings)
             _migrate(settings.database_url)
             print("database schema is at head")
@@ -84,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wabridge.demo import run_demo
 
             return run_demo(keep=args.keep)
+        if args.command == "deadletters":
+            settings = load_settings()
+            _configure_logs(settings)
+            return asyncio.run(_deadletters(args, settings))
     except ConfigError as error:
         print(f"wabridge: {error}", file=sys.stderr)
         return 2

@@ -114,11 +114,12 @@ def _play(script: _Script) -> None:
     )
     notice = next(m for m in slack.thread(CHANNEL, late_parent.ts) if "window closed" in m.text)
     script.say(f"Slack notice: {notice.text}")
-    time.sleep(0.5)  # a refused reply must stay refused: give a stray send time to show up
+    # A refused reply must stay refused: once the bridge is idle, nothing more can go out.
+    if not box.wait_idle():
+        raise DemoFailedError("the bridge did not settle")
     if len(meta.sent_messages()) != sent_before:
         raise DemoFailedError("nothing may reach WhatsApp outside the window")
     script.say("✓ WhatsApp: nothing was sent to Grace")
-    _ = box
 
 
 def run_demo(*, keep: bool = False) -> int:

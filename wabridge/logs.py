@@ -24,15 +24,59 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class _Scrubber:
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Short values would scrub ordinary words; real tokens and secrets are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+    """Replaces every secret, however short, with ``[redacted]``.
 
-    def __call__(self, line: str) -> str:
+    A secret is also looked for as ``repr()`` and ``json.dumps()`` escape it, since a value
+    can reach a line inside a container's repr or an exception's repr.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret:
+                forms |= {
+                    secret,
+                    repr(secret)[1:-1],
+                    json.dumps(secret)[1:-1],
+                    json.dumps(secret, ensure_ascii=False)[1:-1],
+                }
+        self._secrets = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        # Spans of every occurrence, overlapping ones included, redacted in one pass: replacing
+        # secret after secret would leave the rest of one that overlaps a replaced one, and
+        # would search the "[redacted]" markers for short secrets.
+        spans: list[tuple[int, int]] = []
         for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, "[redacted]")
-        return line
+            start = text.find(secret)
+            while start != -1:
+                spans.append((start, start + len(secret)))
+                start = text.find(secret, start + 1)
+        if not spans:
+            return text
+        spans.sort()
+        parts: list[str] = []
+        done = 0  # the text before this is already written out or redacted
+        for start, stop in spans:
+            if start >= done:
+                parts += [text[done:start], "[redacted]"]
+                done = stop
+            elif stop > done:  # overlaps the redaction just written: widen it
+                done = stop
+        parts.append(text[done:])
+        return "".join(parts)
+
+    def value(self, value: Any) -> Any:
+        """``value`` ready for ``json.dumps``, with every string in it scrubbed."""
+        if isinstance(value, str):
+            return self(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {self(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(v) for v in value]
+        return self(str(value))
 
 
 class TextFormatter(logging.Formatter):
@@ -47,7 +91,8 @@ class TextFormatter(logging.Formatter):
         if fields:
             line += " " + fields
         if record.exc_info:
-            line += " exc=" + repr(self.formatException(record.exc_info))
+            # Scrubbed before repr() too, so no escaping can hide a secret from the final pass.
+            line += " exc=" + repr(self._scrub(self.formatException(record.exc_info)))
         return self._scrub(line)
 
 
@@ -66,7 +111,9 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return self._scrub(json.dumps(data, default=str))
+        # Values are scrubbed before encoding: JSON escapes (\u00e9, \") would hide a secret
+        # from a scrub of the encoded line, and that scrub could cut an escape in two.
+        return json.dumps({key: self._scrub.value(value) for key, value in data.items()})
 
 
 def configure_logging(*, fmt: str, secrets: Iterable[str], level: int = logging.INFO) -> None:
@@ -77,6 +124,9 @@ def configure_logging(*, fmt: str, secrets: Iterable[str], level: int = logging.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiosqlite", "slack_sdk", "slack_bolt", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    noisy = ["httpx", "httpcore", "aiosqlite", "slack_sdk", "slack_bolt", "apscheduler"]
+    # Alembic logs each of its plugins at INFO whenever it sets up a migration context.
+    noisy.append("alembic.runtime.plugins")
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

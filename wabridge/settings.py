@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import quote, quote_plus
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BeforeValidator,
     Field,
@@ -19,7 +22,25 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["ConfigError", "Settings", "load_settings", "parse_duration"]
+__all__ = [
+    "NOT_YET_USED",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_duration",
+    "unused_settings",
+]
+
+#: Variables the contract defines whose feature is not built yet; shrink it as features land.
+NOT_YET_USED: Final[Mapping[str, str]] = {
+    "WABRIDGE_WARN_BEFORE": "window warnings",
+    "WABRIDGE_SCAN_INTERVAL": "window warnings",
+    "WABRIDGE_RETENTION": "the retention sweep",
+    "META_WABA_ID": "templates",
+}
+
+#: A customer-service window lasts 24 hours; a warning this early or earlier would never fire.
+_WINDOW = timedelta(hours=24)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -33,19 +54,48 @@ def parse_duration(value: Any) -> timedelta:
     if not match:
         raise ValueError(f"{value!r} is not a duration like 90s, 30m, 2h or 1d")
     amount, unit = match.groups()
-    return timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        return timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        # timedelta stops at 999999999 days; without this the user would get a traceback.
+        raise ValueError(f"{value!r} is too long a duration") from None
+
+
+def _written(value: timedelta) -> str:
+    """A duration as the user would write it: ``86400s`` reads back as ``1d``."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _positive(value: timedelta) -> timedelta:
+    # A zero interval would make a loop spin and a zero retention would purge everything.
+    if value <= timedelta(0):
+        raise ValueError(
+            f"must be longer than zero, e.g. 90s, 30m, 2h or 1d (got {_written(value)})"
+        )
+    return value
 
 
 def _parse_durations(value: Any) -> tuple[timedelta, ...]:
-    if isinstance(value, tuple | list):
-        return tuple(parse_duration(v) for v in value)
-    parts = [p for p in str(value).split(",") if p.strip()]
+    values = value if isinstance(value, tuple | list) else str(value).split(",")
+    parts = [v for v in values if isinstance(v, timedelta) or str(v).strip()]
     if not parts:
         raise ValueError("give at least one duration, e.g. 2h,30m")
-    return tuple(sorted((parse_duration(p) for p in parts), reverse=True))
+    marks = {_positive(parse_duration(p)) for p in parts}
+    late = [mark for mark in marks if mark >= _WINDOW]
+    if late:
+        raise ValueError(
+            "each warning must come less than 24h before the window closes "
+            f"(got {_written(max(late))})"
+        )
+    # Latest first, each mark once: a repeated mark would still post one warning.
+    return tuple(sorted(marks, reverse=True))
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 Durations = Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_parse_durations)]
 
 
@@ -55,10 +105,17 @@ class ConfigError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # The shipped .env.example leaves optional values empty: empty means unset, in the
+        # environment and in .env alike, so the documented default applies.
+        env_ignore_empty=True,
     )
 
-    database_url: str = Field("sqlite+aiosqlite:///./wabridge.db", alias="DATABASE_URL")
+    # repr=False: the URL may carry a password, and settings end up in reprs and tracebacks.
+    database_url: str = Field("sqlite+aiosqlite:///./wabridge.db", alias="DATABASE_URL", repr=False)
     meta_api_base: str = Field("https://graph.facebook.com", alias="META_API_BASE")
     meta_api_version: str = Field("v23.0", alias="META_API_VERSION", pattern=r"^v\d+\.\d+$")
     meta_access_token: SecretStr = Field(alias="META_ACCESS_TOKEN", min_length=1)
@@ -76,6 +133,8 @@ class Settings(BaseSettings):
         default=(timedelta(hours=2), timedelta(minutes=30)), alias="WABRIDGE_WARN_BEFORE"
     )
     scan_interval: Duration = Field(timedelta(seconds=60), alias="WABRIDGE_SCAN_INTERVAL")
+    retry_for: Duration = Field(timedelta(hours=24), alias="WABRIDGE_RETRY_FOR")
+    retention: Duration = Field(timedelta(days=30), alias="WABRIDGE_RETENTION")
     note_prefix: str = Field("//", alias="WABRIDGE_NOTE_PREFIX", min_length=1)
     log_format: Literal["text", "json"] = Field("text", alias="WABRIDGE_LOG_FORMAT")
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("HOST"))
@@ -88,7 +147,12 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except ArgumentError:
-            raise ValueError(f"not a database URL: {value.split('://')[0]}://...") from None
+            # Only the scheme is echoed: the rest of a malformed URL may well be its password.
+            scheme = value.split("://")[0] if "://" in value else "no scheme"
+            raise ValueError(
+                f"not a database URL ({scheme}); use sqlite+aiosqlite:///path.db "
+                "or postgresql+psycopg://user:pass@host:5432/db"
+            ) from None
         drivers = {
             "sqlite": "sqlite+aiosqlite",
             "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -115,6 +179,35 @@ class Settings(BaseSettings):
     def slack_api_url_normalized(self) -> str:
         return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the log scrubber.
+
+        The database password comes in each form it may take inside a URL as well.
+        """
+        held = [
+            self.meta_access_token,
+            self.meta_app_secret,
+            self.meta_verify_token,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.wabridge_api_token,
+        ]
+        values = [secret.get_secret_value() for secret in held if secret is not None]
+        for password in _passwords(self.database_url):
+            # As given, as database_url renders it, and as a strict or a form encoder would.
+            values += [password, quote(password, safe=" +"), quote(password, safe="")]
+            values.append(quote_plus(password))
+        return list(dict.fromkeys(value for value in values if value))
+
+
+def _passwords(database_url: str) -> list[str]:
+    """The passwords in a database URL: libpq takes one after the user or as ``?password=``."""
+    url = make_url(database_url)
+    in_query = url.query.get("password", ())
+    found = [url.password, *((in_query,) if isinstance(in_query, str) else in_query)]
+    return [str(password) for password in found if password]
+
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
@@ -125,6 +218,20 @@ def _describe(error: ValidationError) -> str:
         return f"{name} is required but not set"
     message = first["msg"].removeprefix("Value error, ")
     return f"{name}: {message}" if name else message
+
+
+def unused_settings(settings: Settings) -> list[str]:
+    """One warning line per variable the user set whose feature this version does not have."""
+    by_alias = {field.alias: name for name, field in Settings.model_fields.items()}
+    warnings = []
+    for variable, feature in NOT_YET_USED.items():
+        if by_alias.get(variable) in settings.model_fields_set:
+            verb = "are" if feature.endswith("s") else "is"  # "window warnings", "the sweep"
+            warnings.append(
+                f"{variable} is set but has no effect yet: "
+                f"{feature} {verb} not built in this version"
+            )
+    return warnings
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,4 +1,8 @@
-"""Prometheus metrics of the web process, on a registry of its own (no import-time globals)."""
+"""Prometheus metrics, on a registry of their own (no import-time globals).
+
+Queue depths, failures and pauses are read from the database at each scrape, so they are
+the same whichever process answers and whichever process did the work.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,52 @@ __all__ = ["Metrics"]
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = registry = CollectorRegistry()
         self.webhooks_received = Counter(
             "wabridge_webhooks_received",
             "WhatsApp webhooks stored (valid signature)",
-            registry=self.registry,
+            registry=registry,
         )
         self.webhooks_rejected = Counter(
-            "wabridge_webhooks_rejected",
-            "WhatsApp webhooks refused",
-            ["reason"],
-            registry=self.registry,
+            "wabridge_webhooks_rejected", "WhatsApp webhooks refused", ["reason"], registry=registry
         )
         self.webhooks_dead = Counter(
             "wabridge_webhooks_dead_lettered",
             "Signed webhooks that could not be parsed, kept as dead letters",
-            registry=self.registry,
+            registry=registry,
         )
         self.webhook_seconds = Histogram(
             "wabridge_webhook_seconds",
             "Time to store a webhook and answer",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-            registry=self.registry,
+            registry=registry,
         )
         self.inbox_depth = Gauge(
-            "wabridge_inbox_depth", "Webhooks waiting to be processed", registry=self.registry
+            "wabridge_inbox_depth", "Webhooks waiting to be processed", registry=registry
         )
         self.outbox_depth = Gauge(
-            "wabridge_outbox_depth", "Slack work waiting to be done", registry=self.registry
+            "wabridge_outbox_depth", "Jobs not finished yet (pending)", registry=registry
+        )
+        self.jobs = Gauge(
+            "wabridge_jobs",
+            "Pending jobs by where they stand: due now, running, or waiting for a retry",
+            ["state"],
+            registry=registry,
+        )
+        self.failed = Gauge(
+            "wabridge_failed",
+            "Jobs that ended failed and dead webhooks, by kind and reason (replayable)",
+            ["kind", "reason"],
+            registry=registry,
+        )
+        self.paused = Gauge(
+            "wabridge_lane_paused",
+            "1 while an adapter's work is paused on refused credentials",
+            ["lane"],
+            registry=registry,
+        )
+        self.listeners_running = Gauge(
+            "wabridge_slack_listeners_running",
+            "Slack listeners running in this process",
+            registry=registry,
         )

@@ -2,11 +2,11 @@
 
 from whatsapp.client import WhatsAppClient
 from whatsapp.errors import (
-    TRANSIENT_BY_CODE,
+    CLASSIFICATION,
     MetaAPIError,
     MetaTransportError,
-    advice,
-    is_transient,
+    classify,
+    problem_of,
 )
 from whatsapp.media import MediaInfo
 from whatsapp.outbound import (
@@ -28,23 +28,23 @@ from whatsapp.templates import Template, parse_template, render_preview
 from whatsapp.webhooks import WebhookParser, parse_payload
 
 __all__ = [
+    "CLASSIFICATION",
     "SIGNATURE_HEADER",
-    "TRANSIENT_BY_CODE",
     "MediaInfo",
     "MetaAPIError",
     "MetaTransportError",
     "Template",
     "WebhookParser",
     "WhatsAppClient",
-    "advice",
     "audio_payload",
+    "classify",
     "document_payload",
     "image_payload",
-    "is_transient",
     "location_payload",
     "media_payload",
     "parse_payload",
     "parse_template",
+    "problem_of",
     "reaction_payload",
     "read_receipt_payload",
     "render_preview",

@@ -1,8 +1,11 @@
 """The async Graph API client: sends messages, marks them read, fetches media and templates.
 
-Transient failures (per ``whatsapp.errors.TRANSIENT_BY_CODE``, any 5xx, network errors) are
-retried with exponential backoff and jitter; everything else raises at once. Every failure
-surfaces as ``MetaAPIError`` or ``MetaTransportError``, both ``bridge.errors.DeliveryError``.
+Transient failures (per ``whatsapp.errors.CLASSIFICATION``, any 5xx, network errors) are
+retried with exponential backoff and jitter, up to ``max_attempts``; everything else raises at
+once. A send whose request may have reached Meta before the connection broke is never
+retried here: its outcome is unknown. Every failure surfaces as ``MetaAPIError`` or
+``MetaTransportError``, both ``bridge.errors.DeliveryError``; a message Meta would refuse
+for its shape fails before any call.
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import httpx
 
+from bridge.domain import DeliveryProblem, FailureKind
+from bridge.errors import DeliveryError
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
@@ -27,6 +32,23 @@ log = logging.getLogger(__name__)
 
 #: Stops a paging loop whose cursor never ends (a Meta bug must not hang a sync).
 _MAX_PAGES: Final = 100
+#: Failures that happen before a request's bytes can have reached Meta: safe to retry.
+_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError)
+
+
+def _build(make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A payload, or the permanent error Meta would answer it with, without asking Meta."""
+    try:
+        return make()
+    except ValueError as error:
+        raise DeliveryError(
+            code=None,
+            title="WhatsApp would refuse this message",
+            details=str(error),
+            kind=FailureKind.PERMANENT,
+            problem=DeliveryProblem.INVALID_MESSAGE,
+            reason="meta:invalid_payload",
+        ) from None
 
 
 class WhatsAppClient:
@@ -56,6 +78,10 @@ class WhatsAppClient:
     def __repr__(self) -> str:  # the token stays out of every repr and traceback
         return f"WhatsAppClient(root={self._root!r}, max_attempts={self._max_attempts})"
 
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
         if self._owns_http:
@@ -78,7 +104,8 @@ class WhatsAppClient:
         self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
     ) -> str:
         """Send a text message; returns its wamid."""
-        return await self.send_payload(phone_number_id, text_payload(to, text, reply_to=reply_to))
+        payload = _build(lambda: text_payload(to, text, reply_to=reply_to))
+        return await self.send_payload(phone_number_id, payload)
 
     async def send_template(
         self,
@@ -90,7 +117,7 @@ class WhatsAppClient:
         components: Sequence[dict[str, Any]] = (),
     ) -> str:
         """Send an approved template; returns its wamid."""
-        payload = template_payload(to, name, language, components)
+        payload = _build(lambda: template_payload(to, name, language, components))
         return await self.send_payload(phone_number_id, payload)
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
@@ -112,14 +139,19 @@ class WhatsAppClient:
         """POST any ``whatsapp.outbound`` payload; returns the new message's wamid."""
         ctx = {"phone_number_id": phone_number_id}
         response = await self._request(
-            "POST", f"{self._root}/{phone_number_id}/messages", json=dict(payload), ctx=ctx
+            "POST",
+            f"{self._root}/{phone_number_id}/messages",
+            json=dict(payload),
+            ctx=ctx,
+            repeatable=False,
         )
         wamid = _first_message_id(response)
         if wamid is None:
             raise MetaAPIError(
                 code=None,
                 title="Meta accepted the message but returned no message id",
-                transient=False,
+                kind=FailureKind.UNKNOWN_OUTCOME,
+                problem=DeliveryProblem.UNKNOWN_OUTCOME,
                 http_status=response.status_code,
             )
         log.info(
@@ -140,7 +172,7 @@ class WhatsAppClient:
                 code=None,
                 title="Meta's media answer had no download URL",
                 details=str(error),
-                transient=False,
+                kind=FailureKind.PERMANENT,
                 http_status=response.status_code,
             ) from None
 
@@ -191,8 +223,13 @@ class WhatsAppClient:
         json: dict[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         ctx: Mapping[str, object],
+        repeatable: bool = True,
     ) -> httpx.Response:
-        """One call with retries; returns a 2xx response or raises a ``DeliveryError``."""
+        """One call with retries; returns a 2xx response or raises a ``DeliveryError``.
+
+        ``repeatable=False`` (a send): once the request may have reached Meta, a broken
+        connection is an unknown outcome, raised at once, never retried.
+        """
         headers = {"Authorization": f"Bearer {self._token}"}
         attempt = 0
         while True:
@@ -203,7 +240,10 @@ class WhatsAppClient:
                     method, url, json=json, params=params, headers=headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:  # connect, read, write, pool, protocol errors
-                error = MetaTransportError(self._scrub(f"{type(exc).__name__}: {exc}"))
+                error = MetaTransportError(
+                    self._scrub(f"{type(exc).__name__}: {exc}"),
+                    sent=not repeatable and not isinstance(exc, _NOT_SENT),
+                )
             else:
                 if response.is_success:
                     return response
@@ -247,7 +287,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
         raise MetaAPIError(
             code=None,
             title="Meta answered with something that is not a JSON object",
-            transient=False,
+            kind=FailureKind.PERMANENT,
             http_status=response.status_code,
         )
     return body

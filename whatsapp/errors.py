@@ -1,11 +1,13 @@
-"""Errors of the Meta Graph API adapter, and the one table that says which are transient.
+"""Errors of the Meta Graph API adapter, and the one table that classifies Meta's codes.
 
 bridge.errors.DeliveryError
  ├── MetaAPIError        Meta answered with an HTTP error (code, title, details, fbtrace_id)
- └── MetaTransportError  no usable answer at all: connection failure or timeout (transient)
+ └── MetaTransportError  no usable answer at all: connection failure or timeout
 
 ``MetaAPIError.from_response`` is the only place an HTTP failure becomes an error, and
-``TRANSIENT_BY_CODE`` the only place that decides whether a code is worth retrying.
+``CLASSIFICATION`` the only place that knows what a Meta code means: what happens to the
+job (a ``FailureKind``) and what the agent is told (a ``DeliveryProblem``). This module is
+the only one in wabridge that knows a Meta error code.
 """
 
 from __future__ import annotations
@@ -17,30 +19,74 @@ from typing import Any, Final
 
 import httpx
 
+from bridge.domain import DeliveryProblem, FailureKind
 from bridge.errors import DeliveryError
 
 __all__ = [
+    "CLASSIFICATION",
     "KNOWN_TITLES",
-    "TRANSIENT_BY_CODE",
+    "PAIR_RATE_BACKOFF",
     "MetaAPIError",
     "MetaTransportError",
-    "advice",
-    "is_transient",
+    "classify",
+    "problem_of",
 ]
 
-_RETRY: Final = (1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057, 133004)
-_NEVER_RETRY: Final = (
-    *(0, 3, 10, 100, 190, 368, 130403, 130472, 131005, 131008, 131009, 131021, 131026),
-    *(131031, 131042, 131045, 131047, 131048, 131049, 131050, 131051, 131052, 131053),
-    *(131063, 131064, 133010),
-    *range(132000, 132017),
+_P = DeliveryProblem
+_TRANSIENT, _THROTTLED = FailureKind.TRANSIENT, FailureKind.THROTTLED
+_PERMANENT, _AUTH = FailureKind.PERMANENT, FailureKind.AUTH
+
+#: Meta error code -> (what happens to the job, what the agent is told). The retry and
+#: never-retry lists are NOTES.md's, exactly. Auth codes pause all WhatsApp work until the
+#: token works again. A code missing here is decided by the HTTP status (``classify``).
+CLASSIFICATION: Final[Mapping[int, tuple[FailureKind, DeliveryProblem]]] = MappingProxyType(
+    {
+        # Retry, with backoff.
+        1: (_TRANSIENT, _P.TEMPORARY),
+        2: (_TRANSIENT, _P.TEMPORARY),
+        4: (_THROTTLED, _P.THROTTLED),
+        80007: (_THROTTLED, _P.THROTTLED),
+        130429: (_THROTTLED, _P.THROTTLED),
+        131000: (_TRANSIENT, _P.TEMPORARY),
+        131016: (_TRANSIENT, _P.TEMPORARY),
+        131056: (_THROTTLED, _P.RECIPIENT_THROTTLED),
+        131057: (_TRANSIENT, _P.TEMPORARY),
+        133004: (_TRANSIENT, _P.TEMPORARY),
+        # Credentials and permissions: an admin must act; nothing is discarded meanwhile.
+        0: (_AUTH, _P.CREDENTIALS),
+        190: (_AUTH, _P.CREDENTIALS),
+        10: (_AUTH, _P.PERMISSION),
+        # Never retry.
+        3: (_PERMANENT, _P.PERMISSION),
+        100: (_PERMANENT, _P.INVALID_MESSAGE),
+        368: (_PERMANENT, _P.POLICY_BLOCK),
+        130403: (_PERMANENT, _P.OTHER),
+        130472: (_PERMANENT, _P.EXPERIMENT),
+        131005: (_PERMANENT, _P.PERMISSION),
+        131008: (_PERMANENT, _P.INVALID_MESSAGE),
+        131009: (_PERMANENT, _P.INVALID_MESSAGE),
+        131021: (_PERMANENT, _P.INVALID_MESSAGE),
+        131026: (_PERMANENT, _P.UNDELIVERABLE),
+        131031: (_PERMANENT, _P.POLICY_BLOCK),
+        131042: (_PERMANENT, _P.BILLING),
+        131045: (_PERMANENT, _P.NUMBER_NOT_REGISTERED),
+        131047: (_PERMANENT, _P.WINDOW_CLOSED),
+        131048: (_PERMANENT, _P.POLICY_BLOCK),
+        131049: (_PERMANENT, _P.MARKETING_HELD),
+        131050: (_PERMANENT, _P.UNDELIVERABLE),
+        131051: (_PERMANENT, _P.TYPE_UNSUPPORTED),
+        131052: (_PERMANENT, _P.MEDIA_UNSUPPORTED),
+        131053: (_PERMANENT, _P.MEDIA_UNSUPPORTED),
+        131063: (_PERMANENT, _P.OTHER),
+        131064: (_PERMANENT, _P.OTHER),
+        133010: (_PERMANENT, _P.NUMBER_NOT_REGISTERED),
+        **dict.fromkeys(range(132000, 132017), (_PERMANENT, _P.TEMPLATE)),
+    }
 )
 
-#: Meta error code -> whether retrying may help, exactly as NOTES.md lists them. A code
-#: missing here is decided by the HTTP status (5xx transient, anything else not).
-TRANSIENT_BY_CODE: Final[Mapping[int, bool]] = MappingProxyType(
-    {**dict.fromkeys(_NEVER_RETRY, False), **dict.fromkeys(_RETRY, True)}
-)
+#: Meta asks for 4^n seconds between tries when the pair rate (131056) is hit.
+PAIR_RATE_BACKOFF: Final = 4.0
+_PAIR_RATE: Final = 131056
 
 #: Titles for when Meta's message is missing; Meta's own wording wins when present.
 KNOWN_TITLES: Final[Mapping[int, str]] = MappingProxyType(
@@ -67,54 +113,28 @@ KNOWN_TITLES: Final[Mapping[int, str]] = MappingProxyType(
         133010: "Phone number not registered",
     }
 )
-
-_ADVICE: Final[Mapping[int, str]] = MappingProxyType(
-    {
-        131047: "The 24-hour window is closed: send an approved template instead.",
-        131026: (
-            "The message cannot be delivered to this number (not on WhatsApp, an old app, "
-            "or terms not accepted): reach the customer another way."
-        ),
-        190: "The WhatsApp access token is invalid or expired: tell an admin.",
-        0: "WhatsApp refused our credentials: tell an admin.",
-        10: "The WhatsApp app lacks a permission: tell an admin.",
-        368: "The business account is blocked for a policy violation: tell an admin.",
-        131042: "There is a billing problem with the WhatsApp account: tell an admin.",
-        133010: "The business phone number is not registered: tell an admin.",
-        130429: "Too many messages at once: slowing down, the bridge will retry.",
-        131056: "Too many messages to this customer in a short time: the bridge will retry.",
-        131049: "WhatsApp held back this marketing message for this user: try again later.",
-        131053: "WhatsApp does not accept this media type: send another format.",
-        131051: "This message type is not supported by WhatsApp.",
-        130472: "This customer is in a WhatsApp experiment and cannot get this message.",
-    }
-)
-_TEMPLATE_ADVICE: Final = (
-    "Template problem (wrong parameters, not approved in that language, paused or "
-    "disabled): check the template."
-)
 _CODE_PREFIX: Final = re.compile(r"^\s*\(#\d+\)\s*")
 
 
-def is_transient(code: int | None, http_status: int | None) -> bool:
-    """Whether a retry may help: the code's entry in the table, else whether Meta answered 5xx."""
-    if code is not None and code in TRANSIENT_BY_CODE:
-        return TRANSIENT_BY_CODE[code]
+def classify(code: int | None, http_status: int | None) -> FailureKind:
+    """What a failure means for the job: the code's entry in the table, else the HTTP status
+    (5xx and a bare 429 are worth a retry, anything else is not)."""
+    if code is not None and code in CLASSIFICATION:
+        return CLASSIFICATION[code][0]
     if http_status is None:
-        return False
-    # A bare 429 without an envelope is still throttling, whatever proxy answered it.
-    return http_status >= 500 or (code is None and http_status == 429)
+        return _PERMANENT
+    if http_status == 429 and code is None:  # throttling, whatever proxy answered it
+        return _THROTTLED
+    if http_status in (401, 403) and code is None:
+        return _AUTH
+    return _TRANSIENT if http_status >= 500 else _PERMANENT
 
 
-def advice(code: int | None) -> str:
-    """One sentence telling a busy support agent what to do about an error code."""
-    if code is not None and code in _ADVICE:
-        return _ADVICE[code]
-    if code is not None and 132000 <= code <= 132999:
-        return _TEMPLATE_ADVICE
-    if code is not None and TRANSIENT_BY_CODE.get(code):
-        return "WhatsApp had a temporary problem: the bridge will retry."
-    return "WhatsApp refused the message; see the error details or ask an admin."
+def problem_of(code: int | None) -> DeliveryProblem:
+    """What the agent is told about a code (a status webhook's, or an API answer's)."""
+    if code is not None and code in CLASSIFICATION:
+        return CLASSIFICATION[code][1]
+    return DeliveryProblem.OTHER
 
 
 class MetaAPIError(DeliveryError):
@@ -126,17 +146,23 @@ class MetaAPIError(DeliveryError):
         code: int | None,
         title: str,
         details: str = "",
-        transient: bool,
+        kind: FailureKind,
+        problem: DeliveryProblem | None = None,
         http_status: int | None = None,
         fbtrace_id: str | None = None,
         type: str | None = None,  # Meta's own field name, kept for recognisability
         subcode: int | None = None,
     ) -> None:
+        if problem is None:
+            problem = problem_of(code) if code is not None else _status_problem(kind)
         super().__init__(
             code=code,
             title=title,
             details=details,
-            transient=transient,
+            kind=kind,
+            problem=problem,
+            reason=f"meta:{code}" if code is not None else f"meta:http_{http_status}",
+            backoff_base=PAIR_RATE_BACKOFF if code == _PAIR_RATE else None,
             http_status=http_status,
             fbtrace_id=fbtrace_id,
         )
@@ -146,7 +172,7 @@ class MetaAPIError(DeliveryError):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(code={self.code!r}, title={self.title!r}, "
-            f"http_status={self.http_status!r}, transient={self.transient!r}, "
+            f"http_status={self.http_status!r}, kind={self.kind.value!r}, "
             f"fbtrace_id={self.fbtrace_id!r})"
         )
 
@@ -169,7 +195,7 @@ class MetaAPIError(DeliveryError):
             code=code,
             title=title,
             details=details,
-            transient=is_transient(code, status),
+            kind=classify(code, status),
             http_status=status,
             fbtrace_id=_str(envelope.get("fbtrace_id")) or None,
             type=_str(envelope.get("type")) or None,
@@ -178,15 +204,32 @@ class MetaAPIError(DeliveryError):
 
 
 class MetaTransportError(DeliveryError):
-    """No usable answer from Meta (connection refused, reset, timeout); always transient."""
+    """No usable answer from Meta (connection refused, reset, timeout).
 
-    def __init__(self, details: str) -> None:
+    ``sent`` says whether the request may have reached Meta: a send that may have left is
+    an unknown outcome, never retried blindly; anything else is transient.
+    """
+
+    def __init__(self, details: str, *, sent: bool = False) -> None:
         super().__init__(
-            code=None, title="Could not reach WhatsApp (Meta)", details=details, transient=True
+            code=None,
+            title="Could not reach WhatsApp (Meta)",
+            details=details,
+            kind=FailureKind.UNKNOWN_OUTCOME if sent else FailureKind.TRANSIENT,
+            problem=DeliveryProblem.UNKNOWN_OUTCOME if sent else DeliveryProblem.TEMPORARY,
+            reason="meta:no_answer" if sent else "meta:unreachable",
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(details={self.details!r})"
+        return f"{type(self).__name__}(details={self.details!r}, kind={self.kind.value!r})"
+
+
+def _status_problem(kind: FailureKind) -> DeliveryProblem:
+    return {
+        FailureKind.TRANSIENT: DeliveryProblem.TEMPORARY,
+        FailureKind.THROTTLED: DeliveryProblem.THROTTLED,
+        FailureKind.AUTH: DeliveryProblem.CREDENTIALS,
+    }.get(kind, DeliveryProblem.OTHER)
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bridge.domain import (
     WebhookEvent,
 )
 from bridge.errors import WebhookParseError
+from whatsapp.errors import problem_of
 
 __all__ = ["WebhookParser", "parse_payload"]
 
@@ -177,6 +178,7 @@ def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
         error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
         error_title=_str(error.get("title")) or None,
         error_details=details or _str(error.get("message")) or None,
+        problem=problem_of(code) if raw_status == "failed" and isinstance(code, int) else None,
     )
 
 

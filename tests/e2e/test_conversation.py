@@ -79,6 +79,7 @@ def test_reply_outside_the_window_is_refused(sandbox: Sandbox) -> None:
     assert sandbox.slack.wait_for(
         lambda: any("window closed" in t for t in _thread_texts(sandbox, thread_ts))
     )
+    assert sandbox.wait_idle()
     assert sandbox.meta.sent_messages() == []
 
 
@@ -87,7 +88,7 @@ def test_notes_and_bot_posts_are_not_sent(sandbox: Sandbox) -> None:
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="// internal: VIP")
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Real answer")
     assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
-    time.sleep(0.5)
+    assert sandbox.wait_idle()
     # The bridge's own posts (echoed back by Slack as events) never reach the customer.
     assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == ["Real answer"]
 
@@ -97,7 +98,7 @@ def test_same_webhook_twice_gives_one_post(sandbox: Sandbox) -> None:
     assert sandbox.meta.post_webhook(payload).status_code == 200
     assert sandbox.meta.post_webhook(payload).status_code == 200
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.messages(CHANNEL)) >= 2)
-    time.sleep(0.5)
+    assert sandbox.wait_idle()
     assert [m.text for m in sandbox.slack.messages(CHANNEL)].count("Once") == 1
 
 
@@ -122,7 +123,7 @@ def test_redelivered_slack_event_sends_once(sandbox: Sandbox) -> None:
     again = sandbox.slack.redeliver(event)
     assert again.status == 200
     assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
-    time.sleep(0.7)
+    assert sandbox.wait_idle()
     assert len(sandbox.meta.sent_messages()) == 1
 
 
@@ -130,7 +131,7 @@ def test_bad_signature_is_refused_and_nothing_posted(sandbox: Sandbox) -> None:
     payload = sandbox.meta.build_text_webhook(from_wa_id=ADA[0], name=ADA[1], text="forged")
     response = sandbox.meta.post_webhook(payload, signature="sha256=" + "0" * 64)
     assert response.status_code == 401
-    time.sleep(0.5)
+    assert sandbox.wait_idle()
     assert sandbox.slack.messages(CHANNEL) == []
 
 
@@ -151,11 +152,11 @@ def test_kill_9_after_200_while_slack_fails_then_restart_posts_exactly_once(
     sandbox.slack.heal()
     sandbox.start_bridge()
     assert sandbox.slack.wait_for(
-        # A claim held by the killed process runs out after the outbox lease (20 s).
+        # A claim held by the killed process runs out after the job lease (15 s).
         lambda: "Survive" in [m.text for m in sandbox.slack.messages(CHANNEL)],
         timeout=45,
     )
-    time.sleep(0.5)
+    assert sandbox.wait_idle()
     texts = [m.text for m in sandbox.slack.messages(CHANNEL)]
     assert texts.count("Survive") == 1
     assert len(sandbox.slack.top_level(CHANNEL)) == 1
@@ -219,5 +220,5 @@ def test_slack_rate_limit_delays_the_post_and_loses_nothing(sandbox: Sandbox) ->
     )
     limited = [c for c in sandbox.slack.calls("chat.postMessage") if c.status == 429]
     assert len(limited) == 2
-    time.sleep(0.5)
+    assert sandbox.wait_idle()
     assert [m.text for m in sandbox.slack.messages(CHANNEL)].count("Patience") == 1

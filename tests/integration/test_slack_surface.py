@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.domain import MessageStatus
+from bridge.domain import DeliveryProblem, FailureKind, MessageStatus, Notice, NoticeKind
 from bridge.errors import ChatError
-from bridge.ports import ContactView, CustomerMessageView, Notice
+from bridge.ports import ContactView, CustomerMessageView
 from sandbox.slack_sim import SlackSimulator
 from slack_app.pacing import ChannelPacer
 from slack_app.surface import SlackSurface
@@ -18,6 +19,8 @@ from tests.fakes import T0
 TOKEN = "xoxb-surface-test-token"
 CHANNEL = "C0SUPPORT"
 CONTACT = ContactView(contact_id="4915112345678", name="Ada", business_number="15550001111")
+#: A recheck's lower bound well before anything the simulator stamps (it uses the real time).
+LONG_AGO = T0 - timedelta(days=3650)
 
 
 @pytest.fixture(scope="module")
@@ -36,88 +39,145 @@ def _surface(slack: SlackSimulator, *, token: str = TOKEN) -> SlackSurface:
     return SlackSurface(
         client=AsyncWebClient(token=token, base_url=slack.url),
         pacer=ChannelPacer(rate=0),
-        advice=lambda code: "Send a template instead.",
         now=lambda: T0,
     )
 
 
+async def _thread(surface: SlackSurface, key: str = "c1") -> str:
+    return await surface.open_thread(channel=CHANNEL, contact=CONTACT, key=key, recheck_since=None)
+
+
 async def test_thread_and_customer_message(slack: SlackSimulator) -> None:
     surface = _surface(slack)
-    thread = await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False)
+    thread = await _thread(surface)
     ts = await surface.post_customer_message(
         channel=CHANNEL,
         thread_ts=thread,
-        message=CustomerMessageView(message_type="text", text="Hello <b>"),
-        key="m:1",
-        recheck=False,
+        message=CustomerMessageView(message_type="text", text="Hello <b> <!channel>"),
+        key="m1",
+        recheck_since=None,
     )
     [parent] = slack.top_level(CHANNEL)
     assert parent.ts == thread and "Ada" in parent.text
     [reply] = slack.thread(CHANNEL, thread)
-    assert reply.ts == ts and reply.text == "Hello &lt;b&gt;"
+    assert reply.ts == ts and reply.text == "Hello &lt;b&gt; &lt;!channel&gt;"
 
 
 async def test_recheck_finds_an_earlier_post_instead_of_posting_again(
     slack: SlackSimulator,
 ) -> None:
     surface = _surface(slack)
-    thread = await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False)
-    again = await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=True)
+    thread = await _thread(surface)
+    again = await surface.open_thread(
+        channel=CHANNEL, contact=CONTACT, key="c1", recheck_since=LONG_AGO
+    )
     view = CustomerMessageView(message_type="text", text="hi")
     first = await surface.post_customer_message(
-        channel=CHANNEL, thread_ts=thread, message=view, key="m:1", recheck=False
+        channel=CHANNEL, thread_ts=thread, message=view, key="m1", recheck_since=None
     )
     second = await surface.post_customer_message(
-        channel=CHANNEL, thread_ts=thread, message=view, key="m:1", recheck=True
+        channel=CHANNEL, thread_ts=thread, message=view, key="m1", recheck_since=LONG_AGO
     )
     assert (again, second) == (thread, first)
     assert len(slack.messages(CHANNEL)) == 2
 
 
+async def test_recheck_pages_through_a_thread_of_250_posts(slack: SlackSimulator) -> None:
+    surface = _surface(slack)
+    thread = await _thread(surface)
+    view = CustomerMessageView(message_type="text", text="busy")
+    posted = {}
+    for n in range(250):
+        posted[n] = await surface.post_customer_message(
+            channel=CHANNEL, thread_ts=thread, message=view, key=f"m{n}", recheck_since=None
+        )
+    found = await surface.post_customer_message(
+        channel=CHANNEL, thread_ts=thread, message=view, key="m240", recheck_since=LONG_AGO
+    )
+    assert found == posted[240]
+    assert len(slack.thread(CHANNEL, thread)) == 250
+    assert len(slack.calls("conversations.replies")) >= 2  # it took more than one page
+
+
+async def test_recheck_pages_through_a_long_channel(slack: SlackSimulator) -> None:
+    surface = _surface(slack)
+    parents = [await _thread(surface, key=f"c{n}") for n in range(250)]
+    again = await surface.open_thread(
+        channel=CHANNEL, contact=CONTACT, key="c3", recheck_since=LONG_AGO
+    )
+    assert again == parents[3]
+    assert len(slack.top_level(CHANNEL)) == 250
+    assert len(slack.calls("conversations.history")) >= 2
+
+
+async def test_a_post_of_another_installation_is_never_adopted(slack: SlackSimulator) -> None:
+    """Keys are random per row: a bridge whose database was reset finds nothing of the old."""
+    old = _surface(slack)
+    await _thread(old, key="0f3c9a1e5b7d4c2a8e6f1b3d5a7c9e0f")
+    fresh = await _surface(slack).open_thread(
+        channel=CHANNEL,
+        contact=CONTACT,
+        key="9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+        recheck_since=LONG_AGO,
+    )
+    assert len(slack.top_level(CHANNEL)) == 2
+    assert fresh == slack.top_level(CHANNEL)[1].ts
+
+
 async def test_rate_limit_becomes_chat_error_with_retry_after(slack: SlackSimulator) -> None:
     slack.rate_limit_next("chat.postMessage", retry_after=7)
     with pytest.raises(ChatError) as error:
-        await _surface(slack).open_thread(
-            channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False
-        )
-    assert error.value.transient and error.value.retry_after == 7
+        await _thread(_surface(slack))
+    assert error.value.kind == FailureKind.THROTTLED and error.value.retry_after == 7
     assert slack.messages(CHANNEL) == []
 
 
-async def test_server_error_is_transient_and_bad_channel_is_not(slack: SlackSimulator) -> None:
+async def test_server_error_is_transient_and_a_missing_channel_pauses(
+    slack: SlackSimulator,
+) -> None:
     surface = _surface(slack)
     slack.fail_next("chat.postMessage", status=500)
     with pytest.raises(ChatError) as server:
-        await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False)
-    assert server.value.transient
+        await _thread(surface)
+    assert server.value.kind == FailureKind.TRANSIENT
     with pytest.raises(ChatError) as missing:
-        await surface.open_thread(channel="CNOPE", contact=CONTACT, key="c:1", recheck=False)
-    assert not missing.value.transient and "channel_not_found" in str(missing.value)
+        await surface.open_thread(channel="CNOPE", contact=CONTACT, key="c1", recheck_since=None)
+    assert missing.value.kind == FailureKind.AUTH
+    assert missing.value.reason == "slack:channel_not_found"
 
 
-async def test_delivery_reactions_accumulate_and_repeat_harmlessly(slack: SlackSimulator) -> None:
+async def test_a_refused_reaction_is_permanent_and_a_repeated_one_harmless(
+    slack: SlackSimulator,
+) -> None:
     surface = _surface(slack)
-    thread = await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False)
+    thread = await _thread(surface)
     await surface.show_delivery(channel=CHANNEL, ts=thread, stages=[MessageStatus.SENT])
     stages = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
     await surface.show_delivery(channel=CHANNEL, ts=thread, stages=stages)
     assert slack.reactions(CHANNEL, thread) == ["heavy_check_mark", "mailbox_with_mail", "eyes"]
+    with pytest.raises(ChatError) as gone:
+        await surface.show_delivery(channel=CHANNEL, ts="1.000001", stages=[MessageStatus.SENT])
+    assert gone.value.kind == FailureKind.PERMANENT
+    assert gone.value.reason == "slack:message_not_found"
 
 
 async def test_notice_in_thread(slack: SlackSimulator) -> None:
     surface = _surface(slack)
-    thread = await surface.open_thread(channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False)
-    notice = Notice(kind="delivery_failed", error_code=131047, error_title="Re-engagement message")
+    thread = await _thread(surface)
+    notice = Notice(
+        kind=NoticeKind.DELIVERY_FAILED,
+        error_code=131047,
+        error_title="Re-engagement message",
+        problem=DeliveryProblem.WINDOW_CLOSED,
+    )
     await surface.post_notice(
-        channel=CHANNEL, thread_ts=thread, notice=notice, key="n:1", recheck=False
+        channel=CHANNEL, thread_ts=thread, notice=notice, key="n1", recheck_since=None
     )
     [posted] = slack.thread(CHANNEL, thread)
-    assert "131047" in posted.text and "Send a template instead." in posted.text
+    assert "131047" in posted.text and "approved template" in posted.text
 
 
-async def test_a_wrong_token_is_a_permanent_error(slack: SlackSimulator) -> None:
+async def test_a_wrong_token_pauses_slack_work(slack: SlackSimulator) -> None:
     with pytest.raises(ChatError) as error:
-        await _surface(slack, token="xoxb-wrong").open_thread(
-            channel=CHANNEL, contact=CONTACT, key="c:1", recheck=False
-        )
-    assert not error.value.transient and "invalid_auth" in str(error.value)
+        await _thread(_surface(slack, token="xoxb-wrong"))
+    assert error.value.kind == FailureKind.AUTH and error.value.reason == "slack:invalid_auth"

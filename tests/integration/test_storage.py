@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from bridge.domain import Direction, MessageStatus, SenderType
-from bridge.ports import NewMessage
+from bridge.jobs import Job, Lane, PostCustomerMessage, SendReply, ShowDelivery
+from bridge.ports import ClaimedJob, NewMessage
 from storage.db import create_engine, migrate, schema_is_current
 from storage.models import Base
 from storage.uow import SqlUnitOfWorkFactory
 from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
+
+LEASE = timedelta(seconds=15)
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -74,20 +79,87 @@ async def test_a_wamid_is_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None
     assert stored is not None and stored.created_at == T0  # times come back UTC-aware
 
 
-async def test_outbox_claims_only_the_head_of_each_conversation(
+async def _enqueue(uow_factory: SqlUnitOfWorkFactory, *jobs: Job, seq: datetime = T0) -> None:
+    async with uow_factory() as uow:
+        for job in jobs:
+            await uow.jobs.enqueue(job, now=T0, seq=seq)
+        await uow.commit()
+
+
+async def _claim(uow_factory: SqlUnitOfWorkFactory, limit: int = 10) -> list[ClaimedJob]:
+    async with uow_factory() as uow:
+        claimed = await uow.jobs.claim(now=T0, limit=limit, lease=LEASE, lanes=list(Lane))
+        await uow.commit()
+    return claimed
+
+
+async def test_claims_take_only_the_head_of_each_conversation_and_lane(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
     first, second = await _conversation(uow_factory, "111"), await _conversation(uow_factory, "222")
+    await _enqueue(
+        uow_factory,
+        PostCustomerMessage(conversation_id=first, message_id=1),
+        PostCustomerMessage(conversation_id=first, message_id=2),
+        SendReply(conversation_id=first, message_id=3),  # another lane: not held up
+        PostCustomerMessage(conversation_id=second, message_id=4),
+    )
+    claimed = await _claim(uow_factory)
+    assert sorted((j.conversation_id, j.payload["message_id"]) for j in claimed) == [
+        (first, 1),
+        (first, 3),
+        (second, 4),
+    ]
+    assert await _claim(uow_factory) == []  # claimed jobs are leased: nobody else takes them
+
+
+async def test_cosmetic_jobs_never_hold_up_what_comes_after_them(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    conversation = await _conversation(uow_factory)
+    await _enqueue(
+        uow_factory,
+        ShowDelivery(conversation_id=conversation, message_id=1),
+        PostCustomerMessage(conversation_id=conversation, message_id=2),
+        ShowDelivery(conversation_id=conversation, message_id=3),
+    )
+    claimed = await _claim(uow_factory)
+    # The first display and the customer message run; the last display waits for the
+    # customer message ahead of it.
+    assert sorted(j.payload["message_id"] for j in claimed) == [1, 2]
+
+
+async def test_order_within_a_lane_is_the_order_of_the_causes(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    conversation = await _conversation(uow_factory)
+    await _enqueue(uow_factory, SendReply(conversation_id=conversation, message_id=2), seq=T0)
+    await _enqueue(
+        uow_factory,
+        SendReply(conversation_id=conversation, message_id=1),
+        seq=T0 - timedelta(seconds=1),
+    )
+    [claimed] = await _claim(uow_factory)
+    assert claimed.payload["message_id"] == 1  # stored last, written first: it goes first
+
+
+async def test_a_replayed_job_takes_its_old_place(uow_factory: SqlUnitOfWorkFactory) -> None:
+    conversation = await _conversation(uow_factory)
+    await _enqueue(uow_factory, PostCustomerMessage(conversation_id=conversation, message_id=1))
+    [job] = await _claim(uow_factory)
     async with uow_factory() as uow:
-        for conversation_id in (first, first, second):
-            await uow.outbox.enqueue(conversation_id=conversation_id, kind="k", payload={}, now=T0)
+        assert await uow.jobs.fail(job.id, job.lease_token, now=T0, reason="r", error="e")
         await uow.commit()
+    await _enqueue(
+        uow_factory,
+        PostCustomerMessage(conversation_id=conversation, message_id=2),
+        seq=T0 + timedelta(seconds=1),
+    )
     async with uow_factory() as uow:
-        claimed = await uow.outbox.claim(now=T0, limit=10)
+        assert await uow.jobs.replay(job.id, now=T0)
         await uow.commit()
-    assert sorted(item.conversation_id for item in claimed) == [first, second]
-    async with uow_factory() as uow:  # claimed items are leased: nobody else takes them
-        assert await uow.outbox.claim(now=T0, limit=10) == []
+    [again] = await _claim(uow_factory)
+    assert again.id == job.id and again.attempt == 1
 
 
 async def test_slack_event_ids_are_remembered(uow_factory: SqlUnitOfWorkFactory) -> None:
@@ -113,16 +185,33 @@ async def test_two_workers_never_claim_the_same_webhook(uow_factory: SqlUnitOfWo
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
-async def test_two_outbox_workers_split_the_conversations(
+async def test_two_job_workers_split_the_conversations(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
     ids = [await _conversation(uow_factory, str(n)) for n in range(4)]
-    async with uow_factory() as uow:
-        for conversation_id in ids:
-            await uow.outbox.enqueue(conversation_id=conversation_id, kind="k", payload={}, now=T0)
-        await uow.commit()
+    await _enqueue(
+        uow_factory,
+        *(PostCustomerMessage(conversation_id=c, message_id=n) for n, c in enumerate(ids)),
+    )
     async with uow_factory() as first, uow_factory() as second:
-        mine = await first.outbox.claim(now=T0, limit=2)
-        theirs = await second.outbox.claim(now=T0, limit=4)
+        mine = await first.jobs.claim(now=T0, limit=2, lease=LEASE, lanes=list(Lane))
+        theirs = await second.jobs.claim(now=T0, limit=4, lease=LEASE, lanes=list(Lane))
     assert len(mine) == 2 and len(theirs) == 2
     assert not {i.id for i in mine} & {i.id for i in theirs}
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
+async def test_a_second_worker_never_takes_a_job_behind_one_being_claimed(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    conversation = await _conversation(uow_factory)
+    await _enqueue(
+        uow_factory,
+        PostCustomerMessage(conversation_id=conversation, message_id=1),
+        PostCustomerMessage(conversation_id=conversation, message_id=2),
+    )
+    async with uow_factory() as first, uow_factory() as second:
+        mine = await first.jobs.claim(now=T0, limit=5, lease=LEASE, lanes=list(Lane))
+        theirs = await second.jobs.claim(now=T0, limit=5, lease=LEASE, lanes=list(Lane))
+    assert [j.payload["message_id"] for j in mine] == [1]
+    assert theirs == []

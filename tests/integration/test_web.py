@@ -109,7 +109,7 @@ async def test_signed_garbage_is_kept_as_dead_letter_and_answered_200(
         "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": sign(SECRET, body)}
     )
     assert response.status_code == 200
-    assert await _inbox(uow_factory) == [("dead", body)]
+    assert await _inbox(uow_factory) == [("failed", body)]
 
 
 async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
@@ -125,6 +125,8 @@ async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'wabridge_webhooks_rejected_total{reason="signature"} 1.0' in metrics
     assert "wabridge_inbox_depth 1.0" in metrics
     assert "wabridge_outbox_depth 0.0" in metrics
+    assert 'wabridge_jobs{state="due"} 0.0' in metrics
+    assert 'wabridge_lane_paused{lane="slack"} 0.0' in metrics
 
 
 async def test_readyz_is_503_when_schema_is_behind(fresh_database_url: str) -> None:
@@ -175,10 +177,9 @@ async def test_rest_api_is_closed_when_no_token_is_configured(
 async def test_rest_api_lists_conversations_and_messages(
     client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
-    from bridge.relay import Relay
-    from tests.fakes import FakeWhatsApp
+    from bridge.domain import InboundMessage
+    from bridge.usecases.inbound import receive_inbound
 
-    relay = Relay(uow=uow_factory, whatsapp=FakeWhatsApp(), clock=FakeClock(), slack_channel="C1")
     parser = WebhookParser()
     for wa_id, name, wamid in (("111", "Ann", "wamid.1"), ("222", "Bob", "wamid.2")):
         body = payloads.messages(
@@ -186,7 +187,8 @@ async def test_rest_api_lists_conversations_and_messages(
         )
         async with uow_factory() as uow:
             for event in parser.parse(body):
-                await relay.receive_inbound(uow, event)  # type: ignore[arg-type]
+                assert isinstance(event, InboundMessage)
+                await receive_inbound(uow, event, now=T0, channel="C1")
             await uow.commit()
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     conversations = (await client.get("/api/v1/conversations", headers=auth)).json()
@@ -214,3 +216,94 @@ async def test_rest_api_lists_conversations_and_messages(
     missing = await client.get("/api/v1/conversations/99999/messages", headers=auth)
     assert missing.status_code == 404
     assert json.loads(missing.text)["detail"] == "conversation not found"
+
+
+async def test_readyz_says_why_work_is_paused(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    from bridge.jobs import Lane
+
+    async with uow_factory() as uow:
+        await uow.pauses.pause(
+            Lane.SLACK, reason="slack:token_revoked: chat.postMessage", now=T0, probe_after=T0
+        )
+        await uow.commit()
+    ready = await client.get("/readyz")
+    # The database answers, so webhooks are still stored: ready, but degraded, and why.
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    [paused] = ready.json()["paused"]
+    assert paused["lane"] == "slack" and "token_revoked" in paused["reason"]
+    metrics = (await client.get("/metrics")).text
+    assert 'wabridge_lane_paused{lane="slack"} 1.0' in metrics
+
+
+async def test_metrics_count_failures_by_kind_and_reason(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    from datetime import timedelta
+
+    from bridge.jobs import Lane, ShowDelivery
+    from bridge.usecases.deadletters import DeadLetters
+
+    async with uow_factory() as uow:
+        conversation = await uow.conversations.get_or_create(
+            phone_number_id="P1",
+            display_phone_number="1555",
+            contact_id="111",
+            contact_name="Ann",
+            slack_channel="C1",
+            now=T0,
+        )
+        for n in range(2):
+            await uow.jobs.enqueue(
+                ShowDelivery(conversation_id=conversation.id, message_id=n), now=T0
+            )
+        await uow.inbox.store(b"garbage", received_at=T0, dead_reason="not JSON")
+        claimed = await uow.jobs.claim(
+            now=T0, limit=5, lease=timedelta(seconds=15), lanes=list(Lane)
+        )
+        for job in claimed:
+            await uow.jobs.fail(
+                job.id, job.lease_token, now=T0, reason="slack:message_not_found", error="gone"
+            )
+        await uow.commit()
+    metrics = (await client.get("/metrics")).text
+    assert 'wabridge_failed{kind="show_delivery",reason="slack:message_not_found"} 2.0' in metrics
+    assert 'wabridge_failed{kind="webhook",reason="unparseable"} 1.0' in metrics
+
+    letters = DeadLetters(uow=uow_factory, clock=FakeClock())
+    for letter in await letters.list():
+        assert await letters.replay(letter.ref)
+    metrics = (await client.get("/metrics")).text
+    assert "wabridge_failed{" not in metrics  # replayed: gone, not zero
+
+
+async def test_slack_bodies_are_capped_before_they_are_buffered(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    from collections.abc import Mapping
+    from dataclasses import replace
+
+    seen: list[int] = []
+
+    class Answer:
+        status, body, headers = 200, "ok", {}
+
+    async def handler(body: bytes, headers: Mapping[str, str], query: str) -> Answer:
+        seen.append(len(body))
+        return Answer()
+
+    app = create_app(replace(_deps(uow_factory), slack_handler=handler))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        huge = b"x" * (MAX_WEBHOOK_BYTES + 1)
+        assert (await c.post("/slack/events", content=huge)).status_code == 413
+
+        async def chunks():  # no content-length: the cap must hold while streaming
+            for _ in range(2048):
+                yield b"y" * 1024
+
+        assert (await c.post("/slack/events", content=chunks())).status_code == 413
+        assert (await c.post("/slack/events", content=b"token=x")).status_code == 200
+    assert seen == [7]

@@ -49,13 +49,42 @@ def test_env_example_lists_every_contract_variable() -> None:
         "META_APP_SECRET", "META_VERIFY_TOKEN", "META_PHONE_NUMBER_ID", "META_WABA_ID",
         "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CHANNEL_ID",
         "SLACK_API_URL", "WABRIDGE_API_TOKEN", "WABRIDGE_WARN_BEFORE", "WABRIDGE_SCAN_INTERVAL",
-        "WABRIDGE_NOTE_PREFIX", "WABRIDGE_LOG_FORMAT", "HOST", "PORT",
+        "WABRIDGE_NOTE_PREFIX", "WABRIDGE_LOG_FORMAT", "WABRIDGE_RETRY_FOR", "WABRIDGE_RETENTION",
+        "HOST", "PORT",
     }  # fmt: skip
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert listed == contract
 
 
-def test_manifest_declares_the_shortcut_and_command() -> None:
+def test_manifest_declares_the_shortcut_and_command_the_code_listens_to() -> None:
+    from slack_app.ids import COMMAND, SEND_TEMPLATE_SHORTCUT
+
     manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
-    assert manifest["features"]["shortcuts"][0]["callback_id"] == "wa_send_template"
-    assert manifest["features"]["slash_commands"][0]["command"] == "/wa"
+    assert manifest["features"]["shortcuts"][0]["callback_id"] == SEND_TEMPLATE_SHORTCUT
+    assert manifest["features"]["slash_commands"][0]["command"] == COMMAND
+
+
+#: Every Web API method the bridge calls, and the scope Slack wants for it.
+SCOPE_OF = {
+    "chat_postMessage": "chat:write",
+    "reactions_add": "reactions:write",
+    "conversations_history": "channels:history",  # groups:history for a private channel
+    "conversations_replies": "channels:history",
+    "users_info": "users:read",
+}
+
+
+def test_manifest_asks_only_for_the_scopes_and_events_the_code_uses() -> None:
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    called = {
+        method
+        for path in (ROOT / "slack_app").rglob("*.py")
+        for method in re.findall(r"client\.([a-z]+_[A-Za-z]+)\(", path.read_text())
+    }
+    assert called == set(SCOPE_OF)  # a new call needs its scope here and in the manifest
+    # Private channels need the groups: twin of each channels: scope.
+    needed = set(SCOPE_OF.values()) | {"groups:history", "commands"}
+    assert scopes == needed
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert events == {"message.channels", "message.groups"}

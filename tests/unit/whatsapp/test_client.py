@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from bridge.domain import FailureKind
 from bridge.errors import DeliveryError
 from bridge.ports import WhatsApp
 from whatsapp import MediaInfo, MetaAPIError, MetaTransportError, WhatsAppClient
@@ -205,17 +206,51 @@ async def test_the_last_transient_error_is_raised_after_max_attempts(
     assert (caught.value.code, caught.value.transient, route.call_count) == (130429, True, 3)
 
 
+async def test_a_send_that_could_not_connect_is_retried(
+    meta: respx.MockRouter, client: WhatsAppClient
+) -> None:
+    route = meta.post(MESSAGES).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(MetaTransportError) as caught:
+        await client.send_text(phone_number_id=PNID, to="1", text="hi")
+    assert caught.value.kind == FailureKind.TRANSIENT
+    assert route.call_count == 3
+
+
 @pytest.mark.parametrize(
-    "failure", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow")], ids=["connect", "read"]
+    "failure",
+    [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("reset")],
+    ids=["read-timeout", "reset"],
 )
-async def test_network_errors_become_transport_errors_after_the_attempts(
+async def test_a_send_whose_answer_never_came_is_never_repeated(
     meta: respx.MockRouter, client: WhatsAppClient, failure: Exception
 ) -> None:
+    """The request may have reached Meta: sending again could deliver it twice."""
     route = meta.post(MESSAGES).mock(side_effect=failure)
     with pytest.raises(MetaTransportError) as caught:
         await client.send_text(phone_number_id=PNID, to="1", text="hi")
-    assert caught.value.transient is True
+    assert caught.value.kind == FailureKind.UNKNOWN_OUTCOME
+    assert route.call_count == 1
+
+
+async def test_a_read_that_timed_out_is_retried(
+    meta: respx.MockRouter, client: WhatsAppClient
+) -> None:
+    route = meta.get(f"{BASE}/{VERSION}/9").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(MetaTransportError) as caught:
+        await client.get_media("9")
+    assert caught.value.kind == FailureKind.TRANSIENT
     assert route.call_count == 3
+
+
+async def test_a_message_meta_would_refuse_fails_before_any_call(
+    meta: respx.MockRouter, client: WhatsAppClient
+) -> None:
+    route = meta.post(MESSAGES).mock(return_value=accepted())
+    with pytest.raises(DeliveryError) as caught:
+        await client.send_text(phone_number_id=PNID, to="1", text="x" * 5000)
+    assert caught.value.kind == FailureKind.PERMANENT
+    assert caught.value.reason == "meta:invalid_payload"
+    assert route.call_count == 0
 
 
 async def test_a_network_blip_then_success(meta: respx.MockRouter, client: WhatsAppClient) -> None:

@@ -8,13 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
+from bridge.domain import DeliveryProblem, FailureKind
 from bridge.errors import DeliveryError
 from whatsapp.errors import (
-    TRANSIENT_BY_CODE,
+    CLASSIFICATION,
+    PAIR_RATE_BACKOFF,
     MetaAPIError,
     MetaTransportError,
-    advice,
-    is_transient,
+    classify,
+    problem_of,
 )
 
 # Straight from NOTES.md, "Errors": the lists the table must match exactly.
@@ -25,34 +27,69 @@ NOTES_NEVER_RETRY = [
     *[131063, 131064, 133010],
     *range(132000, 132017),
 ]
+#: The credentials and permission codes: they pause WhatsApp work instead of failing it.
+AUTH = [0, 10, 190]
 
 
 @pytest.mark.parametrize("code", NOTES_RETRY)
-def test_retry_codes_are_transient_even_on_a_4xx(code: int) -> None:
-    assert TRANSIENT_BY_CODE[code] is True
-    assert is_transient(code, 400)
+def test_retry_codes_are_retried_even_on_a_4xx(code: int) -> None:
+    assert CLASSIFICATION[code][0].retryable
+    assert classify(code, 400).retryable
 
 
 @pytest.mark.parametrize("code", NOTES_NEVER_RETRY)
-def test_never_retry_codes_are_permanent(code: int) -> None:
-    assert TRANSIENT_BY_CODE[code] is False
-    assert not is_transient(code, 400)
+def test_never_retry_codes_are_never_retried(code: int) -> None:
+    expected = FailureKind.AUTH if code in AUTH else FailureKind.PERMANENT
+    assert classify(code, 400) == expected
 
 
 def test_the_table_holds_exactly_the_notes_lists() -> None:
-    assert set(TRANSIENT_BY_CODE) == set(NOTES_RETRY) | set(NOTES_NEVER_RETRY)
+    assert set(CLASSIFICATION) == set(NOTES_RETRY) | set(NOTES_NEVER_RETRY)
+
+
+def test_throughput_codes_are_throttling_and_the_pair_rate_backs_off_steeper() -> None:
+    assert {c for c, (kind, _) in CLASSIFICATION.items() if kind == FailureKind.THROTTLED} == {
+        4,
+        80007,
+        130429,
+        131056,
+    }
+    pair = MetaAPIError(code=131056, title="pair rate", kind=classify(131056, 400))
+    assert pair.backoff_base == PAIR_RATE_BACKOFF
+    assert MetaAPIError(code=130429, title="x", kind=FailureKind.THROTTLED).backoff_base is None
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_any_5xx_with_an_unknown_code_is_transient(status: int) -> None:
-    assert is_transient(None, status)
-    assert is_transient(999_999, status)
+    assert classify(None, status) == FailureKind.TRANSIENT
+    assert classify(999_999, status) == FailureKind.TRANSIENT
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-def test_unknown_4xx_codes_are_not_transient(status: int) -> None:
-    assert not is_transient(999_999, status)
-    assert not is_transient(None, status)
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_unknown_4xx_codes_are_permanent(status: int) -> None:
+    assert classify(999_999, status) == FailureKind.PERMANENT
+    assert classify(None, status) == FailureKind.PERMANENT
+
+
+def test_a_bare_401_pauses_and_a_bare_429_throttles() -> None:
+    assert classify(None, 401) == FailureKind.AUTH
+    assert classify(None, 429) == FailureKind.THROTTLED
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (131047, DeliveryProblem.WINDOW_CLOSED),
+        (131026, DeliveryProblem.UNDELIVERABLE),
+        (190, DeliveryProblem.CREDENTIALS),
+        (131056, DeliveryProblem.RECIPIENT_THROTTLED),
+        (132001, DeliveryProblem.TEMPLATE),
+        (424242, DeliveryProblem.OTHER),
+        (None, DeliveryProblem.OTHER),
+    ],
+)
+def test_each_code_tells_the_agent_its_problem(code: int | None, problem: DeliveryProblem) -> None:
+    assert problem_of(code) == problem
 
 
 def response(status: int, body: Any, *, raw: bytes | None = None) -> httpx.Response:
@@ -123,27 +160,11 @@ def test_a_missing_or_odd_envelope_is_handled(body: Any) -> None:
     assert (error.code, error.http_status, error.transient) == (None, 503, True)
 
 
-def test_transport_errors_are_transient_delivery_errors() -> None:
-    error = MetaTransportError("ConnectError: refused")
-    assert isinstance(error, DeliveryError)
-    assert error.transient is True
-    assert "refused" in str(error)
-
-
-@pytest.mark.parametrize(
-    ("code", "words"),
-    [
-        (131047, "approved template"),
-        (131026, "cannot be delivered"),
-        (190, "tell an admin"),
-        (130429, "retry"),
-        (131056, "retry"),
-        (132001, "Template problem"),
-        (132015, "Template problem"),
-        (131000, "retry"),
-        (424242, "error details"),
-        (None, "error details"),
-    ],
-)
-def test_advice_speaks_to_a_support_agent(code: int | None, words: str) -> None:
-    assert words in advice(code)
+def test_transport_errors_before_sending_are_transient_after_sending_unknown() -> None:
+    before = MetaTransportError("ConnectError: refused")
+    assert isinstance(before, DeliveryError)
+    assert before.kind == FailureKind.TRANSIENT and before.transient
+    assert "refused" in str(before)
+    after = MetaTransportError("ReadTimeout", sent=True)
+    assert after.kind == FailureKind.UNKNOWN_OUTCOME and not after.transient
+    assert after.problem == DeliveryProblem.UNKNOWN_OUTCOME

@@ -1,0 +1,23 @@
+"""Meta's customer-service window: free-form messages only within 24 h of the customer's last."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+__all__ = ["WINDOW", "window_expires_at", "window_is_open"]
+
+#: Free-form messages are allowed for this long after the customer's latest message, by that
+#: message's own timestamp.
+WINDOW = timedelta(hours=24)
+
+
+def window_expires_at(last_customer_message_at: datetime | None) -> datetime | None:
+    """When the window opened by the customer's latest message closes (None: never opened)."""
+    if last_customer_message_at is None:
+        return None
+    return last_customer_message_at + WINDOW
+
+
+def window_is_open(expires_at: datetime | None, *, now: datetime) -> bool:
+    """Whether a free-form message may be sent at ``now``."""
+    return expires_at is not None and now < expires_at

@@ -1,0 +1,276 @@
+"""Every kind of queued work, as a frozen dataclass, and the one codec that stores them.
+
+A job belongs to a conversation and a ``Lane`` (the adapter whose calls it makes). Within
+one conversation and lane, jobs run in the order of the events that caused them, retries
+included. A *blocking* job (a customer message, an agent's reply) holds up the jobs behind
+it while it is retried; a *cosmetic* one (a reaction, a status display, a notice) never
+holds up anything: it waits for the blocking jobs ahead of it and fails alone.
+
+The table from job type to handler is built in ``bridge.usecases.job_handlers``, since the
+handlers are the use cases' own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar, Union
+
+from bridge.domain.failures import DeliveryProblem, FailureKind
+from bridge.domain.notices import Notice
+from bridge.errors import JobDecodeError
+
+if TYPE_CHECKING:
+    from bridge.ports.storage import UnitOfWork
+
+__all__ = [
+    "JOB_TYPES",
+    "Job",
+    "JobContext",
+    "JobFailure",
+    "JobHandler",
+    "JobState",
+    "Lane",
+    "MarkRead",
+    "PostCustomerMessage",
+    "PostNotice",
+    "SendReply",
+    "ShowDelivery",
+    "decode",
+    "encode",
+]
+
+
+class Lane(enum.StrEnum):
+    """Whose calls a job makes; each adapter's work is ordered, and paused, on its own."""
+
+    SLACK = "slack"
+    WHATSAPP = "whatsapp"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PostCustomerMessage:
+    """Post a customer's message in its conversation's thread (opening the thread first)."""
+
+    TYPE: ClassVar[str] = "post_customer_message"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = True
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ShowDelivery:
+    """Show an agent's reply's delivery stages on its Slack message (the latest status wins)."""
+
+    TYPE: ClassVar[str] = "show_delivery"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PostNotice:
+    """Tell the agents something in the thread."""
+
+    TYPE: ClassVar[str] = "post_notice"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
+    notice: Notice
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SendReply:
+    """Send an agent's reply (or one part of a long one) to WhatsApp."""
+
+    TYPE: ClassVar[str] = "send_reply"
+    LANE: ClassVar[Lane] = Lane.WHATSAPP
+    BLOCKING: ClassVar[bool] = True
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MarkRead:
+    """Mark the customer's messages read up to ``wamid`` (an agent has answered)."""
+
+    TYPE: ClassVar[str] = "mark_read"
+    LANE: ClassVar[Lane] = Lane.WHATSAPP
+    BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
+    wamid: str
+
+
+Job = PostCustomerMessage | ShowDelivery | PostNotice | SendReply | MarkRead
+
+JOB_TYPES: Final[Mapping[str, type[Job]]] = types.MappingProxyType(
+    {cls.TYPE: cls for cls in typing.get_args(Job)}
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class JobFailure:
+    """Why a job did not succeed: what its handler's ``delayed`` and ``failed`` receive."""
+
+    job_id: int
+    at: datetime
+    kind: FailureKind
+    reason: str
+    error: str
+    #: The WhatsApp side of it, when there is one.
+    code: int | None = None
+    title: str | None = None
+    details: str | None = None
+    problem: DeliveryProblem | None = None
+
+
+class JobContext(Protocol):
+    """What a handler knows of the claim it runs under (the worker provides it)."""
+
+    @property
+    def job_id(self) -> int: ...
+
+    @property
+    def uid(self) -> str:
+        """Random and stable across retries: the key that finds this job's post again."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first try."""
+        ...
+
+    @property
+    def queued_at(self) -> datetime: ...
+
+    @property
+    def call_started(self) -> bool:
+        """An earlier try started an outside call and recorded no outcome: it may have
+        taken effect."""
+        ...
+
+    async def starting_call(self) -> None:
+        """Record, under the lease, that an outside call that must not be repeated blindly
+        is about to leave."""
+        ...
+
+    async def finish(self, uow: UnitOfWork) -> bool:
+        """Mark the job done inside ``uow``'s transaction, beside the handler's own writes.
+
+        False if the lease ran out: the handler's writes (what really happened outside)
+        still stand, but the job's outcome belongs to its new holder.
+        """
+        ...
+
+
+J = TypeVar("J", bound=Job, contravariant=True)
+
+
+class JobHandler(Generic[J]):
+    """Performs one type of job. ``run`` does the work; ``delayed`` and ``failed`` run in the
+    transaction that records a retry or the end of the job, so what they queue or mark is
+    kept exactly when the outcome is."""
+
+    async def run(self, job: J, ctx: JobContext) -> None:
+        raise NotImplementedError
+
+    async def delayed(self, uow: UnitOfWork, job: J, failure: JobFailure, *, attempt: int) -> None:
+        """A retry was scheduled; tell someone if it matters. Default: nothing."""
+
+    async def failed(self, uow: UnitOfWork, job: J, failure: JobFailure) -> None:
+        """The job ended ``failed``; make that visible where it matters. Default: nothing."""
+
+
+# --- the codec ------------------------------------------------------------------------------
+
+
+def encode(job: Job) -> dict[str, Any]:
+    """A job's fields as JSON-safe values (its type is stored beside them)."""
+    return {f.name: _to_json(getattr(job, f.name)) for f in dataclasses.fields(job)}
+
+
+def decode(job_type: str, payload: Mapping[str, Any]) -> Job:
+    """The job a stored type and payload describe; ``JobDecodeError`` if this version cannot."""
+    cls = JOB_TYPES.get(job_type)
+    if cls is None:
+        raise JobDecodeError(f"unknown job type {job_type!r}")
+    try:
+        return typing.cast(Job, _from_json(cls, payload))
+    except (KeyError, TypeError, ValueError) as error:
+        raise JobDecodeError(f"{job_type}: {type(error).__name__}: {error}") from None
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+_T = TypeVar("_T")
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ValueError("a value is required")
+        (inner,) = [o for o in options if o is not type(None)]
+        return _from_json(inner, value)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return tuple(_from_json(item, v) for v in value)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{hint.__name__} needs an object")
+        hints = _hints(hint)
+        known = {f.name for f in dataclasses.fields(hint)}
+        args = {name: _from_json(hints[name], value[name]) for name in known if name in value}
+        return hint(**args)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected {getattr(hint, '__name__', hint)}, got {type(value).__name__}")
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]

@@ -1,0 +1,58 @@
+"""The Protocols through which the core reaches the outside world, and the records they return.
+
+The adapters (``whatsapp``, ``slack_app``, ``storage``) satisfy them structurally; tests
+satisfy them with small fakes. Nothing here knows HTTP, Slack or SQL.
+"""
+
+from bridge.ports.chat import ChatSurface, ContactView, CustomerMessageView
+from bridge.ports.clock import Clock
+from bridge.ports.records import (
+    ClaimedJob,
+    ConversationRecord,
+    DeadWebhook,
+    FailedJob,
+    FailureCount,
+    InboxRow,
+    JobCounts,
+    LanePause,
+    MessageRecord,
+    NewMessage,
+)
+from bridge.ports.storage import (
+    ConversationRepository,
+    InboxRepository,
+    JobRepository,
+    MessageRepository,
+    PauseRepository,
+    SlackEventRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from bridge.ports.whatsapp import WebhookParser, WhatsApp
+
+__all__ = [
+    "ChatSurface",
+    "ClaimedJob",
+    "Clock",
+    "ContactView",
+    "ConversationRecord",
+    "ConversationRepository",
+    "CustomerMessageView",
+    "DeadWebhook",
+    "FailedJob",
+    "FailureCount",
+    "InboxRepository",
+    "InboxRow",
+    "JobCounts",
+    "JobRepository",
+    "LanePause",
+    "MessageRecord",
+    "MessageRepository",
+    "NewMessage",
+    "PauseRepository",
+    "SlackEventRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "WebhookParser",
+    "WhatsApp",
+]

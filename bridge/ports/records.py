@@ -1,0 +1,155 @@
+"""The records the storage hands back to the core: plain frozen values, no ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.domain import Direction, MessageStatus, SenderType
+from bridge.jobs import Lane
+
+__all__ = [
+    "ClaimedJob",
+    "ConversationRecord",
+    "DeadWebhook",
+    "FailedJob",
+    "FailureCount",
+    "InboxRow",
+    "JobCounts",
+    "LanePause",
+    "MessageRecord",
+    "NewMessage",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRecord:
+    id: int
+    #: Random, unique across installations: the key that finds the thread's parent post again.
+    uid: str
+    phone_number_id: str
+    display_phone_number: str
+    contact_id: str
+    contact_name: str | None
+    slack_channel: str
+    slack_thread_ts: str | None
+    window_expires_at: datetime | None
+    last_message_at: datetime | None
+    total_messages: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRecord:
+    id: int
+    conversation_id: int
+    direction: Direction
+    sender_type: SenderType
+    slack_user: str | None
+    message_type: str
+    content: dict[str, Any]
+    status: MessageStatus
+    wamid: str | None
+    slack_ts: str | None
+    idempotency_key: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+    error_code: int | None
+    error_title: str | None
+    error_message: str | None
+    shown_stages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    conversation_id: int
+    direction: Direction
+    sender_type: SenderType
+    message_type: str
+    content: dict[str, Any]
+    status: MessageStatus
+    created_at: datetime
+    wamid: str | None = None
+    slack_user: str | None = None
+    slack_ts: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxRow:
+    id: int
+    body: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedJob:
+    """A job a worker holds under a lease; ``lease_token`` fences every outcome it records."""
+
+    id: int
+    uid: str
+    conversation_id: int
+    lane: Lane
+    job_type: str
+    payload: dict[str, Any]
+    #: This try's number (1 on the first).
+    attempt: int
+    queued_at: datetime
+    failing_since: datetime | None
+    call_started: bool
+    lease_token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCounts:
+    """Where queued work stands: what ``/metrics`` shows and what "idle" means."""
+
+    pending: int
+    due: int
+    running: int
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureCount:
+    kind: str  # a job type, or "webhook"
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedJob:
+    id: int
+    conversation_id: int
+    lane: Lane
+    job_type: str
+    payload: dict[str, Any]
+    attempts: int
+    queued_at: datetime
+    failed_at: datetime | None
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadWebhook:
+    id: int
+    received_at: datetime
+    attempts: int
+    reason: str
+    error: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LanePause:
+    """An adapter's work, paused until its credentials work again."""
+
+    lane: Lane
+    reason: str
+    since: datetime
+    probe_after: datetime

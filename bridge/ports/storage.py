@@ -1,0 +1,245 @@
+"""Storage, as the core needs it: one repository per aggregate, in one unit of work.
+
+Repository methods are named for what they mean (``mark_sent``, ``finish``), never a
+generic ``update(**fields)``. Every method that records a job's outcome takes the claim's
+lease token and answers False, changing nothing, when the lease is no longer held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from bridge.domain import MessageStatus
+from bridge.jobs import Job, Lane
+from bridge.ports.records import (
+    ClaimedJob,
+    ConversationRecord,
+    DeadWebhook,
+    FailedJob,
+    FailureCount,
+    InboxRow,
+    JobCounts,
+    LanePause,
+    MessageRecord,
+    NewMessage,
+)
+
+__all__ = [
+    "ConversationRepository",
+    "InboxRepository",
+    "JobRepository",
+    "MessageRepository",
+    "PauseRepository",
+    "SlackEventRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+]
+
+
+class ConversationRepository(Protocol):
+    async def get_or_create(
+        self,
+        *,
+        phone_number_id: str,
+        display_phone_number: str,
+        contact_id: str,
+        contact_name: str | None,
+        slack_channel: str,
+        now: datetime,
+    ) -> ConversationRecord: ...
+
+    async def get(self, conversation_id: int) -> ConversationRecord | None: ...
+
+    async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None: ...
+
+    async def set_thread(self, conversation_id: int, thread_ts: str) -> None: ...
+
+    async def record_message(
+        self,
+        conversation_id: int,
+        *,
+        at: datetime,
+        from_contact: bool,
+        window_expires_at: datetime | None,
+    ) -> None: ...
+
+    async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]: ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: NewMessage) -> MessageRecord | None:
+        """Insert; None when a message with that wamid or idempotency key exists."""
+        ...
+
+    async def get(self, message_id: int) -> MessageRecord | None: ...
+
+    async def by_wamid(self, wamid: str) -> MessageRecord | None: ...
+
+    async def latest_inbound(self, conversation_id: int) -> MessageRecord | None: ...
+
+    async def for_conversation(self, conversation_id: int) -> list[MessageRecord]: ...
+
+    async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
+        """The outbound messages one Slack message became (several for a long reply)."""
+        ...
+
+    async def set_slack_ts(self, message_id: int, slack_ts: str) -> None: ...
+
+    async def mark_sent(self, message_id: int, *, wamid: str, at: datetime) -> None: ...
+
+    async def mark_failed(
+        self,
+        message_id: int,
+        *,
+        at: datetime,
+        code: int | None,
+        title: str | None,
+        details: str | None,
+    ) -> None: ...
+
+    async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
+        """Set a status a webhook reported (the caller has checked it moves forward)."""
+        ...
+
+    async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None: ...
+
+
+class InboxRepository(Protocol):
+    async def store(
+        self, body: bytes, *, received_at: datetime, dead_reason: str | None
+    ) -> int: ...
+
+    async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]: ...
+
+    async def done(self, row_id: int, *, now: datetime) -> None: ...
+
+    async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None: ...
+
+    async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None: ...
+
+    async def depth(self) -> int: ...
+
+    async def failure_counts(self) -> list[FailureCount]: ...
+
+    async def failed(self, *, limit: int) -> list[DeadWebhook]: ...
+
+    async def get_failed(self, row_id: int) -> DeadWebhook | None: ...
+
+    async def replay(self, row_id: int, *, now: datetime) -> bool:
+        """Queue a failed webhook again; False if there is no failed webhook with that id."""
+        ...
+
+
+class JobRepository(Protocol):
+    async def enqueue(
+        self,
+        job: Job,
+        *,
+        now: datetime,
+        seq: datetime | None = None,
+        arrival: int = 0,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue a job. ``seq`` is when its cause happened (default ``now``): jobs of one
+        conversation and lane run in that order, then by ``arrival`` (the order causes of
+        the same moment reached us), then in the order they were queued."""
+        ...
+
+    async def claim(
+        self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
+    ) -> list[ClaimedJob]:
+        """Due jobs of ``lanes`` with no earlier blocking job pending in their conversation
+        and lane, each under a new lease."""
+        ...
+
+    async def extend(self, job_id: int, token: str, *, until: datetime) -> bool: ...
+
+    async def mark_call_started(self, job_id: int, token: str) -> bool: ...
+
+    async def finish(self, job_id: int, token: str, *, now: datetime) -> bool: ...
+
+    async def retry(
+        self,
+        job_id: int,
+        token: str,
+        *,
+        not_before: datetime,
+        failing_since: datetime,
+        reason: str,
+        error: str,
+    ) -> bool: ...
+
+    async def release(self, job_id: int, token: str, *, not_before: datetime) -> bool:
+        """Give a job back untouched (its lane is paused): no try is counted against it."""
+        ...
+
+    async def fail(
+        self, job_id: int, token: str, *, now: datetime, reason: str, error: str
+    ) -> bool: ...
+
+    async def counts(self, *, now: datetime) -> JobCounts: ...
+
+    async def failure_counts(self) -> list[FailureCount]: ...
+
+    async def failed(self, *, limit: int) -> list[FailedJob]: ...
+
+    async def get_failed(self, job_id: int) -> FailedJob | None: ...
+
+    async def replay(self, job_id: int, *, now: datetime) -> bool:
+        """Queue a failed job again, keeping its place; False if no failed job has that id."""
+        ...
+
+
+class SlackEventRepository(Protocol):
+    async def remember(self, event_id: str, *, now: datetime) -> bool:
+        """True the first time an event id is seen, False for a redelivery."""
+        ...
+
+
+class PauseRepository(Protocol):
+    async def active(self) -> list[LanePause]: ...
+
+    async def pause(self, lane: Lane, *, reason: str, now: datetime, probe_after: datetime) -> bool:
+        """Pause a lane; True if it was not paused already."""
+        ...
+
+    async def postpone_probe(self, lane: Lane, *, probe_after: datetime) -> None: ...
+
+    async def lift(self, lane: Lane) -> bool:
+        """End a pause; True if there was one."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without ``commit()`` rolls back."""
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def inbox(self) -> InboxRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def slack_events(self) -> SlackEventRepository: ...
+    @property
+    def pauses(self) -> PauseRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,35 @@
+"""The use cases, one module per flow, and the table from job type to handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.jobs import (
+    Job,
+    JobHandler,
+    MarkRead,
+    PostCustomerMessage,
+    PostNotice,
+    SendReply,
+    ShowDelivery,
+)
+from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
+from bridge.usecases.inbound import PostCustomerMessageHandler
+from bridge.usecases.notices import PostNoticeHandler
+from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
+from bridge.usecases.statuses import ShowDeliveryHandler
+
+__all__ = ["job_handlers"]
+
+
+def job_handlers(
+    *, uow: UnitOfWorkFactory, chat: ChatSurface, whatsapp: WhatsApp, clock: Clock
+) -> dict[type[Job], JobHandler[Any]]:
+    """Every job type, and what performs it."""
+    return {
+        PostCustomerMessage: PostCustomerMessageHandler(uow=uow, chat=chat),
+        ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
+        PostNotice: PostNoticeHandler(uow=uow, chat=chat),
+        SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),
+        MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
+    }

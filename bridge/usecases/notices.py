@@ -1,0 +1,51 @@
+"""Notices in a thread: queued by the other flows, posted by ``PostNoticeHandler``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bridge.domain import Notice
+from bridge.errors import JobNotReadyError, UnworkableJobError
+from bridge.jobs import JobContext, JobHandler, PostNotice
+from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
+from bridge.usecases.threads import recheck_since
+
+__all__ = ["PostNoticeHandler", "queue_notice"]
+
+log = logging.getLogger(__name__)
+
+
+async def queue_notice(
+    uow: UnitOfWork, conversation_id: int, notice: Notice, *, now: datetime
+) -> None:
+    """Queue a notice in the caller's transaction."""
+    await uow.jobs.enqueue(PostNotice(conversation_id=conversation_id, notice=notice), now=now)
+
+
+class PostNoticeHandler(JobHandler[PostNotice]):
+    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+        self._uow = uow
+        self._chat = chat
+
+    async def run(self, job: PostNotice, ctx: JobContext) -> None:
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get(job.conversation_id)
+        if conversation is None:
+            raise UnworkableJobError(
+                f"conversation {job.conversation_id} is gone", reason="conversation_gone"
+            )
+        if conversation.slack_thread_ts is None:
+            # Only a customer message opens a thread; a notice waits for it.
+            raise JobNotReadyError("the thread is not open yet", reason="thread_not_open")
+        await self._chat.post_notice(
+            channel=conversation.slack_channel,
+            thread_ts=conversation.slack_thread_ts,
+            notice=job.notice,
+            key=ctx.uid,
+            recheck_since=recheck_since(ctx.queued_at, retried=ctx.attempt > 1),
+        )
+        log.info(
+            "notice posted",
+            extra={"conversation_id": conversation.id, "notice": job.notice.kind.value},
+        )

@@ -1,0 +1,40 @@
+"""Slack's requests to us (events, commands, interactivity), handed to bolt as plain bytes.
+
+The web layer reads the body itself, with the same size cap as Meta's webhooks, before
+anything is buffered whole; this thin translator is all bolt needs beyond that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+
+__all__ = ["SlackAnswer", "SlackEndpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlackAnswer:
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SlackEndpoint:
+    """Verifies, acks and dispatches one request from Slack through the bolt app."""
+
+    def __init__(self, app: AsyncApp) -> None:
+        self._app = app
+
+    async def __call__(self, body: bytes, headers: Mapping[str, str], query: str) -> SlackAnswer:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return SlackAnswer(400, "body is not UTF-8")
+        response = await self._app.async_dispatch(
+            AsyncBoltRequest(body=text, query=query, headers=dict(headers))
+        )
+        return SlackAnswer(
+            response.status, response.body, dict(response.first_headers_without_set_cookie())
+        )

@@ -1,0 +1,57 @@
+"""The bolt listeners: each module registers its own with ``register(app, deps)``.
+
+Listeners ack, translate what Slack sent, and call the core; nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import ParamSpec
+
+from slack_bolt.async_app import AsyncApp
+
+from bridge.usecases.replies import Replies
+from slack_app.text import UserNames
+
+__all__ = ["Activity", "ListenerDeps", "register_all"]
+
+P = ParamSpec("P")
+
+
+class Activity:
+    """How many listeners are running now: a bridge is idle only when this is zero (tests
+    and ``/metrics`` read it), since bolt runs listeners after it has acked Slack."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    def track(self, listener: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+        @functools.wraps(listener)
+        async def tracked(*args: P.args, **kwargs: P.kwargs) -> None:
+            self.running += 1
+            try:
+                await listener(*args, **kwargs)
+            finally:
+                self.running -= 1
+
+        return tracked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenerDeps:
+    """What the listeners need, built by the composition root."""
+
+    replies: Replies
+    users: UserNames
+    note_prefix: str
+    activity: Activity = field(default_factory=Activity)
+
+
+def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
+    """Register every listener of wabridge on ``app``."""
+    from slack_app.listeners import commands, messages, shortcuts
+
+    for module in (messages, commands, shortcuts):
+        module.register(app, deps)

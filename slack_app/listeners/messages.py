@@ -1,0 +1,61 @@
+"""Agents' replies in a conversation's thread, on their way to the customer."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from slack_app.listeners import ListenerDeps
+from slack_app.text import slack_to_whatsapp
+
+__all__ = ["is_agent_reply", "posted_at", "register"]
+
+log = logging.getLogger(__name__)
+
+# Subtypes of a human's message that are still that human speaking.
+_HUMAN_SUBTYPES = (None, "thread_broadcast")
+
+
+def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
+    """Whether a message event is a human's reply in a thread that should reach the customer."""
+    if event.get("bot_id") or event.get("subtype") not in _HUMAN_SUBTYPES:
+        return False
+    thread_ts = event.get("thread_ts")
+    if not thread_ts or thread_ts == event.get("ts") or not event.get("user"):
+        return False
+    text = str(event.get("text") or "")
+    return bool(text.strip()) and not text.lstrip().startswith(note_prefix)
+
+
+def posted_at(ts: str) -> datetime:
+    """When Slack says a message was posted: its ``ts`` is seconds.micros since the epoch."""
+    try:
+        seconds = Decimal(ts)
+    except InvalidOperation:
+        raise ValueError(f"not a Slack timestamp: {ts!r}") from None
+    whole = int(seconds)
+    return datetime.fromtimestamp(whole, UTC).replace(
+        microsecond=int((seconds - whole) * 1_000_000)
+    )
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    @app.event("message")
+    @deps.activity.track
+    async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if not is_agent_reply(event, note_prefix=deps.note_prefix):
+            return
+        text = await slack_to_whatsapp(str(event["text"]), users=deps.users)
+        await deps.replies.queue(
+            channel=str(event["channel"]),
+            thread_ts=str(event["thread_ts"]),
+            slack_ts=str(event["ts"]),
+            posted_at=posted_at(str(event["ts"])),
+            user=str(event["user"]),
+            text=text,
+            event_id=body.get("event_id"),
+        )

@@ -1,0 +1,20 @@
+"""How delivery shows on an agent's message: one reaction per stage reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from bridge.domain import MessageStatus
+
+__all__ = ["STAGE_REACTIONS"]
+
+STAGE_REACTIONS: Final[Mapping[MessageStatus, str]] = MappingProxyType(
+    {
+        MessageStatus.SENT: "heavy_check_mark",
+        MessageStatus.DELIVERED: "mailbox_with_mail",
+        MessageStatus.READ: "eyes",
+        MessageStatus.FAILED: "x",
+    }
+)

@@ -1,0 +1,74 @@
+"""Notices: what the bridge says in a thread when something needs an agent's attention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bridge.domain import DeliveryProblem, Notice, NoticeKind
+from slack_app.messages.conversations import escape
+from slack_app.messages.problems import advice
+
+__all__ = ["notice_text"]
+
+
+def _ago(expired: datetime | None, now: datetime) -> str:
+    if expired is None:
+        return "The customer has not written yet, so"
+    minutes = int((now - expired).total_seconds() // 60)
+    if minutes < 60:
+        span = f"{max(minutes, 1)} min"
+    elif minutes < 48 * 60:
+        span = f"{minutes // 60} h"
+    else:
+        span = f"{minutes // 1440} days"
+    return f"The 24-hour window closed {span} ago, so"
+
+
+def _failure(notice: Notice) -> str:
+    if notice.problem == DeliveryProblem.UNKNOWN_OUTCOME:
+        return f":warning: *Maybe not sent.* {advice(notice.problem)}"
+    if notice.error_code is not None:
+        what = f"error {notice.error_code}"
+        what += f": {escape(notice.error_title)}" if notice.error_title else ""
+    else:
+        what = escape(notice.error_title) if notice.error_title else "an error"
+    return f":x: *Not delivered* ({what}). {advice(notice.problem)}"
+
+
+def notice_text(notice: Notice, *, now: datetime) -> str:
+    """The words of a notice, at ``now``."""
+    kind = notice.kind
+    if kind == NoticeKind.WINDOW_CLOSED:
+        # Template sending from Slack arrives with the templates work; until then, say
+        # only what is true now.
+        return (
+            f":lock: *Not sent.* {_ago(notice.window_expires_at, now)} WhatsApp only accepts "
+            "an approved template until the customer writes again."
+        )
+    if kind == NoticeKind.DELIVERY_FAILED:
+        return _failure(notice)
+    if kind == NoticeKind.SEND_DELAYED:
+        code = f" (error {notice.error_code})" if notice.error_code is not None else ""
+        return (
+            f":hourglass_flowing_sand: WhatsApp asked us to slow down{code}. "
+            "Your reply is queued and will be retried automatically; nothing to do."
+        )
+    if kind == NoticeKind.REPLY_SPLIT:
+        return (
+            f":scissors: Your reply is longer than WhatsApp's 4,096 characters, so it goes "
+            f"out in {notice.parts} parts, in order."
+        )
+    if kind == NoticeKind.REPLY_EMPTY:
+        return (
+            ":grey_question: *Not sent.* Without Slack's formatting your reply is empty "
+            "(@here, @channel and the like are not sent to customers). Write some text."
+        )
+    if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:
+        reason = f" ({escape(notice.error_details)})" if notice.error_details else ""
+        replay = (
+            f" An admin can bring it back with `wabridge deadletters replay {notice.job_ref}`."
+            if notice.job_ref
+            else ""
+        )
+        return f":warning: A message from the customer could not be shown here{reason}.{replay}"
+    return f":information_source: {escape(str(kind))}"

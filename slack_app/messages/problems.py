@@ -1,0 +1,57 @@
+"""What an agent should do about a message WhatsApp did not take, one sentence per problem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from bridge.domain import DeliveryProblem
+
+__all__ = ["advice"]
+
+_P = DeliveryProblem
+
+_ADVICE: Final[Mapping[DeliveryProblem, str]] = MappingProxyType(
+    {
+        _P.WINDOW_CLOSED: "The 24-hour window is closed: send an approved template instead.",
+        _P.UNDELIVERABLE: (
+            "The message cannot be delivered to this number (not on WhatsApp, an old app, "
+            "or terms not accepted): reach the customer another way."
+        ),
+        _P.CREDENTIALS: "The WhatsApp access token is invalid or expired: tell an admin.",
+        _P.PERMISSION: "The WhatsApp app lacks a permission: tell an admin.",
+        _P.POLICY_BLOCK: "The business account is blocked for a policy violation: tell an admin.",
+        _P.BILLING: "There is a billing problem with the WhatsApp account: tell an admin.",
+        _P.NUMBER_NOT_REGISTERED: "The business phone number is not registered: tell an admin.",
+        _P.THROTTLED: "Too many messages at once: slowing down, the bridge will retry.",
+        _P.RECIPIENT_THROTTLED: (
+            "Too many messages to this customer in a short time: the bridge will retry."
+        ),
+        _P.MARKETING_HELD: (
+            "WhatsApp held back this marketing message for this user: try again later."
+        ),
+        _P.MEDIA_UNSUPPORTED: "WhatsApp does not accept this media type: send another format.",
+        _P.TYPE_UNSUPPORTED: "This message type is not supported by WhatsApp.",
+        _P.EXPERIMENT: "This customer is in a WhatsApp experiment and cannot get this message.",
+        _P.TEMPLATE: (
+            "Template problem (wrong parameters, not approved in that language, paused or "
+            "disabled): check the template."
+        ),
+        _P.TEMPORARY: "WhatsApp had a temporary problem and the bridge stopped retrying: "
+        "send it again.",
+        _P.INVALID_MESSAGE: "WhatsApp would not accept this message as written: rephrase it.",
+        _P.UNKNOWN_OUTCOME: (
+            "WhatsApp never answered, so the customer may or may not have it; the bridge will "
+            "not resend it by itself. Check with the customer, or send it again."
+        ),
+        _P.EARLIER_PART_FAILED: "An earlier part of this reply was not sent, so this part "
+        "was held back: send the rest again.",
+    }
+)
+_DEFAULT: Final = "WhatsApp refused the message; see the error details or ask an admin."
+
+
+def advice(problem: DeliveryProblem | None) -> str:
+    """One sentence telling a busy support agent what to do."""
+    return _ADVICE.get(problem, _DEFAULT) if problem is not None else _DEFAULT

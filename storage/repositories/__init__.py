@@ -1,0 +1,17 @@
+"""One repository per aggregate, each with methods named for what they mean."""
+
+from storage.repositories.conversations import SqlConversations
+from storage.repositories.inbox import SqlInbox
+from storage.repositories.jobs import SqlJobs
+from storage.repositories.messages import SqlMessages
+from storage.repositories.pauses import SqlPauses
+from storage.repositories.slack_events import SqlSlackEvents
+
+__all__ = [
+    "SqlConversations",
+    "SqlInbox",
+    "SqlJobs",
+    "SqlMessages",
+    "SqlPauses",
+    "SqlSlackEvents",
+]

@@ -1,0 +1,162 @@
+"""Conversations, with their business number and contact."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+
+from bridge.ports import ConversationRecord
+from storage.models import BusinessNumber, Contact, Conversation
+from storage.repositories.base import Repository
+
+__all__ = ["SqlConversations"]
+
+
+def _record(
+    conversation: Conversation, number: BusinessNumber, contact: Contact
+) -> ConversationRecord:
+    return ConversationRecord(
+        id=conversation.id,
+        uid=conversation.uid,
+        phone_number_id=number.phone_number_id,
+        display_phone_number=number.display_phone_number,
+        contact_id=contact.contact_key,
+        contact_name=contact.name,
+        slack_channel=conversation.slack_channel,
+        slack_thread_ts=conversation.slack_thread_ts,
+        window_expires_at=conversation.window_expires_at,
+        last_message_at=conversation.last_message_at,
+        total_messages=conversation.total_messages,
+        created_at=conversation.created_at,
+    )
+
+
+class SqlConversations(Repository):
+    _JOINED = (
+        select(Conversation, BusinessNumber, Contact)
+        .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
+        .join(Contact, Conversation.contact_id == Contact.id)
+    )
+
+    async def _one(self, *where: Any) -> ConversationRecord | None:
+        row = (await self._session.execute(self._JOINED.where(*where))).first()
+        return None if row is None else _record(*row)
+
+    async def get_or_create(
+        self,
+        *,
+        phone_number_id: str,
+        display_phone_number: str,
+        contact_id: str,
+        contact_name: str | None,
+        slack_channel: str,
+        now: datetime,
+    ) -> ConversationRecord:
+        session = self._session
+        number = await session.scalar(
+            select(BusinessNumber).where(BusinessNumber.phone_number_id == phone_number_id)
+        )
+        if number is None:
+            number = BusinessNumber(
+                phone_number_id=phone_number_id,
+                display_phone_number=display_phone_number,
+                slack_channel=slack_channel,
+                created_at=now,
+            )
+            session.add(number)
+        contact = await session.scalar(select(Contact).where(Contact.contact_key == contact_id))
+        if contact is None:
+            wa_id = contact_id if contact_id.isdigit() else None
+            contact = Contact(
+                contact_key=contact_id,
+                wa_id=wa_id,
+                name=contact_name,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(contact)
+        elif contact_name and contact.name != contact_name:
+            contact.name, contact.updated_at = contact_name, now
+        await session.flush()
+        conversation = await session.scalar(
+            select(Conversation).where(
+                Conversation.business_number_id == number.id, Conversation.contact_id == contact.id
+            )
+        )
+        if conversation is None:
+            conversation = Conversation(
+                uid=uuid.uuid4().hex,
+                business_number_id=number.id,
+                contact_id=contact.id,
+                slack_channel=number.slack_channel,
+                state="open",
+                messages_from_agent=0,
+                messages_from_contact=0,
+                total_messages=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(conversation)
+            await session.flush()
+        elif conversation.state != "open":
+            # A closed conversation that the customer writes to again reopens on its thread.
+            conversation.state, conversation.updated_at = "open", now
+        return _record(conversation, number, contact)
+
+    async def get(self, conversation_id: int) -> ConversationRecord | None:
+        return await self._one(Conversation.id == conversation_id)
+
+    async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None:
+        return await self._one(
+            Conversation.slack_channel == channel, Conversation.slack_thread_ts == thread_ts
+        )
+
+    async def set_thread(self, conversation_id: int, thread_ts: str) -> None:
+        await self._session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(slack_thread_ts=thread_ts)
+        )
+
+    async def record_message(
+        self,
+        conversation_id: int,
+        *,
+        at: datetime,
+        from_contact: bool,
+        window_expires_at: datetime | None,
+    ) -> None:
+        # One UPDATE, with the "latest wins" rules in SQL: no read, and no lost update when
+        # two processes record messages of one conversation at once.
+        def later(column: Any, value: datetime | None) -> Any:
+            if value is None:
+                return column
+            return case((column.is_(None) | (column < value), value), else_=column)
+
+        C = Conversation  # noqa: N806 - a short alias keeps the statement readable
+        values: dict[str, Any] = {
+            "total_messages": C.total_messages + 1,
+            "updated_at": at,
+            "last_message_at": later(C.last_message_at, at),
+            "window_expires_at": later(C.window_expires_at, window_expires_at),
+        }
+        if from_contact:
+            values["messages_from_contact"] = C.messages_from_contact + 1
+            values["last_message_from_contact_at"] = later(C.last_message_from_contact_at, at)
+        else:
+            values["messages_from_agent"] = C.messages_from_agent + 1
+            values["last_message_from_agent_at"] = at
+        await self._session.execute(update(C).where(C.id == conversation_id).values(**values))
+
+    async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]:
+        query = (
+            self._JOINED.order_by(
+                Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc()
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_record(*row) for row in (await self._session.execute(query)).all()]

@@ -1,0 +1,130 @@
+"""The webhook inbox: raw bodies stored before Meta's 200, processed in order, kept if they fail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from bridge.jobs import JobState
+from bridge.ports import DeadWebhook, FailureCount, InboxRow
+from storage.models import InboxEntry
+from storage.repositories.base import Repository
+
+__all__ = ["SqlInbox"]
+
+_PENDING, _DONE, _FAILED = JobState.PENDING.value, JobState.DONE.value, JobState.FAILED.value
+
+
+def _dead(entry: InboxEntry) -> DeadWebhook:
+    return DeadWebhook(
+        id=entry.id,
+        received_at=entry.received_at,
+        attempts=entry.attempts,
+        reason=entry.failure_reason or "unknown",
+        error=entry.last_error or "",
+        body=entry.body,
+    )
+
+
+class SqlInbox(Repository):
+    async def store(self, body: bytes, *, received_at: datetime, dead_reason: str | None) -> int:
+        entry = InboxEntry(
+            body=body,
+            received_at=received_at,
+            state=_FAILED if dead_reason else _PENDING,
+            attempts=0,
+            not_before=received_at,
+            failure_reason="unparseable" if dead_reason else None,
+            last_error=dead_reason,
+        )
+        self._session.add(entry)
+        await self._session.flush()
+        return entry.id
+
+    async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]:
+        query = (
+            select(InboxEntry)
+            .where(InboxEntry.state == _PENDING, InboxEntry.not_before <= now)
+            .order_by(InboxEntry.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        rows = (await self._session.scalars(query)).all()
+        return [InboxRow(id=r.id, body=r.body, attempts=r.attempts) for r in rows]
+
+    async def done(self, row_id: int, *, now: datetime) -> None:
+        await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id == row_id)
+            .values(state=_DONE, processed_at=now, attempts=InboxEntry.attempts + 1)
+        )
+
+    async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None:
+        await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id == row_id)
+            .values(
+                attempts=InboxEntry.attempts + 1, last_error=error[:2000], not_before=not_before
+            )
+        )
+
+    async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None:
+        await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id == row_id)
+            .values(
+                state=_FAILED,
+                attempts=InboxEntry.attempts + 1,
+                failure_reason=reason[:64],
+                last_error=error[:2000],
+                processed_at=now,
+            )
+        )
+
+    async def depth(self) -> int:
+        count = await self._session.scalar(
+            select(func.count()).select_from(InboxEntry).where(InboxEntry.state == _PENDING)
+        )
+        return int(count or 0)
+
+    async def failure_counts(self) -> list[FailureCount]:
+        rows = await self._session.execute(
+            select(InboxEntry.failure_reason, func.count())
+            .where(InboxEntry.state == _FAILED)
+            .group_by(InboxEntry.failure_reason)
+        )
+        return [
+            FailureCount(kind="webhook", reason=reason or "unknown", count=int(count))
+            for reason, count in rows.all()
+        ]
+
+    async def failed(self, *, limit: int) -> list[DeadWebhook]:
+        rows = await self._session.scalars(
+            select(InboxEntry)
+            .where(InboxEntry.state == _FAILED)
+            .order_by(InboxEntry.id.desc())
+            .limit(limit)
+        )
+        return [_dead(r) for r in rows]
+
+    async def get_failed(self, row_id: int) -> DeadWebhook | None:
+        entry = await self._session.scalar(
+            select(InboxEntry).where(InboxEntry.id == row_id, InboxEntry.state == _FAILED)
+        )
+        return None if entry is None else _dead(entry)
+
+    async def replay(self, row_id: int, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id == row_id, InboxEntry.state == _FAILED)
+            .values(
+                state=_PENDING,
+                attempts=0,
+                not_before=now,
+                failure_reason=None,
+                processed_at=None,
+            )
+        )
+        return self._changed(result)

@@ -1,0 +1,270 @@
+"""Queued jobs: claimed in order per conversation and lane, under fenced leases.
+
+Order comes from the claim query alone, so it holds whatever the number of worker
+processes: a job is claimable only when no *blocking* job of its conversation and lane,
+earlier by ``(seq, arrival, id)``, is still pending (running or waiting for its retry). A claim
+gives the job a new ``lease_token``; every outcome is recorded ``WHERE lease_token`` is
+still that token, so a worker whose lease ran out and was taken over records nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_, update
+from sqlalchemy.orm import aliased
+
+from bridge.jobs import Job, JobState, Lane, encode
+from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts
+from storage.models import JobEntry
+from storage.repositories.base import Repository
+
+__all__ = ["SqlJobs", "micros"]
+
+_PENDING, _DONE, _FAILED = JobState.PENDING.value, JobState.DONE.value, JobState.FAILED.value
+
+
+def micros(moment: datetime) -> int:
+    """A moment as whole microseconds since the epoch (exact, unlike a float)."""
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _failed(entry: JobEntry) -> FailedJob:
+    return FailedJob(
+        id=entry.id,
+        conversation_id=entry.conversation_id,
+        lane=Lane(entry.lane),
+        job_type=entry.job_type,
+        payload=dict(entry.payload),
+        attempts=entry.attempts,
+        queued_at=entry.created_at,
+        failed_at=entry.finished_at,
+        reason=entry.failure_reason or "unknown",
+        error=entry.last_error or "",
+    )
+
+
+class SqlJobs(Repository):
+    async def enqueue(
+        self,
+        job: Job,
+        *,
+        now: datetime,
+        seq: datetime | None = None,
+        arrival: int = 0,
+        not_before: datetime | None = None,
+    ) -> int:
+        entry = JobEntry(
+            uid=uuid.uuid4().hex,
+            conversation_id=job.conversation_id,
+            lane=job.LANE.value,
+            job_type=job.TYPE,
+            payload=encode(job),
+            blocking=job.BLOCKING,
+            seq=micros(seq or now),
+            arrival=arrival,
+            state=_PENDING,
+            attempts=0,
+            not_before=not_before or now,
+            call_started=False,
+            created_at=now,
+        )
+        self._session.add(entry)
+        await self._session.flush()
+        return entry.id
+
+    async def claim(
+        self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
+    ) -> list[ClaimedJob]:
+        if not lanes or limit <= 0:
+            return []
+        earlier = aliased(JobEntry)
+        query = (
+            select(JobEntry)
+            .where(
+                JobEntry.state == _PENDING,
+                JobEntry.lane.in_([lane.value for lane in lanes]),
+                JobEntry.not_before <= now,
+                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+                ~exists().where(
+                    earlier.state == _PENDING,
+                    earlier.conversation_id == JobEntry.conversation_id,
+                    earlier.lane == JobEntry.lane,
+                    earlier.blocking.is_(True),
+                    tuple_(earlier.seq, earlier.arrival, earlier.id)
+                    < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
+                ),
+            )
+            .order_by(JobEntry.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True, of=JobEntry)
+        rows = (await self._session.scalars(query)).all()
+        if not rows:
+            return []
+        token = uuid.uuid4().hex
+        # Read before the UPDATE below, which refreshes these very objects.
+        claimed = [
+            ClaimedJob(
+                id=r.id,
+                uid=r.uid,
+                conversation_id=r.conversation_id,
+                lane=Lane(r.lane),
+                job_type=r.job_type,
+                payload=dict(r.payload),
+                attempt=r.attempts + 1,
+                queued_at=r.created_at,
+                failing_since=r.failing_since,
+                call_started=r.call_started,
+                lease_token=token,
+            )
+            for r in rows
+        ]
+        await self._session.execute(
+            update(JobEntry)
+            .where(JobEntry.id.in_([job.id for job in claimed]))
+            .values(lease_token=token, locked_until=now + lease, attempts=JobEntry.attempts + 1)
+        )
+        return claimed
+
+    async def _fenced(self, job_id: int, token: str, **values: Any) -> bool:
+        result = await self._session.execute(
+            update(JobEntry)
+            .where(
+                JobEntry.id == job_id,
+                JobEntry.lease_token == token,
+                JobEntry.state == _PENDING,
+            )
+            .values(**values)
+        )
+        return self._changed(result)
+
+    async def extend(self, job_id: int, token: str, *, until: datetime) -> bool:
+        return await self._fenced(job_id, token, locked_until=until)
+
+    async def mark_call_started(self, job_id: int, token: str) -> bool:
+        return await self._fenced(job_id, token, call_started=True)
+
+    async def finish(self, job_id: int, token: str, *, now: datetime) -> bool:
+        return await self._fenced(
+            job_id, token, state=_DONE, finished_at=now, locked_until=None, lease_token=None
+        )
+
+    async def retry(
+        self,
+        job_id: int,
+        token: str,
+        *,
+        not_before: datetime,
+        failing_since: datetime,
+        reason: str,
+        error: str,
+    ) -> bool:
+        # The failure was an answer, so no call is left in doubt.
+        return await self._fenced(
+            job_id,
+            token,
+            not_before=not_before,
+            locked_until=None,
+            lease_token=None,
+            call_started=False,
+            failing_since=failing_since,
+            failure_reason=reason[:64],
+            last_error=error[:2000],
+        )
+
+    async def release(self, job_id: int, token: str, *, not_before: datetime) -> bool:
+        return await self._fenced(
+            job_id,
+            token,
+            not_before=not_before,
+            locked_until=None,
+            lease_token=None,
+            call_started=False,
+            attempts=JobEntry.attempts - 1,
+        )
+
+    async def fail(
+        self, job_id: int, token: str, *, now: datetime, reason: str, error: str
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            token,
+            state=_FAILED,
+            finished_at=now,
+            locked_until=None,
+            lease_token=None,
+            failure_reason=reason[:64],
+            last_error=error[:2000],
+        )
+
+    async def counts(self, *, now: datetime) -> JobCounts:
+        running = and_(JobEntry.locked_until.is_not(None), JobEntry.locked_until >= now)
+        due = and_(~running, JobEntry.not_before <= now)
+
+        def count_of(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        row = (
+            await self._session.execute(
+                select(func.count(), count_of(due), count_of(running)).where(
+                    JobEntry.state == _PENDING
+                )
+            )
+        ).one()
+        pending, due_count, running_count = (int(v or 0) for v in row)
+        return JobCounts(
+            pending=pending,
+            due=due_count,
+            running=running_count,
+            waiting=pending - due_count - running_count,
+        )
+
+    async def failure_counts(self) -> list[FailureCount]:
+        rows = await self._session.execute(
+            select(JobEntry.job_type, JobEntry.failure_reason, func.count())
+            .where(JobEntry.state == _FAILED)
+            .group_by(JobEntry.job_type, JobEntry.failure_reason)
+        )
+        return [
+            FailureCount(kind=job_type, reason=reason or "unknown", count=int(count))
+            for job_type, reason, count in rows.all()
+        ]
+
+    async def failed(self, *, limit: int) -> list[FailedJob]:
+        rows = await self._session.scalars(
+            select(JobEntry)
+            .where(JobEntry.state == _FAILED)
+            .order_by(JobEntry.id.desc())
+            .limit(limit)
+        )
+        return [_failed(r) for r in rows]
+
+    async def get_failed(self, job_id: int) -> FailedJob | None:
+        entry = await self._session.scalar(
+            select(JobEntry).where(JobEntry.id == job_id, JobEntry.state == _FAILED)
+        )
+        return None if entry is None else _failed(entry)
+
+    async def replay(self, job_id: int, *, now: datetime) -> bool:
+        # ``seq`` stays: a replayed job takes its old place, before anything queued since.
+        result = await self._session.execute(
+            update(JobEntry)
+            .where(JobEntry.id == job_id, JobEntry.state == _FAILED)
+            .values(
+                state=_PENDING,
+                attempts=0,
+                not_before=now,
+                lease_token=None,
+                locked_until=None,
+                call_started=False,
+                failing_since=None,
+                failure_reason=None,
+                finished_at=None,
+            )
+        )
+        return self._changed(result)

@@ -1,0 +1,162 @@
+"""Messages, both ways; inserted once per wamid or idempotency key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bridge.domain import Direction, MessageStatus, SenderType
+from bridge.ports import MessageRecord, NewMessage
+from storage.models import Message
+from storage.repositories.base import Repository
+
+__all__ = ["SqlMessages"]
+
+_TIME_OF = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.FAILED: "failed_at",
+}
+
+
+def _record(message: Message) -> MessageRecord:
+    return MessageRecord(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        direction=Direction(message.direction),
+        sender_type=SenderType(message.sender_type),
+        slack_user=message.slack_user,
+        message_type=message.message_type,
+        content=dict(message.content),
+        status=MessageStatus(message.status),
+        wamid=message.wamid,
+        slack_ts=message.slack_ts,
+        idempotency_key=message.idempotency_key,
+        created_at=message.created_at,
+        sent_at=message.sent_at,
+        delivered_at=message.delivered_at,
+        read_at=message.read_at,
+        failed_at=message.failed_at,
+        error_code=message.error_code,
+        error_title=message.error_title,
+        error_message=message.error_message,
+        shown_stages=tuple(message.shown_stages or ()),
+    )
+
+
+class SqlMessages(Repository):
+    async def add(self, message: NewMessage) -> MessageRecord | None:
+        # One statement: the unique wamid and idempotency key decide, even between processes,
+        # and a duplicate simply inserts nothing.
+        statement = (
+            self._insert(Message)
+            .values(
+                conversation_id=message.conversation_id,
+                direction=message.direction.value,
+                sender_type=message.sender_type.value,
+                slack_user=message.slack_user,
+                message_type=message.message_type,
+                content=message.content,
+                status=message.status.value,
+                wamid=message.wamid,
+                slack_ts=message.slack_ts,
+                idempotency_key=message.idempotency_key,
+                shown_stages=[],
+                created_at=message.created_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(Message)
+        )
+        row = (await self._session.scalars(statement)).one_or_none()
+        return None if row is None else _record(row)
+
+    async def get(self, message_id: int) -> MessageRecord | None:
+        row = await self._session.get(Message, message_id, populate_existing=True)
+        return None if row is None else _record(row)
+
+    async def by_wamid(self, wamid: str) -> MessageRecord | None:
+        row = await self._session.scalar(select(Message).where(Message.wamid == wamid))
+        return None if row is None else _record(row)
+
+    async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
+        row = await self._session.scalar(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.INBOUND.value,
+                Message.wamid.is_not(None),
+            )
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _record(row)
+
+    async def for_conversation(self, conversation_id: int) -> list[MessageRecord]:
+        rows = await self._session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        )
+        return [_record(row) for row in rows]
+
+    async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
+        rows = await self._session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.OUTBOUND.value,
+                Message.slack_ts == slack_ts,
+            )
+            .order_by(Message.id)
+        )
+        return [_record(row) for row in rows]
+
+    async def _set(self, message_id: int, **values: Any) -> None:
+        await self._session.execute(
+            update(Message).where(Message.id == message_id).values(**values)
+        )
+
+    async def set_slack_ts(self, message_id: int, slack_ts: str) -> None:
+        await self._set(message_id, slack_ts=slack_ts)
+
+    async def mark_sent(self, message_id: int, *, wamid: str, at: datetime) -> None:
+        # A status webhook cannot have moved it yet (it did not know the wamid), and a replayed
+        # send of a failed reply that now went out is sent after all.
+        await self._set(
+            message_id,
+            wamid=wamid,
+            status=MessageStatus.SENT.value,
+            sent_at=at,
+            failed_at=None,
+            error_code=None,
+            error_title=None,
+            error_message=None,
+        )
+
+    async def mark_failed(
+        self,
+        message_id: int,
+        *,
+        at: datetime,
+        code: int | None,
+        title: str | None,
+        details: str | None,
+    ) -> None:
+        await self._set(
+            message_id,
+            status=MessageStatus.FAILED.value,
+            failed_at=at,
+            error_code=code,
+            error_title=title,
+            error_message=details,
+        )
+
+    async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
+        values: dict[str, Any] = {"status": status.value}
+        if (column := _TIME_OF.get(status)) is not None:
+            values[column] = at
+        await self._set(message_id, **values)
+
+    async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None:
+        await self._set(message_id, shown_stages=list(stages))

@@ -1,0 +1,73 @@
+"""The composition root: what ``wabridge serve`` builds, and how it shuts down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from wabridge.bootstrap import Role, build
+from wabridge.settings import load_settings
+
+REQUIRED = {
+    "META_ACCESS_TOKEN": "EAAG-bootstrap-token",
+    "META_APP_SECRET": "bootstrap-app-secret",
+    "META_VERIFY_TOKEN": "verify",
+    "META_PHONE_NUMBER_ID": "123",
+    "SLACK_BOT_TOKEN": "xoxb-bootstrap",
+    "SLACK_SIGNING_SECRET": "bootstrap-signing-secret",
+    "SLACK_CHANNEL_ID": "C1",
+}
+
+
+@pytest.fixture
+def settings_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)
+    for name, value in {**REQUIRED, "DATABASE_URL": database_url}.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+async def test_shutdown_closes_the_clients_even_when_workers_overrun(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    bridge = build(load_settings())
+    bridge.shutdown_grace = 0.2
+    started = asyncio.Event()
+
+    async def stubborn(stop: asyncio.Event, *, idle: float = 0.5) -> None:
+        started.set()
+        await asyncio.sleep(3600)  # ignores stop, as a worker stuck in a call would
+
+    bridge.workers.run = stubborn  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        bridge.serve(host="127.0.0.1", port=0, role=Role.WORKER, stop=stop)
+    )
+    await started.wait()
+    stop.set()
+    await asyncio.wait_for(serving, timeout=10)
+    assert bridge.closed
+    assert bridge.whatsapp.is_closed
+
+
+async def test_shutdown_closes_the_clients_when_serving_fails(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    bridge = build(load_settings())
+
+    async def broken(stop: asyncio.Event, *, idle: float = 0.5) -> None:
+        raise RuntimeError("a worker crashed")
+
+    bridge.workers.run = broken  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        bridge.serve(host="127.0.0.1", port=0, role=Role.WORKER, stop=stop)
+    )
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(serving, timeout=10)
+    assert bridge.whatsapp.is_closed

@@ -1,0 +1,351 @@
+"""The flows over a real database, with fake WhatsApp and Slack: a customer writes, an agent
+replies, statuses come back."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bridge.domain import MessageStatus, WebhookEvent
+from bridge.usecases.replies import ReplyOutcome
+from bridge.workers import InboxWorker
+from tests import payloads
+from tests.fakes import T0, meta_error
+from tests.integration.world import CHANNEL, World
+from whatsapp.webhooks import WebhookParser
+
+
+async def _open_conversation(world: World) -> str:
+    await world.webhook(payloads.messages(payloads.text("wamid.IN", "Need help", at=T0)))
+    await world.drain()
+    return await world.thread()
+
+
+# --- a customer writes -------------------------------------------------------------------------
+
+
+async def test_first_message_opens_a_thread_and_posts_the_text(world: World) -> None:
+    await world.webhook(payloads.messages(payloads.text("wamid.A", "Hello there", at=T0)))
+    await world.drain()
+
+    parent = world.chat.parents()[0]
+    assert "Ada" in parent.text and "4915112345678" in parent.text
+    assert world.chat.thread(parent.ts) == ["Hello there"]
+    async with world.uow() as uow:
+        [conversation] = await uow.conversations.list_recent(limit=10, offset=0)
+        assert conversation.slack_thread_ts == parent.ts
+        assert conversation.window_expires_at == T0.replace(day=28)
+        [message] = await uow.messages.for_conversation(conversation.id)
+        assert message.slack_ts is not None and message.wamid == "wamid.A"
+
+
+async def test_post_keys_are_unique_across_installations(world: World) -> None:
+    """A reset database numbers its rows from 1 again: keys must not repeat with them."""
+    await world.webhook(payloads.messages(payloads.text("wamid.A", "Hi", at=T0)))
+    await world.drain()
+    keys = [p.key for p in world.chat.posts]
+    assert len(set(keys)) == len(keys) == 2
+    assert all(len(key) == 32 and not key.isdigit() for key in keys)
+    assert not any(key.startswith(("conversation:", "message:")) for key in keys)
+
+
+async def test_same_webhook_twice_posts_once(world: World) -> None:
+    body = payloads.messages(payloads.text("wamid.A", "Hi", at=T0))
+    await world.webhook(body)
+    await world.webhook(body)
+    await world.drain()
+    assert [p.text for p in world.chat.posts if p.thread_ts] == ["Hi"]
+
+
+async def test_batch_of_three_posts_in_order_on_one_thread(world: World) -> None:
+    body = payloads.messages(
+        *(payloads.text(f"wamid.{i}", f"part {i}", at=T0) for i in range(1, 4))
+    )
+    await world.webhook(body)
+    await world.drain()
+    assert world.chat.thread(await world.thread()) == ["part 1", "part 2", "part 3"]
+
+
+async def test_later_messages_go_to_the_same_thread(world: World) -> None:
+    await world.webhook(payloads.messages(payloads.text("wamid.A", "one", at=T0)))
+    await world.drain()
+    world.clock.advance(hours=30)
+    await world.webhook(payloads.messages(payloads.text("wamid.B", "two", at=world.clock.now())))
+    await world.drain()
+    assert world.chat.thread(await world.thread()) == ["one", "two"]
+
+
+async def test_an_older_message_arriving_late_never_shortens_the_window(world: World) -> None:
+    newer, older = T0 + timedelta(hours=5), T0
+    await world.webhook(payloads.messages(payloads.text("wamid.NEW", "later", at=newer)))
+    await world.webhook(payloads.messages(payloads.text("wamid.OLD", "earlier", at=older)))
+    await world.drain()
+    async with world.uow() as uow:
+        [conversation] = await uow.conversations.list_recent(limit=5, offset=0)
+    assert conversation.window_expires_at == newer + timedelta(hours=24)
+    assert conversation.last_message_at == newer
+    assert conversation.total_messages == 2
+
+
+async def test_unparseable_webhook_becomes_a_dead_letter(world: World) -> None:
+    await world.webhook(b"this is not json")
+    await world.drain()
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 0
+        [dead] = await uow.inbox.failed(limit=5)
+    assert dead.reason == "unparseable"
+    assert world.chat.posts == []
+
+
+class _ExplodingParser:
+    """The real parser, except that one body makes it fail as an unexpected bug would."""
+
+    def __init__(self) -> None:
+        self._real = WebhookParser()
+
+    def parse(self, body: bytes) -> list[WebhookEvent]:
+        if body == b'{"explode": true}':
+            raise RuntimeError("a bug")
+        return self._real.parse(body)
+
+
+async def test_one_failing_webhook_does_not_hold_up_its_batch(world: World) -> None:
+    inbox = InboxWorker(
+        uow=world.uow, parser=_ExplodingParser(), clock=world.clock, slack_channel=CHANNEL
+    )
+    await world.webhook(payloads.messages(payloads.text("wamid.1", "before", at=T0)))
+    await world.webhook(b'{"explode": true}')
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "after", at=T0)))
+    assert await inbox.run_once() == 3
+    await world.drain()
+    assert world.chat.thread(await world.thread()) == ["before", "after"]
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 1  # the failing one waits for its retry
+    for _ in range(12):  # and ends failed, with its reason, once retries run out
+        world.clock.advance(minutes=10)
+        await inbox.run_once()
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 0
+        [dead] = await uow.inbox.failed(limit=5)
+    assert dead.reason == "unexpected:RuntimeError" and "a bug" in dead.error
+
+
+# --- an agent replies --------------------------------------------------------------------------
+
+
+async def test_reply_inside_window_is_sent_and_marks_read(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.clock.advance(minutes=5)
+    message = await world.reply(thread, "On it")
+    assert message.status == MessageStatus.SENT and message.wamid is not None
+    assert world.whatsapp.sent == [
+        {"phone_number_id": payloads.PHONE_NUMBER_ID, "to": "4915112345678", "text": "On it"}
+    ]
+    assert world.whatsapp.read == ["wamid.IN"]
+    assert message.slack_ts is not None
+    assert world.chat.reactions[message.slack_ts] == ["sent"]
+
+
+async def test_redelivered_slack_event_sends_once(world: World) -> None:
+    thread = await _open_conversation(world)
+    first = await world.queue_reply(thread, slack_ts="1.1", event_id="Ev1")
+    again = await world.queue_reply(thread, slack_ts="1.1", event_id="Ev1")
+    other_id = await world.queue_reply(thread, slack_ts="1.1", event_id="Ev2")
+    await world.drain()
+    assert first.outcome == ReplyOutcome.QUEUED
+    assert again.outcome == other_id.outcome == ReplyOutcome.DUPLICATE
+    assert len(world.whatsapp.sent) == 1
+
+
+async def test_reply_after_window_is_refused_with_a_notice(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.clock.advance(hours=24, seconds=1)
+    result = await world.queue_reply(thread, "Late")
+    await world.drain()
+    assert result.outcome == ReplyOutcome.WINDOW_CLOSED
+    assert world.whatsapp.sent == []
+    assert world.chat.thread(thread)[-1] == "notice:window_closed:None"
+
+
+async def test_reply_in_unknown_thread_sends_nothing(world: World) -> None:
+    result = await world.queue_reply("9.9", "?")
+    assert result.outcome == ReplyOutcome.NOT_A_CONVERSATION
+    assert world.whatsapp.sent == []
+
+
+async def test_reply_empty_after_conversion_is_refused_before_any_call(world: World) -> None:
+    thread = await _open_conversation(world)
+    result = await world.queue_reply(thread, "  \n ")
+    await world.drain()
+    assert result.outcome == ReplyOutcome.EMPTY
+    assert world.whatsapp.calls == 0
+    assert world.chat.thread(thread)[-1] == "notice:reply_empty:None"
+    assert await world.job_states("send_reply") == []
+
+
+async def test_long_reply_goes_out_in_ordered_parts_and_the_thread_says_so(world: World) -> None:
+    thread = await _open_conversation(world)
+    paragraphs = [f"Paragraph {n}. " + "word " * 300 for n in range(1, 5)]  # ~6,000 characters
+    text = "\n\n".join(paragraphs)
+    result = await world.queue_reply(thread, text)
+    await world.drain()
+    sent = [m["text"] for m in world.whatsapp.sent]
+    assert len(sent) == len(result.message_ids) == 2
+    assert all(len(part) <= 4096 for part in sent)
+    assert sent[0].startswith("Paragraph 1.") and sent[1].startswith("Paragraph 3.")
+    assert " ".join(sent).split() == text.split()
+    assert "notice:reply_split:None" in world.chat.thread(thread)
+    # Both parts show on the agent's one Slack message.
+    messages = [await world.message(i) for i in result.message_ids]
+    assert {m.slack_ts for m in messages} == {messages[0].slack_ts}
+    assert world.chat.reactions[str(messages[0].slack_ts)] == ["sent"]
+
+
+async def test_quick_replies_reach_the_customer_in_order(world: World) -> None:
+    thread = await _open_conversation(world)
+    # Concurrent, as bolt runs the listeners of events that arrived in order.
+    stamps = [world.next_slack_ts() for _ in range(5)]
+    await asyncio.gather(
+        *(world.queue_reply(thread, f"part {n}", slack_ts=ts) for n, ts in enumerate(stamps, 1))
+    )
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == [f"part {n}" for n in range(1, 6)]
+
+
+async def test_a_reply_stored_late_still_goes_first_when_it_was_written_first(
+    uow_factory: object,
+) -> None:
+    """Two listeners (or processes) may store quick replies in either order: sends follow
+    Slack's own timestamps, and the settle time gives the straggler its place."""
+    from storage.uow import SqlUnitOfWorkFactory
+
+    assert isinstance(uow_factory, SqlUnitOfWorkFactory)
+    world = World.build(uow_factory, settle=timedelta(milliseconds=250))
+    thread = await _open_conversation(world)
+    first, second = world.next_slack_ts(), world.next_slack_ts()
+    await world.queue_reply(thread, "written second", slack_ts=second)
+    assert await world.workers.jobs.run_once() == 0  # settling
+    await world.queue_reply(thread, "written first", slack_ts=first)
+    world.clock.advance(seconds=1)
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["written first", "written second"]
+
+
+async def test_send_error_marks_failed_and_explains(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = meta_error(131026, "Undeliverable")
+    message = await world.reply(thread)
+    assert message.status == MessageStatus.FAILED and message.error_code == 131026
+    assert world.chat.reactions[str(message.slack_ts)] == ["failed"]
+    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131026"
+    assert await world.job_states("send_reply") == [("send_reply", "failed", "meta:131026")]
+
+
+async def test_a_payload_meta_would_refuse_fails_at_once_without_a_retry(world: World) -> None:
+    from bridge.domain import DeliveryProblem, FailureKind
+    from bridge.errors import DeliveryError
+
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = DeliveryError(
+        code=None,
+        title="WhatsApp would refuse this message",
+        kind=FailureKind.PERMANENT,
+        problem=DeliveryProblem.INVALID_MESSAGE,
+        reason="meta:invalid_payload",
+    )
+    message = await world.reply(thread)
+    assert world.whatsapp.calls == 1  # no retry
+    assert message.status == MessageStatus.FAILED
+    assert await world.job_states("send_reply") == [
+        ("send_reply", "failed", "meta:invalid_payload")
+    ]
+
+
+async def test_first_of_two_quick_replies_answered_500_keeps_its_place(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_next.append(meta_error(131000, "Something went wrong", http_status=500))
+    await world.queue_reply(thread, "first")
+    await world.queue_reply(thread, "second")
+    await world.drain()
+    assert world.whatsapp.sent == []  # the second waits behind the first's retry
+    world.clock.advance(seconds=5)
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["first", "second"]
+
+
+async def test_throttled_send_is_delayed_not_dropped(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = meta_error(130429, "Rate limit hit")
+    result = await world.queue_reply(thread)
+    await world.drain()
+    message = await world.message(result.message_ids[0])
+    assert message.status == MessageStatus.PENDING  # refused once: a blip, nobody is bothered
+    assert "notice:send_delayed:130429" not in world.chat.thread(thread)
+    world.clock.advance(seconds=3)
+    await world.drain()  # refused again: the agent hears it is queued, not failed
+    assert world.chat.thread(thread)[-1] == "notice:send_delayed:130429"
+    assert world.chat.reactions.get(str(message.slack_ts)) is None
+
+    world.whatsapp.fail_with = None
+    world.clock.advance(seconds=10)
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["Hi"]
+    assert world.chat.reactions[str(message.slack_ts)] == ["sent"]
+
+
+async def test_window_closing_while_a_send_waits_fails_it(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_next.append(meta_error(131056, "Pair rate"))
+    world.clock.advance(hours=23, minutes=59, seconds=59)
+    await world.queue_reply(thread)
+    await world.drain()
+    world.clock.advance(minutes=1)
+    await world.drain()
+    assert world.whatsapp.sent == []
+    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:None"
+    assert await world.job_states("send_reply") == [("send_reply", "failed", "window_closed")]
+
+
+async def test_slack_work_does_not_wait_behind_a_throttled_send(world: World) -> None:
+    thread = await _open_conversation(world)
+    world.whatsapp.fail_with = meta_error(130429, "Rate limit hit")
+    await world.queue_reply(thread)
+    at = world.clock.now()
+    await world.webhook(payloads.messages(payloads.text("wamid.NEXT", "still there?", at=at)))
+    await world.drain()
+    assert "still there?" in world.chat.thread(thread)
+
+
+# --- statuses ----------------------------------------------------------------------------------
+
+
+async def test_statuses_move_forward_only(world: World) -> None:
+    thread = await _open_conversation(world)
+    message = await world.reply(thread)
+    assert message.wamid is not None
+    await world.webhook(payloads.status(message.wamid, "read", at=T0))
+    await world.webhook(payloads.status(message.wamid, "delivered", at=T0))  # late: no change
+    await world.drain()
+    async with world.uow() as uow:
+        now = await uow.messages.by_wamid(message.wamid)
+    assert now is not None and now.status == MessageStatus.READ
+    assert world.chat.reactions[str(message.slack_ts)] == ["sent", "delivered", "read"]
+
+
+async def test_failed_status_reacts_and_explains(world: World) -> None:
+    thread = await _open_conversation(world)
+    message = await world.reply(thread)
+    assert message.wamid is not None
+    await world.webhook(
+        payloads.status(message.wamid, "failed", at=T0, error=(131047, "Re-engagement message"))
+    )
+    await world.drain()
+    assert "failed" in world.chat.reactions[str(message.slack_ts)]
+    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131047"
+
+
+async def test_status_racing_its_send_is_retried_not_lost(world: World) -> None:
+    await world.webhook(payloads.status("wamid.FUTURE", "delivered", at=T0))
+    await world.workers.inbox.run_once()
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 1  # kept for a later look, not dropped

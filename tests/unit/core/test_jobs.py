@@ -1,0 +1,84 @@
+"""Typed jobs: one codec, every type round-trips, and what it cannot read is a clear error."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from bridge.domain import DeliveryProblem, Notice, NoticeKind
+from bridge.errors import JobDecodeError
+from bridge.jobs import (
+    JOB_TYPES,
+    Job,
+    Lane,
+    MarkRead,
+    PostCustomerMessage,
+    PostNotice,
+    SendReply,
+    ShowDelivery,
+    decode,
+    encode,
+)
+from tests.fakes import T0
+
+EXAMPLES: list[Job] = [
+    PostCustomerMessage(conversation_id=1, message_id=2),
+    ShowDelivery(conversation_id=1, message_id=2),
+    PostNotice(
+        conversation_id=1,
+        notice=Notice(
+            kind=NoticeKind.DELIVERY_FAILED,
+            window_expires_at=T0,
+            error_code=131026,
+            error_title="Undeliverable",
+            problem=DeliveryProblem.UNDELIVERABLE,
+            reply_ts="1.2",
+            job_ref="job:3",
+        ),
+    ),
+    PostNotice(conversation_id=1, notice=Notice(kind=NoticeKind.REPLY_SPLIT, parts=2)),
+    SendReply(conversation_id=1, message_id=2),
+    MarkRead(conversation_id=1, wamid="wamid.X"),
+]
+
+
+def test_the_examples_cover_every_job_type() -> None:
+    assert {type(job) for job in EXAMPLES} == set(typing.get_args(Job)) == set(JOB_TYPES.values())
+
+
+@pytest.mark.parametrize("job", EXAMPLES, ids=lambda job: type(job).__name__)
+def test_every_job_round_trips_through_json(job: Job) -> None:
+    import json
+
+    stored = json.loads(json.dumps(encode(job)))
+    assert decode(job.TYPE, stored) == job
+
+
+def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() -> None:
+    blocking = {cls.TYPE for cls in JOB_TYPES.values() if cls.BLOCKING}
+    assert blocking == {"post_customer_message", "send_reply"}
+    assert {cls.TYPE: cls.LANE for cls in JOB_TYPES.values()} == {
+        "post_customer_message": Lane.SLACK,
+        "show_delivery": Lane.SLACK,
+        "post_notice": Lane.SLACK,
+        "send_reply": Lane.WHATSAPP,
+        "mark_read": Lane.WHATSAPP,
+    }
+
+
+@pytest.mark.parametrize(
+    ("job_type", "payload", "words"),
+    [
+        ("teleport", {}, "unknown job type"),
+        ("send_reply", {"conversation_id": 1}, "message_id"),
+        ("send_reply", {"conversation_id": "1", "message_id": 2}, "expected int"),
+        ("post_notice", {"conversation_id": 1, "notice": {"kind": "hologram"}}, "hologram"),
+        ("post_notice", {"conversation_id": 1, "notice": "x"}, "needs an object"),
+    ],
+)
+def test_what_this_version_cannot_read_is_a_clear_error(
+    job_type: str, payload: dict[str, object], words: str
+) -> None:
+    with pytest.raises(JobDecodeError, match=words):
+        decode(job_type, payload)

@@ -1,0 +1,110 @@
+"""Every word an agent reads: what a thread says, and what an agent reply is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bridge.domain import DeliveryProblem, Notice, NoticeKind
+from bridge.ports import ContactView, CustomerMessageView
+from slack_app.listeners.messages import is_agent_reply, posted_at
+from slack_app.messages import advice, customer_message_text, notice_text, thread_parent_text
+from tests.fakes import T0
+
+
+def _event(**overrides: object) -> dict[str, object]:
+    event = {"type": "message", "user": "U1", "text": "hello", "ts": "2.0", "thread_ts": "1.0"}
+    event.update(overrides)
+    return event
+
+
+def test_a_human_thread_reply_is_an_agent_reply() -> None:
+    assert is_agent_reply(_event(), note_prefix="//")
+    assert is_agent_reply(_event(subtype="thread_broadcast"), note_prefix="//")
+
+
+def test_what_is_not_sent_to_the_customer() -> None:
+    assert not is_agent_reply(_event(bot_id="B1"), note_prefix="//")
+    assert not is_agent_reply(_event(text="// internal note"), note_prefix="//")
+    assert not is_agent_reply(_event(text="  // indented note"), note_prefix="//")
+    assert not is_agent_reply(_event(thread_ts=None), note_prefix="//")  # top-level post
+    assert not is_agent_reply(_event(thread_ts="2.0"), note_prefix="//")  # a thread parent
+    assert not is_agent_reply(_event(subtype="message_changed"), note_prefix="//")
+    assert not is_agent_reply(_event(text="   "), note_prefix="//")
+    assert not is_agent_reply(_event(user=None), note_prefix="//")
+
+
+def test_a_slack_timestamp_is_exact_to_the_microsecond() -> None:
+    moment = posted_at("1732700000.000100")
+    assert moment.timestamp() == pytest.approx(1732700000.0001)
+    assert moment.microsecond == 100 and moment.tzinfo is not None
+    assert posted_at("1732700000.000099") < moment
+    with pytest.raises(ValueError, match="not a Slack timestamp"):
+        posted_at("yesterday")
+
+
+def test_parent_names_the_contact_and_number() -> None:
+    text = thread_parent_text(
+        ContactView(contact_id="4915112345678", name="Ada <admin>", business_number="1555")
+    )
+    assert "Ada &lt;admin&gt;" in text and "+4915112345678" in text
+
+
+def test_customer_text_is_escaped_and_unknown_types_are_named() -> None:
+    plain = CustomerMessageView(message_type="text", text="<!channel> & hi")
+    assert customer_message_text(plain) == "&lt;!channel&gt; &amp; hi"
+    odd = CustomerMessageView(message_type="hologram", text=None, content={"x": "<@U1>"})
+    shown = customer_message_text(odd)
+    assert "hologram" in shown and "<@U1>" not in shown
+
+
+def test_window_closed_notice_says_what_to_do() -> None:
+    notice = Notice(kind=NoticeKind.WINDOW_CLOSED, window_expires_at=T0)
+    text = notice_text(notice, now=T0 + timedelta(hours=3))
+    assert "window closed 3 h ago" in text and "approved template" in text
+
+
+def test_failure_notice_quotes_code_title_and_advice() -> None:
+    notice = Notice(
+        kind=NoticeKind.DELIVERY_FAILED,
+        error_code=131026,
+        error_title="Undeliverable",
+        problem=DeliveryProblem.UNDELIVERABLE,
+    )
+    text = notice_text(notice, now=T0)
+    assert "131026" in text and "Undeliverable" in text and "cannot be delivered" in text
+
+
+def test_an_unknown_outcome_asks_the_agent_instead_of_claiming_failure() -> None:
+    notice = Notice(kind=NoticeKind.DELIVERY_FAILED, problem=DeliveryProblem.UNKNOWN_OUTCOME)
+    text = notice_text(notice, now=T0)
+    assert "Maybe not sent" in text and "Check with the customer" in text
+
+
+def test_a_missing_customer_message_says_how_to_bring_it_back() -> None:
+    notice = Notice(
+        kind=NoticeKind.CUSTOMER_MESSAGE_MISSING,
+        error_details="slack:msg_too_long",
+        job_ref="job:7",
+    )
+    text = notice_text(notice, now=T0)
+    assert "could not be shown" in text and "wabridge deadletters replay job:7" in text
+
+
+def test_a_split_reply_says_how_many_parts() -> None:
+    text = notice_text(Notice(kind=NoticeKind.REPLY_SPLIT, parts=3), now=T0)
+    assert "3 parts" in text and "4,096" in text
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_every_notice_kind_has_words(kind: NoticeKind) -> None:
+    text = notice_text(Notice(kind=kind, parts=2), now=T0)
+    assert text and not text.startswith(":information_source:")
+
+
+@pytest.mark.parametrize("problem", list(DeliveryProblem))
+def test_every_delivery_problem_has_advice(problem: DeliveryProblem) -> None:
+    words = advice(problem)
+    assert words.endswith(".")
+    assert problem == DeliveryProblem.OTHER or "see the error details" not in words

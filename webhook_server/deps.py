@@ -1,0 +1,41 @@
+"""What the web layer receives, already built, from the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from bridge.ports import Clock, UnitOfWorkFactory, WebhookParser
+from webhook_server.metrics import Metrics
+
+__all__ = ["SlackHandler", "SlackReply", "WebDeps"]
+
+
+class SlackReply(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+#: Slack's endpoint: the raw body (already size-capped), the headers and the query string.
+SlackHandler = Callable[[bytes, Mapping[str, str], str], Awaitable[SlackReply]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebDeps:
+    uow: UnitOfWorkFactory
+    parser: WebhookParser
+    verify_signature: Callable[[bytes, str | None], bool]
+    verify_token: str
+    api_token: str | None
+    clock: Clock
+    ready: Callable[[], Awaitable[bool]]
+    on_webhook_stored: Callable[[], None]
+    slack_handler: SlackHandler | None
+    metrics: Metrics
+    #: Slack listeners running now (they run after the ack): part of "is the bridge idle".
+    listeners_running: Callable[[], int] = lambda: 0

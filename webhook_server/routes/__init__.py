@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per surface; each has ``register(app, deps)``."""

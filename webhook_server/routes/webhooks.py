@@ -1,0 +1,65 @@
+"""Meta's webhooks: the handshake, and events stored durably before the 200."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from bridge.errors import WebhookParseError
+from webhook_server.deps import WebDeps
+from webhook_server.routes.limits import read_limited
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(app: FastAPI, deps: WebDeps) -> None:
+    metrics = deps.metrics
+
+    @app.get("/webhooks/whatsapp", response_class=PlainTextResponse)
+    async def verify_webhook(
+        mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+        token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+        challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+    ) -> PlainTextResponse:
+        good = token is not None and hmac.compare_digest(token.encode(), deps.verify_token.encode())
+        if mode == "subscribe" and good and challenge is not None:
+            return PlainTextResponse(challenge)
+        return PlainTextResponse("verification failed", status_code=403)
+
+    @app.post("/webhooks/whatsapp")
+    async def receive_webhook(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await read_limited(request)
+        if body is None:
+            metrics.webhooks_rejected.labels("too_large").inc()
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        if not deps.verify_signature(body, request.headers.get("x-hub-signature-256")):
+            metrics.webhooks_rejected.labels("signature").inc()
+            log.warning("webhook rejected: bad signature", extra={"bytes": len(body)})
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        dead_reason: str | None = None
+        try:
+            deps.parser.parse(body)
+        except WebhookParseError as error:
+            dead_reason = str(error)
+        async with deps.uow() as uow:
+            inbox_id = await uow.inbox.store(
+                body, received_at=deps.clock.now(), dead_reason=dead_reason
+            )
+            await uow.commit()
+        # Stored and committed: only now may Meta hear 200.
+        if dead_reason is None:
+            metrics.webhooks_received.inc()
+            deps.on_webhook_stored()
+        else:
+            metrics.webhooks_dead.inc()
+            log.warning("webhook kept as dead letter", extra={"inbox_id": inbox_id})
+        metrics.webhook_seconds.observe(time.perf_counter() - started)
+        return JSONResponse({"ok": True})
