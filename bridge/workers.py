@@ -91,6 +91,13 @@ class Wakeable:
     def wake(self) -> None:
         self._event.set()
 
+    def wake_in(self, seconds: float) -> None:
+        """Wake the loop when work stored now becomes due (it would otherwise wait its poll)."""
+        if seconds <= 0:
+            self.wake()
+        else:
+            asyncio.get_running_loop().call_later(seconds, self.wake)
+
     async def wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), seconds)
@@ -259,7 +266,11 @@ class _Claim:
 
 
 class JobWorker:
-    """Claims due jobs and runs their handlers, recording each outcome under its lease."""
+    """Claims due jobs and runs their handlers, recording each outcome under its lease.
+
+    Each lane has ``concurrency`` slots of its own, so Slack posts waiting on Slack's pace
+    never keep a WhatsApp send from starting, and the other way round.
+    """
 
     def __init__(
         self,
@@ -272,6 +283,7 @@ class JobWorker:
         concurrency: int = 8,
         probe_every: timedelta = PROBE_EVERY,
         lanes: Collection[Lane] = tuple(Lane),
+        on_slot_free: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._handlers = handlers
@@ -281,29 +293,66 @@ class JobWorker:
         self._concurrency = concurrency
         self._probe_every = probe_every
         self._lanes = tuple(lanes)
+        self._on_slot_free = on_slot_free
         self._paused: set[Lane] = set()
+        self._running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in Lane}
 
-    async def run_once(self) -> int:
-        """Run the due jobs one claim finds (at most ``concurrency``); returns how many."""
+    @property
+    def running(self) -> int:
+        return sum(len(tasks) for tasks in self._running.values())
+
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim due jobs for the free slots of each lane and start them; returns how many.
+
+        With ``wait`` it returns once they have ended (tests drive it so); the serving loop
+        does not wait, and a job that ends frees its slot and wakes the loop.
+        """
         now = self._clock.now()
+        claims: list[ClaimedJob] = []
         async with self._uow() as uow:
-            pauses = {p.lane: p for p in await uow.pauses.active() if p.lane in self._lanes}
-            open_lanes = [lane for lane in self._lanes if lane not in pauses]
-            claims = await uow.jobs.claim(
-                now=now, limit=self._concurrency, lease=self._lease, lanes=open_lanes
-            )
-            for lane, pause in pauses.items():
-                if pause.probe_after <= now:
+            pauses = {p.lane: p for p in await uow.pauses.active()}
+            for lane in self._lanes:
+                free = self._concurrency - len(self._running[lane])
+                if free <= 0:
+                    continue
+                if lane in pauses:
+                    if pauses[lane].probe_after > now:
+                        continue
                     # One job at a time finds out whether the credentials work again.
-                    claims += await uow.jobs.claim(
-                        now=now, limit=1, lease=self._lease, lanes=[lane]
-                    )
+                    free = 1
                     await uow.pauses.postpone_probe(lane, probe_after=now + self._probe_every)
+                claims += await uow.jobs.claim(now=now, limit=free, lease=self._lease, lanes=[lane])
             await uow.commit()
         self._paused = set(pauses)
-        if claims:
-            await asyncio.gather(*(self._run(claim) for claim in claims))
+        started = [self._start(claim) for claim in claims]
+        if wait and started:
+            await asyncio.gather(*started)
         return len(claims)
+
+    def _start(self, claimed: ClaimedJob) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run(claimed))
+        slots = self._running[claimed.lane]
+        slots.add(task)
+
+        def ended(_: asyncio.Task[None]) -> None:
+            slots.discard(task)
+            self._on_slot_free()
+
+        task.add_done_callback(ended)
+        return task
+
+    async def wind_down(self) -> None:
+        """Wait for the running jobs to end; if this is cancelled, cancel them too (their
+        leases run out and another worker takes them over)."""
+        tasks = [task for slots in self._running.values() for task in slots]
+        if not tasks:
+            return
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
 
     async def _run(self, claimed: ClaimedJob) -> None:
         ids = {

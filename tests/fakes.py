@@ -113,6 +113,8 @@ class FakeChat:
     reactions_fail_with: ChatError | None = None
     #: Raised by every post of a customer message until cleared.
     customer_posts_fail_with: ChatError | None = None
+    #: When set, a customer message's post waits for it (Slack slow, or pacing).
+    hold: asyncio.Event | None = None
     rechecks: int = 0
     _ts: int = 0
 
@@ -155,6 +157,8 @@ class FakeChat:
         key: str,
         recheck_since: datetime | None,
     ) -> str:
+        if self.hold is not None:
+            await self.hold.wait()
         if self.customer_posts_fail_with is not None:
             raise self.customer_posts_fail_with
         return self._post(

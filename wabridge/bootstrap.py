@@ -12,6 +12,7 @@ import contextlib
 import enum
 import logging
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,16 +80,25 @@ class SystemClock:
 # --- storage ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class Storage:
     engine: AsyncEngine
     uow: SqlUnitOfWorkFactory
     sqlite: bool
+    #: The schema check reads Alembic's scripts and logs; once at head, it is rechecked
+    #: only this often (the database itself is asked on every call).
+    schema_recheck: float = 60.0
+    _schema_ok_until: float = 0.0
 
     async def ready(self) -> bool:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-        return await schema_is_current(self.engine)
+        if time.monotonic() < self._schema_ok_until:
+            return True
+        current = await schema_is_current(self.engine)
+        if current:
+            self._schema_ok_until = time.monotonic() + self.schema_recheck
+        return current
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -172,11 +182,16 @@ class Workers:
     jobs_wake: Wakeable
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
-        """The inbox and job loops, until ``stop`` is set."""
+        """The inbox and job loops, until ``stop`` is set; then the running jobs end."""
+
+        async def start_jobs() -> int:
+            return await self.jobs.run_once(wait=False)
+
         await asyncio.gather(
             run_loop("inbox", self.inbox.run_once, self.inbox_wake, idle=idle, stop=stop),
-            run_loop("jobs", self.jobs.run_once, self.jobs_wake, idle=idle, stop=stop),
+            run_loop("jobs", start_jobs, self.jobs_wake, idle=idle, stop=stop),
         )
+        await self.jobs.wind_down()
 
     def wake(self) -> None:
         self.inbox_wake.wake()
@@ -212,6 +227,7 @@ def build_workers(
         clock=clock,
         retry_for=retry_for,
         lease=lease,
+        on_slot_free=jobs_wake.wake,
     )
     return Workers(inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake)
 
@@ -355,7 +371,9 @@ def build(
     storage = build_storage(settings)
     whatsapp = build_whatsapp(settings, http=http)
     inbox_wake, jobs_wake = Wakeable(), Wakeable()
-    replies = Replies(uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake)
+    replies = Replies(
+        uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
+    )
     slack = build_slack(settings, replies=replies, clock=clock)
     workers = build_workers(
         storage=storage,

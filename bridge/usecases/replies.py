@@ -74,7 +74,7 @@ class Replies:
         uow: UnitOfWorkFactory,
         clock: Clock,
         settle: timedelta = REPLY_SETTLE,
-        on_queued: Callable[[], None] = lambda: None,
+        on_queued: Callable[[float], None] = lambda due_in: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -118,7 +118,7 @@ class Replies:
             )
             await uow.commit()
         if result.outcome == ReplyOutcome.QUEUED:
-            self._on_queued()
+            self._on_queued(self._settle.total_seconds())
         log.info(
             "reply taken",
             extra={**ids, "outcome": result.outcome.value, "parts": len(result.message_ids)},

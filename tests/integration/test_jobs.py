@@ -252,3 +252,34 @@ async def test_a_job_this_version_cannot_read_ends_failed(world: World) -> None:
         )
     await world.drain()
     assert ("from_the_future", "failed", "undecodable") in await world.job_states()
+
+
+async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: World) -> None:
+    from bridge.usecases import job_handlers
+    from bridge.workers import JobWorker
+
+    await _customer_writes(world, "wamid.1", "Hi")
+    await world.drain()
+    thread = await world.thread()
+    # One slot per lane, and Slack stuck on a post of another customer's message.
+    worker = JobWorker(
+        uow=world.uow,
+        handlers=job_handlers(
+            uow=world.uow, chat=world.chat, whatsapp=world.whatsapp, clock=world.clock
+        ),
+        clock=world.clock,
+        retry_for=RETRY_FOR,
+        concurrency=1,
+    )
+    world.chat.hold = asyncio.Event()
+    await _customer_writes(world, "wamid.2", "Still there?")
+    await world.workers.inbox.run_once()
+    assert await worker.run_once(wait=False) == 1  # the Slack slot is taken, and stuck
+    await world.queue_reply(thread, "Yes!")
+    assert await worker.run_once(wait=False) == 1  # the WhatsApp slot is free
+    await asyncio.wait_for(world.whatsapp.sending.wait(), timeout=10)
+    world.chat.hold.set()
+    await worker.wind_down()
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["Yes!"]
+    assert world.chat.thread(thread)[-1] == "Still there?"

@@ -193,7 +193,7 @@ def test_mark_as_read(http: httpx.Client, meta: MetaSimulator, receiver: Receive
     assert response.json() == {"success": True}
     assert meta.read_marks() == ["wamid.IN1"]
     assert meta.sent_messages() == []
-    time.sleep(0.1)
+    assert meta.wait_idle(timeout=5)  # every status webhook it will send has gone out
     assert receiver.requests() == []
 
 
@@ -362,7 +362,7 @@ def test_a_reaction_only_gets_sent(
     body = {**TEXT, "type": "reaction", "reaction": {"message_id": "wamid.Z", "emoji": "👍"}}
     _send(http, meta, body)
     assert meta.wait_for(lambda: len(receiver.requests()) == 1, timeout=5)
-    time.sleep(0.1)
+    assert meta.wait_idle(timeout=5)  # every status webhook it will send has gone out
     assert [s["status"] for s in _statuses(receiver)] == ["sent"]
 
 
@@ -393,7 +393,7 @@ def test_send_that_fails_later_by_status(
     meta.fail_next_sends_with_status()
     wamid = _send(http, meta, TEXT).json()["messages"][0]["id"]
     assert meta.wait_for(lambda: len(receiver.requests()) == 1, timeout=5)
-    time.sleep(0.1)
+    assert meta.wait_idle(timeout=5)  # every status webhook it will send has gone out
     [status] = _statuses(receiver)
     assert status["id"] == wamid
     assert status["status"] == "failed"
