@@ -19,6 +19,7 @@ from bridge.errors import UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, PostCustomerMessage
 from bridge.ports import ChatSurface, CustomerMessageView, NewMessage, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
+from bridge.usecases.records import finish
 from bridge.usecases.threads import ensure_thread, recheck_since
 
 __all__ = ["PostCustomerMessageHandler", "receive_inbound"]
@@ -102,9 +103,7 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
         if message is None or conversation is None:
             raise UnworkableJobError(f"message {job.message_id} is gone", reason="message_gone")
         if message.slack_ts is not None:  # posted before a crash took the done mark
-            async with self._uow() as uow:
-                await ctx.finish(uow)
-                await uow.commit()
+            await finish(self._uow, ctx)
             return
         retried = ctx.attempt > 1
         thread_ts = await ensure_thread(

@@ -30,6 +30,7 @@ from bridge.errors import DeliveryError, UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
 from bridge.ports import Clock, NewMessage, UnitOfWork, UnitOfWorkFactory, WhatsApp
 from bridge.usecases.notices import queue_notice
+from bridge.usecases.records import finish, load_message
 
 __all__ = [
     "REPLY_SETTLE",
@@ -213,21 +214,12 @@ class SendReplyHandler(JobHandler[SendReply]):
         self._clock = clock
 
     async def run(self, job: SendReply, ctx: JobContext) -> None:
-        async with self._uow() as uow:
-            message = await uow.messages.get(job.message_id)
-            conversation = await uow.conversations.get(job.conversation_id)
-            parts = (
-                await uow.messages.parts_of_reply(job.conversation_id, message.slack_ts)
-                if message is not None and message.slack_ts is not None
-                else []
-            )
-        if message is None or conversation is None:
-            raise UnworkableJobError(f"message {job.message_id} is gone", reason="message_gone")
+        message, conversation, parts = await load_message(
+            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
         ids = {"conversation_id": conversation.id, "message_id": message.id, "attempt": ctx.attempt}
         if message.wamid is not None:  # sent before a crash took the done mark
-            async with self._uow() as uow:
-                await ctx.finish(uow)
-                await uow.commit()
+            await finish(self._uow, ctx)
             return
         if ctx.call_started:
             raise DeliveryError(

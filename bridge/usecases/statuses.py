@@ -15,10 +15,10 @@ from bridge.domain import (
     least_advanced,
     reached_stages,
 )
-from bridge.errors import UnworkableJobError
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
 from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
+from bridge.usecases.records import finish, load_message
 
 __all__ = [
     "UNKNOWN_STATUS_GRACE",
@@ -99,23 +99,14 @@ class ShowDeliveryHandler(JobHandler[ShowDelivery]):
         self._chat = chat
 
     async def run(self, job: ShowDelivery, ctx: JobContext) -> None:
-        async with self._uow() as uow:
-            message = await uow.messages.get(job.message_id)
-            conversation = await uow.conversations.get(job.conversation_id)
-            parts = (
-                await uow.messages.parts_of_reply(job.conversation_id, message.slack_ts)
-                if message is not None and message.slack_ts is not None
-                else []
-            )
-        if message is None or conversation is None:
-            raise UnworkableJobError(f"message {job.message_id} is gone", reason="message_gone")
+        message, conversation, parts = await load_message(
+            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
         if message.slack_ts is None:  # not an agent's Slack message: nothing to show it on
-            async with self._uow() as uow:
-                await ctx.finish(uow)
-                await uow.commit()
+            await finish(self._uow, ctx)
             return
         # A reply sent in parts shows what every part has reached.
-        status = least_advanced([p.status for p in parts] or [message.status])
+        status = least_advanced([p.status for p in parts])
         stages = reached_stages(status)
         shown = tuple(dict.fromkeys((*message.shown_stages, *(s.value for s in stages))))
         if shown != message.shown_stages:

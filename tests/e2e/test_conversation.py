@@ -18,26 +18,13 @@ from sandbox.harness import (
     SIGNING_SECRET,
     Sandbox,
 )
+from tests.e2e.steps import ADA, open_thread, thread_texts
 
 pytestmark = pytest.mark.e2e
 
-ADA = ("4915112345678", "Ada")
-
-
-def _thread_texts(box: Sandbox, thread_ts: str) -> list[str]:
-    return [m.text for m in box.slack.thread(CHANNEL, thread_ts)]
-
-
-def _open_thread(box: Sandbox, text: str = "Hello") -> str:
-    box.meta.send_text(*ADA, text)
-    assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1)
-    thread_ts = box.slack.top_level(CHANNEL)[0].ts
-    assert box.slack.wait_for(lambda: text in _thread_texts(box, thread_ts))
-    return thread_ts
-
 
 def test_whole_conversation(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox, "Where is my order?")
+    thread_ts = open_thread(sandbox, "Where is my order?")
     parent = sandbox.slack.top_level(CHANNEL)[0]
     assert "Ada" in parent.text and "+4915112345678" in parent.text
 
@@ -74,17 +61,17 @@ def test_reply_outside_the_window_is_refused(sandbox: Sandbox) -> None:
     sandbox.meta.send_text(*ADA, "Old question", timestamp=yesterday)
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
     thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
-    assert sandbox.slack.wait_for(lambda: "Old question" in _thread_texts(sandbox, thread_ts))
+    assert sandbox.slack.wait_for(lambda: "Old question" in thread_texts(sandbox, thread_ts))
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Too late?")
     assert sandbox.slack.wait_for(
-        lambda: any("window closed" in t for t in _thread_texts(sandbox, thread_ts))
+        lambda: any("window closed" in t for t in thread_texts(sandbox, thread_ts))
     )
     assert sandbox.wait_idle()
     assert sandbox.meta.sent_messages() == []
 
 
 def test_notes_and_bot_posts_are_not_sent(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="// internal: VIP")
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Real answer")
     assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
@@ -113,12 +100,12 @@ def test_batch_of_three_gives_three_posts_in_order(sandbox: Sandbox) -> None:
     assert sandbox.meta.post_webhook(payload).status_code == 200
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
     thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
-    assert sandbox.slack.wait_for(lambda: len(_thread_texts(sandbox, thread_ts)) == 3)
-    assert _thread_texts(sandbox, thread_ts) == ["one", "two", "three"]
+    assert sandbox.slack.wait_for(lambda: len(thread_texts(sandbox, thread_ts)) == 3)
+    assert thread_texts(sandbox, thread_ts) == ["one", "two", "three"]
 
 
 def test_redelivered_slack_event_sends_once(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     event = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Just once")
     again = sandbox.slack.redeliver(event)
     assert again.status == 200
@@ -180,30 +167,30 @@ def test_missing_configuration_exits_2_with_one_line(tmp_path: object) -> None:
 
 
 def test_meta_refusal_shows_failure_reaction_and_reason(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     sandbox.meta.fail_next(131026, "Message undeliverable", details="Receiver is incapable")
     reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Hello?")
     assert sandbox.slack.wait_for(lambda: "x" in sandbox.slack.reactions(CHANNEL, reply.ts))
     assert sandbox.slack.wait_for(
         lambda: any(
-            "131026" in t and "undeliverable" in t for t in _thread_texts(sandbox, thread_ts)
+            "131026" in t and "undeliverable" in t for t in thread_texts(sandbox, thread_ts)
         )
     )
     assert sandbox.meta.sent_messages() == []
 
 
 def test_late_failed_status_shows_on_the_reply(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     sandbox.meta.fail_next_sends_with_status(code=131047, title="Re-engagement message")
     reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Hi again")
     assert sandbox.slack.wait_for(lambda: "x" in sandbox.slack.reactions(CHANNEL, reply.ts))
     assert sandbox.slack.wait_for(
-        lambda: any("131047" in t for t in _thread_texts(sandbox, thread_ts))
+        lambda: any("131047" in t for t in thread_texts(sandbox, thread_ts))
     )
 
 
 def test_quick_replies_arrive_in_order(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     for n in range(1, 5):
         sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=f"line {n}")
     assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 4)

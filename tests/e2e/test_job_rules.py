@@ -13,26 +13,9 @@ import pytest
 
 from sandbox.harness import CHANNEL, Sandbox
 from tests.dbutil import USE_POSTGRES
+from tests.e2e.steps import ADA, open_thread, sent_texts, thread_texts
 
 pytestmark = pytest.mark.e2e
-
-ADA = ("4915112345678", "Ada")
-
-
-def _texts(box: Sandbox, thread_ts: str) -> list[str]:
-    return [m.text for m in box.slack.thread(CHANNEL, thread_ts)]
-
-
-def _open_thread(box: Sandbox, text: str = "Hello") -> str:
-    box.meta.send_text(*ADA, text)
-    assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1)
-    thread_ts = box.slack.top_level(CHANNEL)[0].ts
-    assert box.slack.wait_for(lambda: text in _texts(box, thread_ts))
-    return thread_ts
-
-
-def _sent(box: Sandbox) -> list[str]:
-    return [m["text"]["body"] for m in box.meta.sent_messages()]
 
 
 def _deadletters(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,15 +31,15 @@ def _deadletters(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_permanent_slack_error_fails_alone_and_shows_in_deadletters(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     # The agent's message is gone by the time its delivery would show: Slack refuses for good.
     sandbox.slack.error_all("reactions.add", "message_not_found")
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Checking now")
-    assert sandbox.meta.wait_for(lambda: _sent(sandbox) == ["Checking now"])
+    assert sandbox.meta.wait_for(lambda: sent_texts(sandbox) == ["Checking now"])
     for text in ("Any news?", "Hello??"):
         sandbox.meta.send_text(*ADA, text)
     assert sandbox.slack.wait_for(
-        lambda: _texts(sandbox, thread_ts)[-2:] == ["Any news?", "Hello??"]
+        lambda: thread_texts(sandbox, thread_ts)[-2:] == ["Any news?", "Hello??"]
     )
     assert sandbox.wait_idle()
 
@@ -84,14 +67,14 @@ def test_a_permanent_slack_error_fails_alone_and_shows_in_deadletters(sandbox: S
 
 
 def test_meta_500_on_the_first_of_two_quick_replies_keeps_the_order(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     sandbox.meta.fail_next(131000, "Something went wrong", http_status=500)
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="first")
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="second")
-    assert sandbox.meta.wait_for(lambda: len(_sent(sandbox)) == 2, timeout=20)
-    assert _sent(sandbox) == ["first", "second"]
+    assert sandbox.meta.wait_for(lambda: len(sent_texts(sandbox)) == 2, timeout=20)
+    assert sent_texts(sandbox) == ["first", "second"]
     assert sandbox.wait_idle()
-    assert _sent(sandbox) == ["first", "second"]
+    assert sent_texts(sandbox) == ["first", "second"]
 
 
 def test_a_revoked_slack_token_pauses_slack_work_until_it_works_again(sandbox: Sandbox) -> None:
@@ -114,29 +97,29 @@ def test_a_revoked_slack_token_pauses_slack_work_until_it_works_again(sandbox: S
 
 
 def test_agent_text_reaches_the_customer_as_the_agent_meant_it(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     sandbox.slack.add_user("U0LEA", "Lea Martin", "Lea")
     typed = (
         "Hi! *Bold* &amp; <https://shop.example/o/42|your order> :+1: "
         "<@U0LEA> will call you <!here>"
     )
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=typed)
-    assert sandbox.meta.wait_for(lambda: len(_sent(sandbox)) == 1)
-    assert _sent(sandbox) == [
+    assert sandbox.meta.wait_for(lambda: len(sent_texts(sandbox)) == 1)
+    assert sent_texts(sandbox) == [
         "Hi! *Bold* & your order (https://shop.example/o/42) 👍 @Lea will call you"
     ]
 
 
 def test_a_6000_character_reply_goes_out_in_two_parts(sandbox: Sandbox) -> None:
-    thread_ts = _open_thread(sandbox)
+    thread_ts = open_thread(sandbox)
     long = "\n\n".join(f"Step {n}. " + "Please check the settings page. " * 30 for n in range(6))
     assert len(long) > 5000
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=long)
-    assert sandbox.meta.wait_for(lambda: len(_sent(sandbox)) == 2)
-    assert all(len(part) <= 4096 for part in _sent(sandbox))
-    assert " ".join(_sent(sandbox)).split() == long.split()
+    assert sandbox.meta.wait_for(lambda: len(sent_texts(sandbox)) == 2)
+    assert all(len(part) <= 4096 for part in sent_texts(sandbox))
+    assert " ".join(sent_texts(sandbox)).split() == long.split()
     assert sandbox.slack.wait_for(
-        lambda: any("2 parts" in text for text in _texts(sandbox, thread_ts))
+        lambda: any("2 parts" in text for text in thread_texts(sandbox, thread_ts))
     )
 
 
@@ -152,14 +135,14 @@ def test_two_worker_processes_keep_every_order(tmp_path: Path, fresh_database_ur
             box.meta.send_text(*ADA, f"customer {n}")
         assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1, timeout=30)
         thread_ts = box.slack.top_level(CHANNEL)[0].ts
-        assert box.slack.wait_for(lambda: len(_texts(box, thread_ts)) == 5, timeout=30)
-        assert _texts(box, thread_ts) == [f"customer {n}" for n in range(1, 6)]
+        assert box.slack.wait_for(lambda: len(thread_texts(box, thread_ts)) == 5, timeout=30)
+        assert thread_texts(box, thread_ts) == [f"customer {n}" for n in range(1, 6)]
 
         box.meta.fail_next(131000, "Something went wrong", http_status=500)
         for n in range(1, 5):
             box.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=f"reply {n}")
-        assert box.meta.wait_for(lambda: len(_sent(box)) == 4, timeout=30)
+        assert box.meta.wait_for(lambda: len(sent_texts(box)) == 4, timeout=30)
         assert box.wait_idle()
-        assert _sent(box) == [f"reply {n}" for n in range(1, 5)]
+        assert sent_texts(box) == [f"reply {n}" for n in range(1, 5)]
         assert len(box.slack.top_level(CHANNEL)) == 1
     assert os.path.exists(box.workdir / "bridge-worker.log")
