@@ -1,8 +1,4 @@
-"""The inbox and job loops.
-
-The inbox worker turns stored webhook bodies into domain changes, one webhook per
-transaction (or a small batch of them). The job worker claims due jobs under a lease,
-runs each one's handler, and records how it ended:
+"""The job loop: claim due jobs under a lease, run their handlers, record how each ended.
 
 - done;
 - retried with capped backoff while its failure is transient, for up to ``retry_for``;
@@ -18,17 +14,15 @@ leads to a second send or post (see ``JobContext.starting_call``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from bridge.domain import FailureKind, InboundMessage, StatusUpdate, UnknownEvent
+from bridge.domain import FailureKind
 from bridge.errors import (
     DeliveryError,
     ExternalError,
@@ -36,185 +30,21 @@ from bridge.errors import (
     JobNotReadyError,
     LeaseLostError,
     UnworkableJobError,
-    WebhookParseError,
 )
 from bridge.jobs import Job, JobFailure, JobHandler, Lane, decode
-from bridge.ports import (
-    ClaimedJob,
-    Clock,
-    InboxRow,
-    UnitOfWork,
-    UnitOfWorkFactory,
-    WebhookParser,
-)
-from bridge.usecases.inbound import receive_inbound
-from bridge.usecases.statuses import StatusOutcome, apply_status, status_may_be_early
+from bridge.ports import ClaimedJob, Clock, UnitOfWork, UnitOfWorkFactory
+from bridge.workers.loop import backoff_delay
 
-__all__ = [
-    "DEFAULT_LEASE",
-    "InboxWorker",
-    "JobWorker",
-    "Wakeable",
-    "backoff_delay",
-    "run_loop",
-]
+__all__ = ["DEFAULT_LEASE", "JobWorker"]
 
 log = logging.getLogger(__name__)
 
-#: A webhook whose processing keeps raising is kept as a failed dead letter after this many tries.
-INBOX_MAX_ATTEMPTS: Final = 8
-#: Room for the events of one webhook in the arrival order (Meta batches up to 1,000).
-ARRIVALS_PER_WEBHOOK: Final = 1000
-#: Unknown-wamid statuses are re-read this many times before they are let go.
-UNKNOWN_STATUS_RETRIES: Final = 4
 #: How long a claim lasts unless extended; the worker extends it every third of that.
 DEFAULT_LEASE: Final = timedelta(seconds=15)
 #: A job whose handler raises something unforeseen (a bug, a database blip) gets this many tries.
 UNEXPECTED_TRIES: Final = 5
 #: How often a paused lane lets one job through to see whether its credentials work again.
 PROBE_EVERY: Final = timedelta(seconds=30)
-MAX_BACKOFF: Final = 300.0
-
-
-def backoff_delay(failures: int, *, base: float = 1.0, factor: float = 2.0) -> float:
-    """Capped exponential backoff with jitter: about ``base`` after the first failure."""
-    delay: float = min(MAX_BACKOFF, base * factor ** max(0, failures - 1))
-    return delay * (0.75 + random.random() * 0.5)
-
-
-class Wakeable:
-    """A nudge: whoever stores new work calls ``wake`` so the loop need not wait its poll."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def wake(self) -> None:
-        self._event.set()
-
-    def wake_in(self, seconds: float) -> None:
-        """Wake the loop when work stored now becomes due (it would otherwise wait its poll)."""
-        if seconds <= 0:
-            self.wake()
-        else:
-            asyncio.get_running_loop().call_later(seconds, self.wake)
-
-    async def wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
-        self._event.clear()
-
-
-# --- the inbox --------------------------------------------------------------------------------
-
-
-class InboxWorker:
-    """Stored webhooks -> conversations, messages, statuses and queued jobs."""
-
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        parser: WebhookParser,
-        clock: Clock,
-        slack_channel: str,
-        on_jobs_queued: Callable[[], None] = lambda: None,
-        batch: int = 10,
-    ) -> None:
-        self._uow = uow
-        self._parser = parser
-        self._clock = clock
-        self._channel = slack_channel
-        self._on_jobs_queued = on_jobs_queued
-        self._batch = batch
-
-    async def run_once(self) -> int:
-        """Process a batch of pending webhooks in one transaction; returns how many were taken.
-
-        If anything in the batch fails, the batch rolls back and its webhooks are taken one
-        by one, so one bad webhook only delays the others and is retried or set aside alone.
-        """
-        async with self._uow() as uow:
-            rows = await uow.inbox.claim(now=self._clock.now(), limit=self._batch)
-            if not rows:
-                return 0
-            try:
-                for row in rows:
-                    await self._process(uow, row)
-                await uow.commit()
-                batch_failed = False
-            except Exception:
-                log.warning("inbox batch failed; taking its webhooks one by one")
-                batch_failed = True
-        if batch_failed:
-            for row in rows:
-                await self._run_single(row)
-        self._on_jobs_queued()
-        return len(rows)
-
-    async def _run_single(self, row: InboxRow) -> None:
-        failed: Exception | None = None
-        async with self._uow() as uow:
-            try:
-                await self._process(uow, row)
-                await uow.commit()
-            except Exception as error:
-                log.exception("inbox row failed", extra={"inbox_id": row.id})
-                failed = error
-        if failed is not None:
-            await self._retry_or_fail(row, failed)
-
-    async def _process(self, unit: UnitOfWork, row: InboxRow) -> None:
-        now = self._clock.now()
-        try:
-            events = self._parser.parse(row.body)
-        except WebhookParseError as error:
-            await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
-            log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
-            return
-        early_statuses = 0
-        for index, event in enumerate(events):
-            if isinstance(event, InboundMessage):
-                arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
-                await receive_inbound(unit, event, now=now, channel=self._channel, arrival=arrival)
-            elif isinstance(event, StatusUpdate):
-                outcome = await apply_status(unit, event, now=now)
-                if outcome == StatusOutcome.UNKNOWN_MESSAGE:
-                    if status_may_be_early(event, now=now):
-                        early_statuses += 1
-                    else:
-                        log.info(
-                            "status for an unknown message ignored",
-                            extra={"wamid": event.wamid, "status": event.raw_status},
-                        )
-            elif isinstance(event, UnknownEvent):
-                log.info("webhook event not handled", extra={"kind": event.kind})
-        if early_statuses and row.attempts < UNKNOWN_STATUS_RETRIES:
-            # Everything else in the row is idempotent, so re-reading the whole row is safe.
-            not_before = now + timedelta(seconds=backoff_delay(row.attempts + 1, base=2.0))
-            await unit.inbox.retry(row.id, error="status before its send", not_before=not_before)
-        else:
-            await unit.inbox.done(row.id, now=now)
-
-    async def _retry_or_fail(self, row: InboxRow, error: Exception) -> None:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            if row.attempts + 1 >= INBOX_MAX_ATTEMPTS:
-                await uow.inbox.fail(
-                    row.id, reason=f"unexpected:{type(error).__name__}", error=repr(error), now=now
-                )
-                log.error(
-                    "webhook failed for good; replay it with wabridge deadletters",
-                    extra={"inbox_id": row.id, "error": repr(error)},
-                )
-            else:
-                delay = backoff_delay(row.attempts + 1)
-                await uow.inbox.retry(
-                    row.id, error=repr(error), not_before=now + timedelta(seconds=delay)
-                )
-            await uow.commit()
-
-
-# --- jobs -------------------------------------------------------------------------------------
 
 
 @dataclass(kw_only=True)
@@ -598,22 +428,3 @@ def _retry_delay(error: BaseException, attempt: int) -> float:
             return max(0.0, error.retry_after)
         return backoff_delay(attempt, factor=error.backoff_base or 2.0)
     return backoff_delay(attempt)
-
-
-async def run_loop(
-    name: str,
-    step: Callable[[], Awaitable[int]],
-    wake: Wakeable,
-    *,
-    idle: float = 0.5,
-    stop: asyncio.Event,
-) -> None:
-    """Call ``step`` until ``stop`` is set; when it finds nothing, sleep ``idle`` or until woken."""
-    while not stop.is_set():
-        try:
-            worked = await step()
-        except Exception:
-            log.exception("worker step failed", extra={"worker": name})
-            worked = 0
-        if not worked:
-            await wake.wait(idle)

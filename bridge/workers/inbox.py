@@ -1,0 +1,133 @@
+"""The inbox loop: stored webhook bodies become domain changes and queued jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Final
+
+from bridge.domain import InboundMessage, StatusUpdate, UnknownEvent
+from bridge.errors import WebhookParseError
+from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
+from bridge.usecases.inbound import receive_inbound
+from bridge.usecases.statuses import StatusOutcome, apply_status, status_may_be_early
+from bridge.workers.loop import backoff_delay
+
+__all__ = ["InboxWorker"]
+
+log = logging.getLogger(__name__)
+
+#: A webhook whose processing keeps raising is kept as a failed dead letter after this many tries.
+INBOX_MAX_ATTEMPTS: Final = 8
+#: Room for the events of one webhook in the arrival order (Meta batches up to 1,000).
+ARRIVALS_PER_WEBHOOK: Final = 1000
+#: Unknown-wamid statuses are re-read this many times before they are let go.
+UNKNOWN_STATUS_RETRIES: Final = 4
+
+
+class InboxWorker:
+    """Stored webhooks -> conversations, messages, statuses and queued jobs."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        parser: WebhookParser,
+        clock: Clock,
+        slack_channel: str,
+        on_jobs_queued: Callable[[], None] = lambda: None,
+        batch: int = 10,
+    ) -> None:
+        self._uow = uow
+        self._parser = parser
+        self._clock = clock
+        self._channel = slack_channel
+        self._on_jobs_queued = on_jobs_queued
+        self._batch = batch
+
+    async def run_once(self) -> int:
+        """Process a batch of pending webhooks in one transaction; returns how many were taken.
+
+        If anything in the batch fails, the batch rolls back and its webhooks are taken one
+        by one, so one bad webhook only delays the others and is retried or set aside alone.
+        """
+        async with self._uow() as uow:
+            rows = await uow.inbox.claim(now=self._clock.now(), limit=self._batch)
+            if not rows:
+                return 0
+            try:
+                for row in rows:
+                    await self._process(uow, row)
+                await uow.commit()
+                batch_failed = False
+            except Exception:
+                log.warning("inbox batch failed; taking its webhooks one by one")
+                batch_failed = True
+        if batch_failed:
+            for row in rows:
+                await self._run_single(row)
+        self._on_jobs_queued()
+        return len(rows)
+
+    async def _run_single(self, row: InboxRow) -> None:
+        failed: Exception | None = None
+        async with self._uow() as uow:
+            try:
+                await self._process(uow, row)
+                await uow.commit()
+            except Exception as error:
+                log.exception("inbox row failed", extra={"inbox_id": row.id})
+                failed = error
+        if failed is not None:
+            await self._retry_or_fail(row, failed)
+
+    async def _process(self, unit: UnitOfWork, row: InboxRow) -> None:
+        now = self._clock.now()
+        try:
+            events = self._parser.parse(row.body)
+        except WebhookParseError as error:
+            await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
+            log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
+            return
+        early_statuses = 0
+        for index, event in enumerate(events):
+            if isinstance(event, InboundMessage):
+                arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
+                await receive_inbound(unit, event, now=now, channel=self._channel, arrival=arrival)
+            elif isinstance(event, StatusUpdate):
+                outcome = await apply_status(unit, event, now=now)
+                if outcome == StatusOutcome.UNKNOWN_MESSAGE:
+                    if status_may_be_early(event, now=now):
+                        early_statuses += 1
+                    else:
+                        log.info(
+                            "status for an unknown message ignored",
+                            extra={"wamid": event.wamid, "status": event.raw_status},
+                        )
+            elif isinstance(event, UnknownEvent):
+                log.info("webhook event not handled", extra={"kind": event.kind})
+        if early_statuses and row.attempts < UNKNOWN_STATUS_RETRIES:
+            # Everything else in the row is idempotent, so re-reading the whole row is safe.
+            not_before = now + timedelta(seconds=backoff_delay(row.attempts + 1, base=2.0))
+            await unit.inbox.retry(row.id, error="status before its send", not_before=not_before)
+        else:
+            await unit.inbox.done(row.id, now=now)
+
+    async def _retry_or_fail(self, row: InboxRow, error: Exception) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            if row.attempts + 1 >= INBOX_MAX_ATTEMPTS:
+                await uow.inbox.fail(
+                    row.id, reason=f"unexpected:{type(error).__name__}", error=repr(error), now=now
+                )
+                log.error(
+                    "webhook failed for good; replay it with wabridge deadletters",
+                    extra={"inbox_id": row.id, "error": repr(error)},
+                )
+            else:
+                delay = backoff_delay(row.attempts + 1)
+                await uow.inbox.retry(
+                    row.id, error=repr(error), not_before=now + timedelta(seconds=delay)
+                )
+            await uow.commit()

@@ -1,0 +1,63 @@
+"""The loops' shared parts: waking a loop when work arrives, backoff, and the loop itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+__all__ = ["MAX_BACKOFF", "Wakeable", "backoff_delay", "run_loop"]
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF: Final = 300.0
+
+
+def backoff_delay(failures: int, *, base: float = 1.0, factor: float = 2.0) -> float:
+    """Capped exponential backoff with jitter: about ``base`` after the first failure."""
+    delay: float = min(MAX_BACKOFF, base * factor ** max(0, failures - 1))
+    return delay * (0.75 + random.random() * 0.5)
+
+
+class Wakeable:
+    """A nudge: whoever stores new work calls ``wake`` so the loop need not wait its poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def wake_in(self, seconds: float) -> None:
+        """Wake the loop when work stored now becomes due (it would otherwise wait its poll)."""
+        if seconds <= 0:
+            self.wake()
+        else:
+            asyncio.get_running_loop().call_later(seconds, self.wake)
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()
+
+
+async def run_loop(
+    name: str,
+    step: Callable[[], Awaitable[int]],
+    wake: Wakeable,
+    *,
+    idle: float = 0.5,
+    stop: asyncio.Event,
+) -> None:
+    """Call ``step`` until ``stop`` is set; when it finds nothing, sleep ``idle`` or until woken."""
+    while not stop.is_set():
+        try:
+            worked = await step()
+        except Exception:
+            log.exception("worker step failed", extra={"worker": name})
+            worked = 0
+        if not worked:
+            await wake.wait(idle)
