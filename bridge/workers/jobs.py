@@ -192,6 +192,14 @@ class JobWorker:
             "attempt": claimed.attempt,
         }
         try:
+            await self._perform(claimed, ids)
+        except Exception:
+            # Most likely the database went away while the outcome was recorded. The lease
+            # runs out and the job is claimed again: nothing is lost, and this says why.
+            log.exception("job outcome not recorded; it runs again when its lease ends", extra=ids)
+
+    async def _perform(self, claimed: ClaimedJob, ids: dict[str, Any]) -> None:
+        try:
             job = decode(claimed.job_type, claimed.payload)
             handler = self._handlers[type(job)]
         except (JobDecodeError, KeyError) as error:
@@ -214,10 +222,10 @@ class JobWorker:
             raise
         finally:
             beat.cancel()
-        if ctx.lost or work.cancelled():
+        raised = None if work.cancelled() else work.exception()
+        if ctx.lost or work.cancelled() or isinstance(raised, LeaseLostError):
             log.warning("job lease lost; its next holder decides", extra=ids)
             return
-        raised = work.exception()
         if raised is None:
             await self._succeeded(claimed, ctx, ids)
         else:

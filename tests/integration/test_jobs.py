@@ -283,3 +283,32 @@ async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: 
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == ["Yes!"]
     assert world.chat.thread(thread)[-1] == "Still there?"
+
+
+async def test_a_job_ends_failed_even_when_its_handler_cannot_react(world: World) -> None:
+    from bridge.domain import FailureKind
+    from bridge.errors import ChatError
+    from bridge.jobs import JobFailure, JobHandler, ShowDelivery
+    from bridge.ports import UnitOfWork
+    from bridge.workers import JobWorker
+
+    class Refused(JobHandler[ShowDelivery]):
+        async def run(self, job: ShowDelivery, ctx: object) -> None:
+            raise ChatError("gone", kind=FailureKind.PERMANENT, error="message_not_found")
+
+        async def failed(self, uow: UnitOfWork, job: ShowDelivery, failure: JobFailure) -> None:
+            raise RuntimeError("a bug in the reaction to the failure")
+
+    await _customer_writes(world, "wamid.1", "Hi")
+    await world.drain()
+    async with world.uow() as uow:
+        [conversation] = await uow.conversations.list_recent(limit=1, offset=0)
+        await uow.jobs.enqueue(ShowDelivery(conversation_id=conversation.id, message_id=1), now=T0)
+        await uow.commit()
+    worker = JobWorker(
+        uow=world.uow, handlers={ShowDelivery: Refused()}, clock=world.clock, retry_for=RETRY_FOR
+    )
+    assert await worker.run_once() == 1
+    assert await world.job_states("show_delivery") == [
+        ("show_delivery", "failed", "slack:message_not_found")
+    ]
