@@ -18,8 +18,9 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
 
+from bridge.codec import from_json, to_json
 from bridge.domain.failures import DeliveryProblem, FailureKind
 from bridge.domain.notices import Notice
 from bridge.errors import JobDecodeError
@@ -203,7 +204,8 @@ class JobHandler(Generic[J]):
 
 def encode(job: Job) -> dict[str, Any]:
     """A job's fields as JSON-safe values (its type is stored beside them)."""
-    return {f.name: _to_json(getattr(job, f.name)) for f in dataclasses.fields(job)}
+    encoded: dict[str, Any] = to_json(job)
+    return encoded
 
 
 def decode(job_type: str, payload: Mapping[str, Any]) -> Job:
@@ -212,65 +214,6 @@ def decode(job_type: str, payload: Mapping[str, Any]) -> Job:
     if cls is None:
         raise JobDecodeError(f"unknown job type {job_type!r}")
     try:
-        return typing.cast(Job, _from_json(cls, payload))
+        return from_json(cls, payload)
     except (KeyError, TypeError, ValueError) as error:
         raise JobDecodeError(f"{job_type}: {type(error).__name__}: {error}") from None
-
-
-def _to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_to_json(v) for v in value]
-    return value
-
-
-_T = TypeVar("_T")
-
-
-def _from_json(hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise ValueError("a value is required")
-        (inner,) = [o for o in options if o is not type(None)]
-        return _from_json(inner, value)
-    if origin is tuple:
-        item = typing.get_args(hint)[0]
-        return tuple(_from_json(item, v) for v in value)
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{hint.__name__} needs an object")
-        hints = _hints(hint)
-        known = {f.name for f in dataclasses.fields(hint)}
-        args = {name: _from_json(hints[name], value[name]) for name in known if name in value}
-        return hint(**args)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    if hint is datetime:
-        return datetime.fromisoformat(value)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is str and isinstance(value, str):
-        return value
-    if hint is bool and isinstance(value, bool):
-        return value
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(f"expected {getattr(hint, '__name__', hint)}, got {type(value).__name__}")
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]

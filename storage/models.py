@@ -37,6 +37,7 @@ __all__ = [
     "LanePauseEntry",
     "Message",
     "SlackEvent",
+    "TemplateEntry",
 ]
 
 # Named constraints keep Alembic migrations identical on both engines.
@@ -222,6 +223,25 @@ class LanePauseEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime]
     probe_after: Mapped[datetime]
+
+
+class TemplateEntry(Base):
+    """A message template of a WhatsApp Business Account, as last synced or updated."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("waba_id", "name", "language"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    waba_id: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    quality: Mapped[str | None] = mapped_column(String(16))
+    # The whole template (placeholders, examples, header kind...) as bridge.codec writes it.
+    definition: Mapped[dict[str, Any]]
+    synced_at: Mapped[datetime]
 
 
 class SlackEvent(Base):

@@ -21,6 +21,7 @@ from storage.repositories import (
     SqlMessages,
     SqlPauses,
     SqlSlackEvents,
+    SqlTemplates,
 )
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
     jobs: SqlJobs
     slack_events: SqlSlackEvents
     pauses: SqlPauses
+    templates: SqlTemplates
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
         self.jobs = SqlJobs(session, skip_locked=skip)
         self.slack_events = SqlSlackEvents(session, skip_locked=skip)
         self.pauses = SqlPauses(session, skip_locked=skip)
+        self.templates = SqlTemplates(session, skip_locked=skip)
         return self
 
     async def __aexit__(

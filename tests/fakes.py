@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.domain import FailureKind, MessageStatus, Notice
+from bridge.domain import FailureKind, MessageStatus, MessageTemplate, Notice
 from bridge.errors import ChatError, DeliveryError
 from bridge.ports import ContactView, CustomerMessageView
 from slack_app.errors import classify as classify_slack
@@ -61,6 +61,7 @@ class FakeWhatsApp:
     #: Set as soon as a send begins.
     sending: asyncio.Event = field(default_factory=asyncio.Event)
     calls: int = 0
+    account_templates: list[MessageTemplate] = field(default_factory=list)
 
     async def send_text(
         self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
@@ -81,12 +82,17 @@ class FakeWhatsApp:
         *,
         phone_number_id: str,
         to: str,
-        name: str,
-        language: str,
-        components: Sequence[dict[str, Any]] = (),
+        template: MessageTemplate,
+        values: Mapping[str, str],
     ) -> str:
-        self.sent.append({"to": to, "template": name})
+        self.calls += 1
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.sent.append({"to": to, "template": template.name, "values": dict(values)})
         return f"wamid.OUT{len(self.sent)}"
+
+    async def templates(self, waba_id: str) -> list[MessageTemplate]:
+        return list(self.account_templates)
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
         if self.read_fails_with is not None:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
 from bridge.usecases.replies import REPLY_SETTLE, Replies
+from bridge.usecases.templates import Templates
 from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
@@ -53,6 +54,7 @@ __all__ = [
     "build",
     "build_slack",
     "build_storage",
+    "build_templates",
     "build_web",
     "build_whatsapp",
     "build_workers",
@@ -121,6 +123,21 @@ def build_whatsapp(settings: Settings, *, http: httpx.AsyncClient | None = None)
         # call well inside the job's lease.
         max_attempts=1,
     )
+
+
+def build_templates(
+    settings: Settings, *, storage: Storage, whatsapp: WhatsApp, clock: Clock
+) -> Templates | None:
+    """The account's templates, or None without ``META_WABA_ID``."""
+    if not settings.meta_waba_id:
+        return None
+    return Templates(uow=storage.uow, whatsapp=whatsapp, clock=clock, waba_id=settings.meta_waba_id)
+
+
+def require_templates(templates: Templates | None) -> Templates:
+    if templates is None:
+        raise ConfigError("META_WABA_ID is required for templates but not set")
+    return templates
 
 
 # --- Slack ------------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.errors import DeliveryError
 from wabridge.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -38,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="play a scripted conversation against the built-in simulators"
     )
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")
+    templates = commands.add_parser("templates", help="the WhatsApp Business Account's templates")
+    template_actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
+    template_actions.add_parser("sync", help="fetch every template from Meta and store them")
     dead = commands.add_parser(
         "deadletters", help="webhooks and jobs that failed: list, show, replay"
     )
@@ -52,10 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logs(settings: Settings) -> None:
+def _configure_logs(settings: Settings, *, level: int = logging.INFO) -> None:
     from wabridge.logs import configure_logging
 
-    configure_logging(fmt=settings.log_format, secrets=settings.secret_values())
+    configure_logging(fmt=settings.log_format, secrets=settings.secret_values(), level=level)
 
 
 def _migrate(url: str) -> None:
@@ -89,6 +94,29 @@ def _line(letter: DeadLetter) -> str:
     if len(error) > 100:
         error = error[:99] + "…"
     return f"{letter.ref:<14} {when}  {letter.kind:<22} {where:<16} {letter.reason:<28} {error}"
+
+
+async def _templates_sync(settings: Settings) -> int:
+    from wabridge.bootstrap import (
+        SystemClock,
+        build_storage,
+        build_templates,
+        build_whatsapp,
+        require_templates,
+    )
+
+    storage = build_storage(settings)
+    whatsapp = build_whatsapp(settings)
+    try:
+        templates = require_templates(
+            build_templates(settings, storage=storage, whatsapp=whatsapp, clock=SystemClock())
+        )
+        result = await templates.sync()
+    finally:
+        await whatsapp.aclose()
+        await storage.engine.dispose()
+    print(f"{result.total} templates synced; {result.usable} approved and ready to send")
+    return 0
 
 
 async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,6 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from wabridge.demo import run_demo
 
             return run_demo(keep=args.keep)
+        if args.command == "templates":
+            settings = load_settings()
+            # A one-shot command says what went wrong in its own last line.
+            _configure_logs(settings, level=logging.ERROR)
+            return asyncio.run(_templates_sync(settings))
         if args.command == "deadletters":
             settings = load_settings()
             _configure_logs(settings)
@@ -168,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"wabridge: {error}", file=sys.stderr)
         return 2
+    except DeliveryError as error:
+        print(f"wabridge: WhatsApp (Meta) refused: {error}", file=sys.stderr)
+        return 1
     except SQLAlchemyError as error:
         reason = str(error.orig if hasattr(error, "orig") and error.orig else error).splitlines()
         print(f"wabridge: database error: {reason[0] if reason else error}", file=sys.stderr)

@@ -24,7 +24,7 @@ from whatsapp.outbound import (
     video_payload,
 )
 from whatsapp.signature import SIGNATURE_HEADER, sign, verify_signature
-from whatsapp.templates import Template, parse_template, render_preview
+from whatsapp.templates import parse_template, send_components
 from whatsapp.webhooks import WebhookParser, parse_payload
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "MediaInfo",
     "MetaAPIError",
     "MetaTransportError",
-    "Template",
     "WebhookParser",
     "WhatsAppClient",
     "audio_payload",
@@ -47,7 +46,7 @@ __all__ = [
     "problem_of",
     "reaction_payload",
     "read_receipt_payload",
-    "render_preview",
+    "send_components",
     "sign",
     "sticker_payload",
     "template_params_components",

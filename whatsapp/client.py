@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import httpx
 
-from bridge.domain import DeliveryProblem, FailureKind
+from bridge.domain import DeliveryProblem, FailureKind, MessageTemplate
 from bridge.errors import DeliveryError
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
+from whatsapp.templates import parse_template, send_components
 
 __all__ = ["WhatsAppClient"]
 
@@ -112,13 +113,17 @@ class WhatsAppClient:
         *,
         phone_number_id: str,
         to: str,
-        name: str,
-        language: str,
-        components: Sequence[dict[str, Any]] = (),
+        template: MessageTemplate,
+        values: Mapping[str, str],
     ) -> str:
-        """Send an approved template; returns its wamid."""
-        payload = _build(lambda: template_payload(to, name, language, components))
+        """Send an approved template filled with ``values``; returns its wamid."""
+        components = send_components(template, values)
+        payload = _build(lambda: template_payload(to, template.name, template.language, components))
         return await self.send_payload(phone_number_id, payload)
+
+    async def templates(self, waba_id: str) -> list[MessageTemplate]:
+        """Every template of a WhatsApp Business Account, parsed."""
+        return [parse_template(data) for data in await self.list_templates(waba_id)]
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
         """Mark a customer's message (and the earlier ones) read."""

@@ -17,6 +17,7 @@ from bridge.domain import (
     InboundMessage,
     MessageStatus,
     StatusUpdate,
+    TemplateUpdate,
     UnknownEvent,
     WebhookEvent,
 )
@@ -40,6 +41,36 @@ _TARGET_KEYS: Final[Mapping[str, str]] = {
     "edit": "original_message_id",
     "revoke": "original_message_id",
 }
+
+
+_TEMPLATE_FIELDS: Final = frozenset(
+    {
+        "message_template_status_update",
+        "message_template_quality_update",
+        "template_category_update",
+    }
+)
+
+
+def _template_update(value: dict[str, Any], waba_id: str) -> TemplateUpdate:
+    """One of Meta's template webhooks (status, quality or category) as one event."""
+    name = _required(value, "message_template_name")
+    template_id = value.get("message_template_id")
+    return TemplateUpdate(
+        waba_id=waba_id,
+        template_id=str(template_id)
+        if isinstance(template_id, int | str) and template_id
+        else None,
+        name=name,
+        language=_str(value.get("message_template_language")),
+        status=_str(value.get("event")).upper() or None,
+        quality=_str(value.get("new_quality_score")).upper() or None,
+        category=(
+            _str(value.get("new_category")) or _str(value.get("message_template_category"))
+        ).upper()
+        or None,
+        reason=_str(value.get("reason")) or None,
+    )
 
 
 class _MalformedError(Exception):
@@ -75,15 +106,19 @@ def _events(payload: Mapping[str, Any]) -> Iterator[WebhookEvent]:
         if not isinstance(changes, list):
             yield UnknownEvent(kind="malformed_entry", raw=_as_dict(entry))
             continue
+        entry_id = _str(entry.get("id")) if isinstance(entry, dict) else ""
         for change in changes:
-            yield from _change_events(change)
+            yield from _change_events(change, entry_id)
 
 
-def _change_events(change: object) -> Iterator[WebhookEvent]:
+def _change_events(change: object, entry_id: str = "") -> Iterator[WebhookEvent]:
     if not isinstance(change, dict):
         yield UnknownEvent(kind="malformed_change", raw=_as_dict(change))
         return
     field = change.get("field")
+    if isinstance(field, str) and field in _TEMPLATE_FIELDS:
+        yield _guard("malformed_template_update", change.get("value"), _template_update, entry_id)
+        return
     if field != "messages":
         yield UnknownEvent(kind=f"field:{field}", raw=change)
         return

@@ -3,7 +3,13 @@
 Pure values and rules, no I/O. Every rule that depends on time takes ``now``.
 """
 
-from bridge.domain.events import InboundMessage, StatusUpdate, UnknownEvent, WebhookEvent
+from bridge.domain.events import (
+    InboundMessage,
+    StatusUpdate,
+    TemplateUpdate,
+    UnknownEvent,
+    WebhookEvent,
+)
 from bridge.domain.failures import DeliveryProblem, FailureKind
 from bridge.domain.message import (
     Direction,
@@ -14,6 +20,7 @@ from bridge.domain.message import (
     reached_stages,
 )
 from bridge.domain.notices import Notice, NoticeKind
+from bridge.domain.templates import MessageTemplate, Part, Placeholder
 from bridge.domain.window import WINDOW, window_expires_at, window_is_open
 
 __all__ = [
@@ -23,10 +30,14 @@ __all__ = [
     "FailureKind",
     "InboundMessage",
     "MessageStatus",
+    "MessageTemplate",
     "Notice",
     "NoticeKind",
+    "Part",
+    "Placeholder",
     "SenderType",
     "StatusUpdate",
+    "TemplateUpdate",
     "UnknownEvent",
     "WebhookEvent",
     "advance_status",

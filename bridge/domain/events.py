@@ -9,7 +9,7 @@ from typing import Any
 from bridge.domain.failures import DeliveryProblem
 from bridge.domain.message import MessageStatus
 
-__all__ = ["InboundMessage", "StatusUpdate", "UnknownEvent", "WebhookEvent"]
+__all__ = ["InboundMessage", "StatusUpdate", "TemplateUpdate", "UnknownEvent", "WebhookEvent"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +45,21 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateUpdate:
+    """Meta changed a template: its status (approved, paused, disabled...), its quality or
+    its category. Fields it did not change are None."""
+
+    waba_id: str
+    template_id: str | None
+    name: str
+    language: str
+    status: str | None = None
+    quality: str | None = None
+    category: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownEvent:
     """Anything in a webhook the core does not handle yet; kept, logged, never a crash."""
 
@@ -52,4 +67,4 @@ class UnknownEvent:
     raw: dict[str, Any]
 
 
-WebhookEvent = InboundMessage | StatusUpdate | UnknownEvent
+WebhookEvent = InboundMessage | StatusUpdate | TemplateUpdate | UnknownEvent

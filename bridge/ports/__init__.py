@@ -25,6 +25,7 @@ from bridge.ports.storage import (
     MessageRepository,
     PauseRepository,
     SlackEventRepository,
+    TemplateRepository,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "NewMessage",
     "PauseRepository",
     "SlackEventRepository",
+    "TemplateRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WebhookParser",

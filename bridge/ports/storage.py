@@ -7,12 +7,12 @@ lease token and answers False, changing nothing, when the lease is no longer hel
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from bridge.domain import MessageStatus
+from bridge.domain import MessageStatus, MessageTemplate, TemplateUpdate
 from bridge.jobs import Job, Lane
 from bridge.ports.records import (
     ClaimedJob,
@@ -34,6 +34,7 @@ __all__ = [
     "MessageRepository",
     "PauseRepository",
     "SlackEventRepository",
+    "TemplateRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]
@@ -213,6 +214,20 @@ class PauseRepository(Protocol):
         ...
 
 
+class TemplateRepository(Protocol):
+    async def replace_all(
+        self, waba_id: str, templates: Sequence[MessageTemplate], *, now: datetime
+    ) -> None:
+        """Keep exactly these templates for the account (a full sync)."""
+        ...
+
+    async def apply_update(self, update: TemplateUpdate, *, now: datetime) -> bool:
+        """Apply a template webhook; False if the template is not known yet."""
+        ...
+
+    async def all(self, waba_id: str) -> list[MessageTemplate]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -228,6 +243,8 @@ class UnitOfWork(Protocol):
     def slack_events(self) -> SlackEventRepository: ...
     @property
     def pauses(self) -> PauseRepository: ...
+    @property
+    def templates(self) -> TemplateRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
-from bridge.domain import WebhookEvent
+from bridge.domain import MessageTemplate, WebhookEvent
 
 __all__ = ["WebhookParser", "WhatsApp"]
 
@@ -23,12 +23,17 @@ class WhatsApp(Protocol):
         *,
         phone_number_id: str,
         to: str,
-        name: str,
-        language: str,
-        components: Sequence[dict[str, Any]] = (),
-    ) -> str: ...
+        template: MessageTemplate,
+        values: Mapping[str, str],
+    ) -> str:
+        """Send ``template`` filled with ``values`` (keyed by ``Placeholder.key``)."""
+        ...
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None: ...
+
+    async def templates(self, waba_id: str) -> list[MessageTemplate]:
+        """Every template of a WhatsApp Business Account, all pages."""
+        ...
 
 
 class WebhookParser(Protocol):

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
-from bridge.domain import InboundMessage, StatusUpdate, UnknownEvent
+from bridge.domain import InboundMessage, StatusUpdate, TemplateUpdate, UnknownEvent
 from bridge.errors import WebhookParseError
 from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
 from bridge.usecases.inbound import receive_inbound
 from bridge.usecases.statuses import StatusOutcome, apply_status, status_may_be_early
+from bridge.usecases.templates import apply_template_update
 from bridge.workers.loop import backoff_delay
 
 __all__ = ["InboxWorker"]
@@ -105,6 +106,8 @@ class InboxWorker:
                             "status for an unknown message ignored",
                             extra={"wamid": event.wamid, "status": event.raw_status},
                         )
+            elif isinstance(event, TemplateUpdate):
+                await apply_template_update(unit, event, now=now)
             elif isinstance(event, UnknownEvent):
                 log.info("webhook event not handled", extra={"kind": event.kind})
         if early_statuses and row.attempts < UNKNOWN_STATUS_RETRIES:

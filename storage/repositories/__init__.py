@@ -6,6 +6,7 @@ from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
 from storage.repositories.pauses import SqlPauses
 from storage.repositories.slack_events import SqlSlackEvents
+from storage.repositories.templates import SqlTemplates
 
 __all__ = [
     "SqlConversations",
@@ -14,4 +15,5 @@ __all__ = [
     "SqlMessages",
     "SqlPauses",
     "SqlSlackEvents",
+    "SqlTemplates",
 ]

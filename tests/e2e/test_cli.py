@@ -94,3 +94,28 @@ def test_socket_mode_is_refused_clearly_for_now(fresh_database_url: str, tmp_pat
         "wabridge: SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP "
         "mode with SLACK_SIGNING_SECRET"
     ]
+
+
+def test_templates_sync_fetches_and_stores_every_template(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    from sandbox.meta_sim import MetaSimulator
+
+    env = _env(fresh_database_url)
+    assert _wabridge("migrate", env=env, cwd=tmp_path).returncode == 0
+    missing = _wabridge("templates", "sync", env=env, cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "wabridge: META_WABA_ID is required for templates but not set"
+
+    with MetaSimulator(access_token=CONFIG["META_ACCESS_TOKEN"], app_secret="s") as meta:
+        env |= {"META_API_BASE": meta.url, "META_WABA_ID": meta.waba_id}
+        synced = _wabridge("templates", "sync", env=env, cwd=tmp_path)
+        assert synced.returncode == 0, synced.stderr
+        # The simulator's account: two approved templates and a paused one.
+        assert synced.stdout.strip() == "3 templates synced; 2 approved and ready to send"
+        refused = _wabridge(
+            "templates", "sync", env=env | {"META_ACCESS_TOKEN": "EAAG-wrong"}, cwd=tmp_path
+        )
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("wabridge: WhatsApp (Meta) refused: (190)")

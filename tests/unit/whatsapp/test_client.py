@@ -106,17 +106,50 @@ async def test_send_text_posts_the_payload_with_the_bearer_token(
 
 
 async def test_send_template(meta: respx.MockRouter, client: WhatsAppClient) -> None:
+    from whatsapp.templates import parse_template
+
     route = meta.post(MESSAGES).mock(return_value=accepted("wamid.T"))
-    components = [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}]
+    template = parse_template(
+        {
+            "name": "hello",
+            "language": "en",
+            "status": "APPROVED",
+            "components": [{"type": "BODY", "text": "Hi {{1}}"}],
+        }
+    )
     wamid = await client.send_template(
-        phone_number_id=PNID, to="4915100000000", name="hello", language="en", components=components
+        phone_number_id=PNID, to="4915100000000", template=template, values={"body.1": "Ada"}
     )
     assert wamid == "wamid.T"
     assert sent_json(route)["template"] == {
         "name": "hello",
         "language": {"code": "en"},
-        "components": components,
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}],
     }
+
+
+async def test_templates_are_parsed_from_every_page(
+    meta: respx.MockRouter, client: WhatsAppClient
+) -> None:
+    meta.get(f"{BASE}/{VERSION}/WABA1/message_templates").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "data": [{"name": "a", "language": "en", "status": "APPROVED"}],
+                    "paging": {"cursors": {"after": "c1"}, "next": "more"},
+                },
+            ),
+            httpx.Response(
+                200, json={"data": [{"name": "b", "language": "de", "status": "PAUSED"}]}
+            ),
+        ]
+    )
+    templates = await client.templates("WABA1")
+    assert [(t.name, t.language, t.usable) for t in templates] == [
+        ("a", "en", True),
+        ("b", "de", False),
+    ]
 
 
 async def test_send_payload_sends_any_built_payload(

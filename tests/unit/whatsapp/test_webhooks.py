@@ -10,7 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.domain import InboundMessage, MessageStatus, StatusUpdate, UnknownEvent
+from bridge.domain import (
+    InboundMessage,
+    MessageStatus,
+    StatusUpdate,
+    TemplateUpdate,
+    UnknownEvent,
+)
 from bridge.errors import WebhookParseError
 from bridge.ports import WebhookParser as WebhookParserPort
 from whatsapp.webhooks import WebhookParser, parse_payload
@@ -64,11 +70,21 @@ def test_the_parser_satisfies_the_core_port() -> None:
 # --- the recorded samples ------------------------------------------------------------------
 
 
+TEMPLATE_FIELDS = {
+    "message_template_status_update",
+    "message_template_quality_update",
+    "template_category_update",
+}
+
+
 def expected_kinds(payload: dict[str, Any]) -> list[type]:
     """What the samples should turn into, counted straight from their structure."""
     kinds: list[type] = []
     for entry in payload["entry"]:
         for ch in entry["changes"]:
+            if ch["field"] in TEMPLATE_FIELDS:
+                kinds.append(TemplateUpdate)
+                continue
             if ch["field"] != "messages":
                 kinds.append(UnknownEvent)
                 continue
@@ -389,3 +405,23 @@ def test_arbitrary_json_never_raises_anything_but_a_parse_error(payload: Any) ->
         assert not isinstance(payload, dict)
         return
     assert all(isinstance(e, InboundMessage | StatusUpdate | UnknownEvent) for e in events)
+
+
+def test_template_webhooks_become_template_updates(
+    pywa_samples: dict[str, dict[str, Any]],
+) -> None:
+    def only(name: str) -> TemplateUpdate:
+        [event] = PARSER.parse(json.dumps(pywa_samples[name]).encode())
+        assert isinstance(event, TemplateUpdate)
+        return event
+
+    approved = only("template_status_update/approved")
+    assert (approved.waba_id, approved.template_id) == ("102290129340398", "1689556908129832")
+    assert (approved.name, approved.language) == ("order_confirmation", "en_US")
+    assert (approved.status, approved.category, approved.quality) == ("APPROVED", "UTILITY", None)
+    rejected = only("template_status_update/rejected")
+    assert (rejected.status, rejected.reason) == ("REJECTED", "INVALID_FORMAT")
+    yellow = only("template_quality_update/yellow")
+    assert (yellow.quality, yellow.status) == ("YELLOW", None)
+    category = only("template_category_update/marketing")
+    assert (category.category, category.status) == ("MARKETING", None)

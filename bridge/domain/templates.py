@@ -1,0 +1,126 @@
+"""Message templates: what an approved template says, what it needs filled in, how it reads.
+
+Outside the 24-hour window only an approved template may be sent. A template has a
+placeholder for each variable of its header, body and URL buttons (``{{1}}`` when its
+parameters are positional, ``{{first_name}}`` when named), and a header that may be media.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "MEDIA_HEADERS",
+    "MessageTemplate",
+    "Part",
+    "Placeholder",
+    "placeholder_names",
+]
+
+_PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+#: Header formats whose value is a link to the media, not text.
+MEDIA_HEADERS: Final = frozenset({"IMAGE", "VIDEO", "DOCUMENT"})
+#: The one status Meta lets a template be sent in.
+SENDABLE: Final = "APPROVED"
+
+
+def placeholder_names(text: str) -> list[str]:
+    """The distinct placeholder names of ``text`` (``"1"``, ``"name"``), in first-seen order."""
+    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
+
+
+class Part(enum.StrEnum):
+    HEADER = "header"
+    BODY = "body"
+    BUTTON = "button"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placeholder:
+    """One value a template needs: a text variable, or (``name == "media"``) a header's media
+    link. ``button`` is the URL button's index."""
+
+    part: Part
+    name: str
+    example: str | None = None
+    button: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique within a template: ``header.1``, ``body.first_name``, ``button0.1``."""
+        where = f"button{self.button}" if self.part == Part.BUTTON else self.part.value
+        return f"{where}.{self.name}"
+
+    @property
+    def is_media(self) -> bool:
+        return self.part == Part.HEADER and self.name == "media"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageTemplate:
+    """One template in one language, as the WhatsApp Business Account holds it."""
+
+    name: str
+    language: str
+    category: str
+    status: str
+    quality: str | None = None
+    parameter_format: str = "POSITIONAL"  # or NAMED
+    header_kind: str | None = None  # TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION
+    header_text: str | None = None
+    body_text: str = ""
+    footer_text: str | None = None
+    buttons: tuple[str, ...] = ()
+    #: URL buttons' URLs, by button index, where a placeholder sits (for previews).
+    button_urls: tuple[str, ...] = ()
+    placeholders: tuple[Placeholder, ...] = ()
+    template_id: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Whether Meta lets it be sent now (paused, disabled or pending ones are not)."""
+        return self.status == SENDABLE
+
+    @property
+    def needs_media(self) -> bool:
+        return self.header_kind in MEDIA_HEADERS
+
+    def values_from(self, params: Sequence[str]) -> dict[str, str]:
+        """Values given in order (as ``/wa template`` takes them): the header's media link or
+        text variables first, then the body's, then the URL buttons'."""
+        if len(params) != len(self.placeholders):
+            raise ValueError(
+                f"{self.name} needs {len(self.placeholders)} value(s), {len(params)} given"
+            )
+        return {p.key: value for p, value in zip(self.placeholders, params, strict=True)}
+
+    def missing(self, values: Mapping[str, str]) -> list[Placeholder]:
+        """The placeholders ``values`` leaves empty."""
+        return [p for p in self.placeholders if not values.get(p.key, "").strip()]
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The message as the customer will read it, a missing value shown as ``{{…}}``."""
+
+        def fill(part: Part, text: str) -> str:
+            def value(match: re.Match[str]) -> str:
+                key = Placeholder(part=part, name=match.group(1)).key
+                return values.get(key) or match.group(0)
+
+            return _PLACEHOLDER.sub(value, text)
+
+        lines: list[str] = []
+        if self.header_text and self.header_kind == "TEXT":
+            lines.append(f"*{fill(Part.HEADER, self.header_text)}*")
+        elif self.needs_media:
+            media = values.get(Placeholder(part=Part.HEADER, name="media").key)
+            lines.append(f"[{(self.header_kind or 'media').lower()}: {media or '…'}]")
+        lines.append(fill(Part.BODY, self.body_text))
+        if self.footer_text:
+            lines.append(f"_{self.footer_text}_")
+        if self.buttons:
+            lines.append(" · ".join(f"[{label}]" for label in self.buttons))
+        return "\n".join(lines)
