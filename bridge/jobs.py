@@ -37,6 +37,7 @@ __all__ = [
     "JobState",
     "Lane",
     "MarkRead",
+    "PostAgentMessage",
     "PostCustomerMessage",
     "PostNotice",
     "SendReply",
@@ -96,8 +97,22 @@ class PostNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PostAgentMessage:
+    """Show in the thread a message an agent sent from outside it (a template from ``/wa``
+    or the template modal), opening the thread if the conversation has none yet."""
+
+    TYPE: ClassVar[str] = "post_agent_message"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = True
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SendReply:
-    """Send an agent's reply (or one part of a long one) to WhatsApp."""
+    """Send an agent's message to WhatsApp: a thread reply (or one part of a long one), or a
+    template."""
 
     TYPE: ClassVar[str] = "send_reply"
     LANE: ClassVar[Lane] = Lane.WHATSAPP
@@ -119,7 +134,7 @@ class MarkRead:
     wamid: str
 
 
-Job = PostCustomerMessage | ShowDelivery | PostNotice | SendReply | MarkRead
+Job = PostCustomerMessage | PostAgentMessage | ShowDelivery | PostNotice | SendReply | MarkRead
 
 JOB_TYPES: Final[Mapping[str, type[Job]]] = types.MappingProxyType(
     {cls.TYPE: cls for cls in typing.get_args(Job)}

@@ -20,11 +20,12 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bridge.domain import FailureKind, MessageStatus, Notice
 from bridge.errors import ChatError
-from bridge.ports import ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
 from slack_app.errors import ALREADY_DONE, classify
 from slack_app.ids import POST_METADATA_TYPE
 from slack_app.messages import (
     STAGE_REACTIONS,
+    agent_message_text,
     customer_message_text,
     notice_text,
     thread_parent_text,
@@ -171,6 +172,23 @@ class SlackSurface:
             channel=channel,
             thread_ts=thread_ts,
             text=customer_message_text(message),
+            key=key,
+            recheck_since=recheck_since,
+        )
+
+    async def post_agent_message(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        message: AgentMessageView,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=agent_message_text(message),
             key=key,
             recheck_since=recheck_since,
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge.domain import FailureKind, MessageStatus, MessageTemplate, Notice
 from bridge.errors import ChatError, DeliveryError
-from bridge.ports import ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
 from slack_app.errors import classify as classify_slack
 from whatsapp.errors import MetaAPIError, classify
 
@@ -94,6 +94,9 @@ class FakeWhatsApp:
     async def templates(self, waba_id: str) -> list[MessageTemplate]:
         return list(self.account_templates)
 
+    async def display_number(self, phone_number_id: str) -> str:
+        return "15550001111"
+
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
         if self.read_fails_with is not None:
             raise self.read_fails_with
@@ -169,6 +172,19 @@ class FakeChat:
             raise self.customer_posts_fail_with
         return self._post(
             channel, thread_ts, message.text or message.message_type, key, recheck_since
+        )
+
+    async def post_agent_message(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        message: AgentMessageView,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        return self._post(
+            channel, thread_ts, f"agent:{message.template}:{message.text}", key, recheck_since
         )
 
     async def post_notice(

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
 from bridge.usecases.replies import REPLY_SETTLE, Replies
-from bridge.usecases.templates import Templates
+from bridge.usecases.status import StatusReports
+from bridge.usecases.templates import TemplateMessages, Templates
 from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
@@ -151,7 +152,15 @@ class Slack:
     activity: Activity
 
 
-def build_slack(settings: Settings, *, replies: Replies, clock: Clock) -> Slack:
+def build_slack(
+    settings: Settings,
+    *,
+    replies: Replies,
+    clock: Clock,
+    status: StatusReports,
+    templates: Templates | None = None,
+    template_messages: TemplateMessages | None = None,
+) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
     Both share bolt's client: one Slack Web API client per process.
@@ -181,6 +190,9 @@ def build_slack(settings: Settings, *, replies: Replies, clock: Clock) -> Slack:
             replies=replies,
             users=SlackUserNames(app.client),
             note_prefix=settings.note_prefix,
+            status=status,
+            templates=templates,
+            template_messages=template_messages,
             activity=activity,
         ),
     )
@@ -391,7 +403,34 @@ def build(
     replies = Replies(
         uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
     )
-    slack = build_slack(settings, replies=replies, clock=clock)
+    templates = build_templates(settings, storage=storage, whatsapp=whatsapp, clock=clock)
+    template_messages = (
+        TemplateMessages(
+            uow=storage.uow,
+            whatsapp=whatsapp,
+            clock=clock,
+            templates=templates,
+            phone_number_id=settings.meta_phone_number_id,
+            channel=settings.slack_channel_id,
+            on_queued=jobs_wake.wake_in,
+        )
+        if templates is not None
+        else None
+    )
+    status = StatusReports(
+        uow=storage.uow,
+        clock=clock,
+        phone_number_id=settings.meta_phone_number_id,
+        channel=settings.slack_channel_id,
+    )
+    slack = build_slack(
+        settings,
+        replies=replies,
+        clock=clock,
+        status=status,
+        templates=templates,
+        template_messages=template_messages,
+    )
     workers = build_workers(
         storage=storage,
         chat=slack.surface,

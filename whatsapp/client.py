@@ -121,6 +121,25 @@ class WhatsAppClient:
         payload = _build(lambda: template_payload(to, template.name, template.language, components))
         return await self.send_payload(phone_number_id, payload)
 
+    async def display_number(self, phone_number_id: str) -> str:
+        """The business number's phone number, digits only."""
+        response = await self._request(
+            "GET",
+            f"{self._root}/{phone_number_id}",
+            params={"fields": "display_phone_number"},
+            ctx={"phone_number_id": phone_number_id},
+        )
+        shown = _json_object(response).get("display_phone_number")
+        digits = "".join(c for c in shown if c.isdigit()) if isinstance(shown, str) else ""
+        if not digits:
+            raise MetaAPIError(
+                code=None,
+                title="Meta's answer had no display_phone_number",
+                kind=FailureKind.PERMANENT,
+                http_status=response.status_code,
+            )
+        return digits
+
     async def templates(self, waba_id: str) -> list[MessageTemplate]:
         """Every template of a WhatsApp Business Account, parsed."""
         return [parse_template(data) for data in await self.list_templates(waba_id)]

@@ -20,10 +20,16 @@ from bridge.domain.message import (
     reached_stages,
 )
 from bridge.domain.notices import Notice, NoticeKind
-from bridge.domain.templates import MessageTemplate, Part, Placeholder
-from bridge.domain.window import WINDOW, window_expires_at, window_is_open
+from bridge.domain.templates import MessageTemplate, Part, Placeholder, ValueProblem
+from bridge.domain.window import (
+    REFUSED_WINDOW_CLOSED,
+    WINDOW,
+    window_expires_at,
+    window_is_open,
+)
 
 __all__ = [
+    "REFUSED_WINDOW_CLOSED",
     "WINDOW",
     "DeliveryProblem",
     "Direction",
@@ -39,6 +45,7 @@ __all__ = [
     "StatusUpdate",
     "TemplateUpdate",
     "UnknownEvent",
+    "ValueProblem",
     "WebhookEvent",
     "advance_status",
     "least_advanced",

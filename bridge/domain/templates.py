@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "MAX_PARAMETER",
     "MEDIA_HEADERS",
     "MessageTemplate",
     "Part",
     "Placeholder",
+    "ValueProblem",
     "placeholder_names",
 ]
 
@@ -31,6 +33,18 @@ SENDABLE: Final = "APPROVED"
 def placeholder_names(text: str) -> list[str]:
     """The distinct placeholder names of ``text`` (``"1"``, ``"name"``), in first-seen order."""
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
+
+
+class ValueProblem(enum.StrEnum):
+    """What is wrong with a value an agent gave a template."""
+
+    MISSING = "missing"
+    NOT_HTTPS = "not_https"
+    TOO_LONG = "too_long"
+
+
+#: Meta's limit for one text parameter of a template.
+MAX_PARAMETER: Final = 1024
 
 
 class Part(enum.StrEnum):
@@ -101,6 +115,19 @@ class MessageTemplate:
     def missing(self, values: Mapping[str, str]) -> list[Placeholder]:
         """The placeholders ``values`` leaves empty."""
         return [p for p in self.placeholders if not values.get(p.key, "").strip()]
+
+    def problems(self, values: Mapping[str, str]) -> dict[str, ValueProblem]:
+        """What Meta would refuse in ``values``, by placeholder key; empty when all is well."""
+        found: dict[str, ValueProblem] = {}
+        for p in self.placeholders:
+            value = values.get(p.key, "").strip()
+            if not value:
+                found[p.key] = ValueProblem.MISSING
+            elif p.is_media and not value.lower().startswith("https://"):
+                found[p.key] = ValueProblem.NOT_HTTPS
+            elif len(value) > MAX_PARAMETER:
+                found[p.key] = ValueProblem.TOO_LONG
+        return found
 
     def render(self, values: Mapping[str, str]) -> str:
         """The message as the customer will read it, a missing value shown as ``{{…}}``."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["WINDOW", "window_expires_at", "window_is_open"]
+__all__ = ["REFUSED_WINDOW_CLOSED", "WINDOW", "window_expires_at", "window_is_open"]
 
 #: Free-form messages are allowed for this long after the customer's latest message, by that
 #: message's own timestamp.
 WINDOW = timedelta(hours=24)
+
+#: Why an agent's message was refused before any call: the window was closed. It is kept as
+#: the message's error, so refused replies can be counted and listed.
+REFUSED_WINDOW_CLOSED = "window_closed"
 
 
 def window_expires_at(last_customer_message_at: datetime | None) -> datetime | None:

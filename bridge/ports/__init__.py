@@ -4,7 +4,7 @@ The adapters (``whatsapp``, ``slack_app``, ``storage``) satisfy them structurall
 satisfy them with small fakes. Nothing here knows HTTP, Slack or SQL.
 """
 
-from bridge.ports.chat import ChatSurface, ContactView, CustomerMessageView
+from bridge.ports.chat import AgentMessageView, ChatSurface, ContactView, CustomerMessageView
 from bridge.ports.clock import Clock
 from bridge.ports.records import (
     ClaimedJob,
@@ -32,6 +32,7 @@ from bridge.ports.storage import (
 from bridge.ports.whatsapp import WebhookParser, WhatsApp
 
 __all__ = [
+    "AgentMessageView",
     "ChatSurface",
     "ClaimedJob",
     "Clock",

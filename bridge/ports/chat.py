@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bridge.domain import MessageStatus, Notice
 
-__all__ = ["ChatSurface", "ContactView", "CustomerMessageView"]
+__all__ = ["AgentMessageView", "ChatSurface", "ContactView", "CustomerMessageView"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +25,16 @@ class CustomerMessageView:
     text: str | None
     content: dict[str, Any] = field(default_factory=dict)
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentMessageView:
+    """A message an agent sent from outside the thread (a template), as the thread shows it."""
+
+    author: str | None  # the agent's Slack user id
+    template: str | None
+    language: str | None
+    text: str
 
 
 class ChatSurface(Protocol):
@@ -45,6 +55,16 @@ class ChatSurface(Protocol):
         channel: str,
         thread_ts: str,
         message: CustomerMessageView,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str: ...
+
+    async def post_agent_message(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        message: AgentMessageView,
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...

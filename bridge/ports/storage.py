@@ -69,6 +69,16 @@ class ConversationRepository(Protocol):
 
     async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]: ...
 
+    async def display_number(self, phone_number_id: str) -> str | None: ...
+
+    async def business_numbers(self) -> list[tuple[str, str, str]]:
+        """(phone number id, phone number, channel) of every business number stored."""
+        ...
+
+    async def window_counts(self, *, now: datetime, within: timedelta) -> tuple[int, int]:
+        """How many windows are open at ``now``, and how many of them close ``within``."""
+        ...
+
 
 class MessageRepository(Protocol):
     async def add(self, message: NewMessage) -> MessageRecord | None:
@@ -107,6 +117,10 @@ class MessageRepository(Protocol):
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None: ...
 
+    async def count_refused_since(self, since: datetime, *, reason: str) -> int:
+        """Agents' messages refused before any call, for ``reason``, since ``since``."""
+        ...
+
 
 class InboxRepository(Protocol):
     async def store(
@@ -122,6 +136,8 @@ class InboxRepository(Protocol):
     async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None: ...
 
     async def depth(self) -> int: ...
+
+    async def last_received_at(self) -> datetime | None: ...
 
     async def failure_counts(self) -> list[FailureCount]: ...
 

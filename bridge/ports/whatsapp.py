@@ -31,6 +31,10 @@ class WhatsApp(Protocol):
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None: ...
 
+    async def display_number(self, phone_number_id: str) -> str:
+        """The business number's phone number, digits only (for a conversation's parent)."""
+        ...
+
     async def templates(self, waba_id: str) -> list[MessageTemplate]:
         """Every template of a WhatsApp Business Account, all pages."""
         ...

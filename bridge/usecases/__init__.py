@@ -8,6 +8,7 @@ from bridge.jobs import (
     Job,
     JobHandler,
     MarkRead,
+    PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
     SendReply,
@@ -18,6 +19,7 @@ from bridge.usecases.inbound import PostCustomerMessageHandler
 from bridge.usecases.notices import PostNoticeHandler
 from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
 from bridge.usecases.statuses import ShowDeliveryHandler
+from bridge.usecases.templates import PostAgentMessageHandler
 
 __all__ = ["job_handlers"]
 
@@ -28,6 +30,7 @@ def job_handlers(
     """Every job type, and what performs it."""
     return {
         PostCustomerMessage: PostCustomerMessageHandler(uow=uow, chat=chat),
+        PostAgentMessage: PostAgentMessageHandler(uow=uow, chat=chat, clock=clock),
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
         SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),

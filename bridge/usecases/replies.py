@@ -16,15 +16,18 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bridge.domain import (
+    REFUSED_WINDOW_CLOSED,
     DeliveryProblem,
     Direction,
     FailureKind,
     MessageStatus,
+    MessageTemplate,
     Notice,
     NoticeKind,
     SenderType,
     window_is_open,
 )
+from bridge.codec import from_json
 from bridge.domain.text import split_text
 from bridge.errors import DeliveryError, UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
@@ -140,6 +143,30 @@ class Replies:
         now: datetime,
     ) -> ReplyResult:
         if not window_is_open(window_expires_at, now=now):
+            refused = await uow.messages.add(
+                NewMessage(
+                    conversation_id=conversation_id,
+                    direction=Direction.OUTBOUND,
+                    sender_type=SenderType.AGENT,
+                    message_type="text",
+                    content={"text": text},
+                    status=MessageStatus.FAILED,
+                    created_at=now,
+                    slack_user=user,
+                    slack_ts=slack_ts,
+                    idempotency_key=f"slack:{channel}:{slack_ts}",
+                )
+            )
+            if refused is None:
+                return ReplyResult(outcome=ReplyOutcome.DUPLICATE, conversation_id=conversation_id)
+            # Kept, failed, with the reason: refused replies show in the REST API and /wa status.
+            await uow.messages.mark_failed(
+                refused.id,
+                at=now,
+                code=None,
+                title=REFUSED_WINDOW_CLOSED,
+                details="the 24-hour window was closed; nothing was sent",
+            )
             notice = Notice(
                 kind=NoticeKind.WINDOW_CLOSED,
                 window_expires_at=window_expires_at,
@@ -238,7 +265,10 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.EARLIER_PART_FAILED,
                 reason="earlier_part_failed",
             )
-        if not window_is_open(conversation.window_expires_at, now=self._clock.now()):
+        template = message.message_type == "template"
+        if not template and not window_is_open(
+            conversation.window_expires_at, now=self._clock.now()
+        ):
             raise DeliveryError(
                 code=None,
                 title="The 24-hour window closed",
@@ -250,11 +280,19 @@ class SendReplyHandler(JobHandler[SendReply]):
         # From here until the answer is recorded, a crash leaves the outcome unknown, and the
         # next holder of this job asks the agent instead of sending blindly again.
         await ctx.starting_call()
-        wamid = await self._whatsapp.send_text(
-            phone_number_id=conversation.phone_number_id,
-            to=conversation.contact_id,
-            text=str(message.content.get("text", "")),
-        )
+        if template:
+            wamid = await self._whatsapp.send_template(
+                phone_number_id=conversation.phone_number_id,
+                to=conversation.contact_id,
+                template=from_json(MessageTemplate, message.content["template"]),
+                values=dict(message.content.get("values") or {}),
+            )
+        else:
+            wamid = await self._whatsapp.send_text(
+                phone_number_id=conversation.phone_number_id,
+                to=conversation.contact_id,
+                text=str(message.content.get("text", "")),
+            )
         sent_at = self._clock.now()
         async with self._uow() as uow:
             # What happened outside is recorded even if the lease ran out meanwhile.

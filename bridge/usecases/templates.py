@@ -9,16 +9,40 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.domain import MessageTemplate, TemplateUpdate
-from bridge.ports import Clock, UnitOfWork, UnitOfWorkFactory, WhatsApp
+from bridge.codec import to_json
+from bridge.domain import (
+    Direction,
+    MessageStatus,
+    MessageTemplate,
+    SenderType,
+    TemplateUpdate,
+    ValueProblem,
+)
+from bridge.jobs import JobContext, JobHandler, PostAgentMessage, SendReply, ShowDelivery
+from bridge.ports import (
+    AgentMessageView,
+    ChatSurface,
+    Clock,
+    NewMessage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WhatsApp,
+)
+from bridge.usecases.records import finish, load_message
+from bridge.usecases.threads import ensure_thread, recheck_since
 
 __all__ = [
     "Lookup",
     "LookupOutcome",
+    "PostAgentMessageHandler",
+    "SendOutcome",
+    "SendResult",
     "SyncResult",
+    "TemplateMessages",
     "Templates",
     "apply_template_update",
 ]
@@ -121,3 +145,181 @@ class Templates:
         if len(usable) > 1:
             return Lookup(outcome=LookupOutcome.WHICH_LANGUAGE, candidates=tuple(usable))
         return Lookup(outcome=LookupOutcome.FOUND, template=usable[0])
+
+
+class SendOutcome(enum.StrEnum):
+    QUEUED = "queued"
+    UNKNOWN_TEMPLATE = "unknown_template"
+    NOT_USABLE = "not_usable"
+    WHICH_LANGUAGE = "which_language"
+    WRONG_VALUES = "wrong_values"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    outcome: SendOutcome
+    template: MessageTemplate | None = None
+    candidates: tuple[MessageTemplate, ...] = ()
+    problems: Mapping[str, ValueProblem] = field(default_factory=dict)
+    #: How many values were given in order, when their number was wrong.
+    given: int | None = None
+    conversation_id: int | None = None
+    message_id: int | None = None
+    rendered: str | None = None
+
+
+class TemplateMessages:
+    """Agents send approved templates to a contact: outside the window, or to start a
+    conversation. The message goes through the same jobs as replies, and shows in the
+    contact's thread (opened now if the contact has none)."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        whatsapp: WhatsApp,
+        clock: Clock,
+        templates: Templates,
+        phone_number_id: str,
+        channel: str,
+        on_queued: Callable[[float], None] = lambda due_in: None,
+    ) -> None:
+        self._uow = uow
+        self._whatsapp = whatsapp
+        self._clock = clock
+        self._templates = templates
+        self._phone_number_id = phone_number_id
+        self._channel = channel
+        self._on_queued = on_queued
+
+    async def send(
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str | None,
+        author: str | None,
+        params: Sequence[str] | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> SendResult:
+        """Queue ``name`` to the contact ``to`` (a WhatsApp id), filled with ``values`` (by
+        placeholder key) or ``params`` (in order); or say why not, sending nothing."""
+        lookup = await self._templates.find(name, language)
+        if lookup.outcome != LookupOutcome.FOUND or lookup.template is None:
+            refused = {
+                LookupOutcome.UNKNOWN: SendOutcome.UNKNOWN_TEMPLATE,
+                LookupOutcome.NOT_USABLE: SendOutcome.NOT_USABLE,
+                LookupOutcome.WHICH_LANGUAGE: SendOutcome.WHICH_LANGUAGE,
+            }[lookup.outcome]
+            return SendResult(outcome=refused, candidates=lookup.candidates)
+        template = lookup.template
+        if values is None:
+            given = list(params or ())
+            if len(given) != len(template.placeholders):
+                return SendResult(
+                    outcome=SendOutcome.WRONG_VALUES, template=template, given=len(given)
+                )
+            values = template.values_from(given)
+        problems = template.problems(values)
+        if problems:
+            return SendResult(
+                outcome=SendOutcome.WRONG_VALUES, template=template, problems=problems
+            )
+        return await self._queue(to=to, template=template, values=dict(values), author=author)
+
+    async def _queue(
+        self, *, to: str, template: MessageTemplate, values: dict[str, str], author: str | None
+    ) -> SendResult:
+        async with self._uow() as uow:
+            display = await uow.conversations.display_number(self._phone_number_id)
+        if display is None:  # the first conversation ever starts from our side
+            display = await self._whatsapp.display_number(self._phone_number_id)
+        now = self._clock.now()
+        rendered = template.render(values)
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get_or_create(
+                phone_number_id=self._phone_number_id,
+                display_phone_number=display,
+                contact_id=to,
+                contact_name=None,
+                slack_channel=self._channel,
+                now=now,
+            )
+            message = await uow.messages.add(
+                NewMessage(
+                    conversation_id=conversation.id,
+                    direction=Direction.OUTBOUND,
+                    sender_type=SenderType.AGENT,
+                    message_type="template",
+                    content={"text": rendered, "template": to_json(template), "values": values},
+                    status=MessageStatus.PENDING,
+                    created_at=now,
+                    slack_user=author,
+                )
+            )
+            assert message is not None  # no wamid nor key yet: nothing to collide with
+            await uow.jobs.enqueue(
+                PostAgentMessage(conversation_id=conversation.id, message_id=message.id), now=now
+            )
+            await uow.jobs.enqueue(
+                SendReply(conversation_id=conversation.id, message_id=message.id), now=now
+            )
+            await uow.commit()
+        self._on_queued(0)
+        log.info(
+            "template queued",
+            extra={
+                "conversation_id": conversation.id,
+                "message_id": message.id,
+                "template": template.name,
+                "language": template.language,
+            },
+        )
+        return SendResult(
+            outcome=SendOutcome.QUEUED,
+            template=template,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            rendered=rendered,
+        )
+
+
+class PostAgentMessageHandler(JobHandler[PostAgentMessage]):
+    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface, clock: Clock) -> None:
+        self._uow = uow
+        self._chat = chat
+        self._clock = clock
+
+    async def run(self, job: PostAgentMessage, ctx: JobContext) -> None:
+        message, conversation, _ = await load_message(
+            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
+        if message.slack_ts is not None:  # posted before a crash took the done mark
+            await finish(self._uow, ctx)
+            return
+        retried = ctx.attempt > 1
+        thread_ts = await ensure_thread(
+            uow=self._uow, chat=self._chat, conversation=conversation, retried=retried
+        )
+        template = message.content.get("template") or {}
+        ts = await self._chat.post_agent_message(
+            channel=conversation.slack_channel,
+            thread_ts=thread_ts,
+            message=AgentMessageView(
+                author=message.slack_user,
+                template=template.get("name"),
+                language=template.get("language"),
+                text=str(message.content.get("text", "")),
+            ),
+            key=ctx.uid,
+            recheck_since=recheck_since(ctx.queued_at, retried=retried),
+        )
+        async with self._uow() as uow:
+            await uow.messages.set_slack_ts(message.id, ts)
+            # The send may have gone out already: show where it stands on the new post.
+            await uow.jobs.enqueue(
+                ShowDelivery(conversation_id=conversation.id, message_id=message.id),
+                now=self._clock.now(),
+            )
+            await ctx.finish(uow)
+            await uow.commit()

@@ -13,6 +13,8 @@ from typing import ParamSpec
 from slack_bolt.async_app import AsyncApp
 
 from bridge.usecases.replies import Replies
+from bridge.usecases.status import StatusReports
+from bridge.usecases.templates import TemplateMessages, Templates
 from slack_app.text import UserNames
 
 __all__ = ["Activity", "ListenerDeps", "register_all"]
@@ -46,6 +48,10 @@ class ListenerDeps:
     replies: Replies
     users: UserNames
     note_prefix: str
+    status: StatusReports
+    #: None without META_WABA_ID: the template commands then say so.
+    templates: Templates | None = None
+    template_messages: TemplateMessages | None = None
     activity: Activity = field(default_factory=Activity)
 
 

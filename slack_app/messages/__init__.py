@@ -1,7 +1,12 @@
 """Every word an agent reads in Slack, and the Block Kit around it, in one package."""
 
 from slack_app.messages.commands import HELP_TEXT, SHORTCUT_NOT_YET, unknown_subcommand
-from slack_app.messages.conversations import customer_message_text, escape, thread_parent_text
+from slack_app.messages.conversations import (
+    agent_message_text,
+    customer_message_text,
+    escape,
+    thread_parent_text,
+)
 from slack_app.messages.delivery import STAGE_REACTIONS
 from slack_app.messages.notices import notice_text
 from slack_app.messages.problems import advice
@@ -11,6 +16,7 @@ __all__ = [
     "SHORTCUT_NOT_YET",
     "STAGE_REACTIONS",
     "advice",
+    "agent_message_text",
     "customer_message_text",
     "escape",
     "notice_text",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from bridge.ports import ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
 from slack_app.text import whatsapp_to_slack
 
-__all__ = ["customer_message_text", "escape", "thread_parent_text"]
+__all__ = ["agent_message_text", "customer_message_text", "escape", "thread_parent_text"]
 
 
 def escape(text: str) -> str:
@@ -63,3 +63,16 @@ def customer_message_text(message: CustomerMessageView) -> str:
     if message.message_type in {"button", "interactive"} and message.text:
         return f":radio_button: {whatsapp_to_slack(message.text)}"
     return _describe(message)
+
+
+def agent_message_text(message: AgentMessageView) -> str:
+    """A template an agent sent from outside the thread, as the customer will read it."""
+    who = f"<@{message.author}>" if message.author else "An agent"
+    what = (
+        f"template `{escape(message.template)}`"
+        + (f" ({escape(message.language)})" if message.language else "")
+        if message.template
+        else "a message"
+    )
+    quoted = "\n".join(f"> {line}" for line in escape(message.text).splitlines() or [""])
+    return f":outbox_tray: {who} sent {what}:\n{quoted}"

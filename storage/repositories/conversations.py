@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 
 from bridge.ports import ConversationRecord
 from storage.models import BusinessNumber, Contact, Conversation
@@ -160,3 +160,34 @@ class SqlConversations(Repository):
             .offset(offset)
         )
         return [_record(*row) for row in (await self._session.execute(query)).all()]
+
+    async def display_number(self, phone_number_id: str) -> str | None:
+        """A business number's phone number, if a conversation on it was ever stored."""
+        return await self._session.scalar(
+            select(BusinessNumber.display_phone_number).where(
+                BusinessNumber.phone_number_id == phone_number_id
+            )
+        )
+
+    async def business_numbers(self) -> list[tuple[str, str, str]]:
+        """(phone number id, phone number, channel) of every business number stored."""
+        rows = await self._session.execute(
+            select(
+                BusinessNumber.phone_number_id,
+                BusinessNumber.display_phone_number,
+                BusinessNumber.slack_channel,
+            ).order_by(BusinessNumber.id)
+        )
+        return [(a, b, c) for a, b, c in rows.all()]
+
+    async def window_counts(self, *, now: datetime, within: timedelta) -> tuple[int, int]:
+        """How many windows are open at ``now``, and how many of them close ``within``."""
+        C = Conversation  # noqa: N806 - a short alias keeps the statement readable
+        open_now = C.window_expires_at > now
+        closing = case((C.window_expires_at <= now + within, 1), else_=0)
+        row = (
+            await self._session.execute(
+                select(func.count(), func.coalesce(func.sum(closing), 0)).where(open_now)
+            )
+        ).one()
+        return int(row[0]), int(row[1])

@@ -128,3 +128,7 @@ class SqlInbox(Repository):
             )
         )
         return self._changed(result)
+
+    async def last_received_at(self) -> datetime | None:
+        """When the newest webhook arrived (any state)."""
+        return await self._session.scalar(select(func.max(InboxEntry.received_at)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import MessageRecord, NewMessage
@@ -160,3 +160,17 @@ class SqlMessages(Repository):
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None:
         await self._set(message_id, shown_stages=list(stages))
+
+    async def count_refused_since(self, since: datetime, *, reason: str) -> int:
+        """Agents' messages refused before any call, for ``reason``, since ``since``."""
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.direction == Direction.OUTBOUND.value,
+                Message.status == MessageStatus.FAILED.value,
+                Message.error_title == reason,
+                Message.created_at >= since,
+            )
+        )
+        return int(count or 0)

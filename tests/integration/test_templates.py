@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from bridge.usecases.templates import LookupOutcome, Templates
+from bridge.domain import MessageTemplate, Part, Placeholder
+from bridge.usecases.templates import LookupOutcome, SendOutcome, TemplateMessages, Templates
 from sandbox.meta_sim import MetaSimulator
 from storage.uow import SqlUnitOfWorkFactory
-from tests.fakes import FakeClock
-from tests.integration.world import World
+from tests import payloads
+from tests.fakes import FakeClock, meta_error
+from tests.integration.world import CHANNEL, World
 from whatsapp.client import WhatsAppClient
 
 TOKEN = "EAAG-templates-test-token"
@@ -119,3 +121,114 @@ async def test_template_webhooks_pause_and_rate_a_stored_template(
     await _sync(meta, uow_factory)  # a later sync keeps the quality a webhook reported
     [again] = await templates.all()
     assert again.quality == "YELLOW"
+
+
+ORDER = MessageTemplate(
+    name="order_update",
+    language="en",
+    category="UTILITY",
+    status="APPROVED",
+    body_text="Hi {{1}}, your order {{2}} has shipped.",
+    placeholders=(
+        Placeholder(part=Part.BODY, name="1", example="Maria"),
+        Placeholder(part=Part.BODY, name="2", example="#1042"),
+    ),
+)
+PAUSED = MessageTemplate(name="promo", language="en", category="MARKETING", status="PAUSED")
+
+
+async def _with_templates(world: World) -> TemplateMessages:
+    world.whatsapp.account_templates = [ORDER, PAUSED]
+    templates = Templates(uow=world.uow, whatsapp=world.whatsapp, clock=world.clock, waba_id="W")
+    await templates.sync()
+    return TemplateMessages(
+        uow=world.uow,
+        whatsapp=world.whatsapp,
+        clock=world.clock,
+        templates=templates,
+        phone_number_id="1000000001",
+        channel=CHANNEL,
+    )
+
+
+async def test_a_template_to_a_new_contact_opens_its_thread_and_shows_its_delivery(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    world = World.build(uow_factory)
+    messages = await _with_templates(world)
+    result = await messages.send(
+        to="4915112345678", name="order_update", language=None, author="U1", params=["Ada", "#7"]
+    )
+    assert result.outcome == SendOutcome.QUEUED
+    await world.drain()
+    assert world.whatsapp.sent == [
+        {
+            "to": "4915112345678",
+            "template": "order_update",
+            "values": {"body.1": "Ada", "body.2": "#7"},
+        }
+    ]
+    [parent] = world.chat.parents()
+    assert world.chat.thread(parent.ts) == ["agent:order_update:Hi Ada, your order #7 has shipped."]
+    post = next(p for p in world.chat.posts if p.thread_ts == parent.ts)
+    assert world.chat.reactions[post.ts] == ["sent"]
+    message = await world.message(result.message_id or 0)
+    assert message.slack_ts == post.ts and message.message_type == "template"
+
+
+async def test_a_template_goes_out_when_the_window_is_closed(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    world = World.build(uow_factory)
+    messages = await _with_templates(world)
+    await world.webhook(payloads.messages(payloads.text("wamid.1", "Hi", at=world.clock.now())))
+    await world.drain()
+    world.clock.advance(hours=30)
+    assert (await world.queue_reply(await world.thread(), "Too late")).outcome == "window_closed"
+    result = await messages.send(
+        to="4915112345678", name="order_update", language="en", author="U1", params=["A", "B"]
+    )
+    await world.drain()
+    assert result.outcome == SendOutcome.QUEUED
+    assert [m.get("template") for m in world.whatsapp.sent] == ["order_update"]
+    assert len(world.chat.parents()) == 1  # the contact's thread, reused
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "outcome"),
+    [
+        ("nope", [], SendOutcome.UNKNOWN_TEMPLATE),
+        ("promo", [], SendOutcome.NOT_USABLE),
+        ("order_update", ["only one"], SendOutcome.WRONG_VALUES),
+        ("order_update", ["Ada", "  "], SendOutcome.WRONG_VALUES),
+    ],
+)
+async def test_a_template_that_cannot_go_out_sends_nothing(
+    uow_factory: SqlUnitOfWorkFactory, name: str, params: list[str], outcome: SendOutcome
+) -> None:
+    world = World.build(uow_factory)
+    messages = await _with_templates(world)
+    result = await messages.send(
+        to="4915112345678", name=name, language=None, author="U1", params=params
+    )
+    await world.drain()
+    assert result.outcome == outcome
+    assert world.whatsapp.calls == 0 and world.chat.posts == []
+    assert await world.job_states() == []
+
+
+async def test_a_template_meta_refuses_is_explained_in_the_thread(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    world = World.build(uow_factory)
+    messages = await _with_templates(world)
+    world.whatsapp.fail_next.append(meta_error(132001, "Template name does not exist"))
+    await messages.send(
+        to="4915112345678", name="order_update", language=None, author="U1", params=["A", "B"]
+    )
+    await world.drain()
+    [parent] = world.chat.parents()
+    thread = world.chat.thread(parent.ts)
+    assert thread[-1] == "notice:delivery_failed:132001"
+    post = next(p for p in world.chat.posts if p.thread_ts == parent.ts)
+    assert world.chat.reactions[post.ts] == ["failed"]

@@ -13,6 +13,7 @@ from bridge.jobs import (
     Job,
     Lane,
     MarkRead,
+    PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
     SendReply,
@@ -24,6 +25,7 @@ from tests.fakes import T0
 
 EXAMPLES: list[Job] = [
     PostCustomerMessage(conversation_id=1, message_id=2),
+    PostAgentMessage(conversation_id=1, message_id=2),
     ShowDelivery(conversation_id=1, message_id=2),
     PostNotice(
         conversation_id=1,
@@ -57,9 +59,10 @@ def test_every_job_round_trips_through_json(job: Job) -> None:
 
 def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() -> None:
     blocking = {cls.TYPE for cls in JOB_TYPES.values() if cls.BLOCKING}
-    assert blocking == {"post_customer_message", "send_reply"}
+    assert blocking == {"post_customer_message", "post_agent_message", "send_reply"}
     assert {cls.TYPE: cls.LANE for cls in JOB_TYPES.values()} == {
         "post_customer_message": Lane.SLACK,
+        "post_agent_message": Lane.SLACK,
         "show_delivery": Lane.SLACK,
         "post_notice": Lane.SLACK,
         "send_reply": Lane.WHATSAPP,
