@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from bridge.codec import from_json
 from bridge.domain import (
     REFUSED_WINDOW_CLOSED,
     DeliveryProblem,
@@ -27,7 +28,6 @@ from bridge.domain import (
     SenderType,
     window_is_open,
 )
-from bridge.codec import from_json
 from bridge.domain.text import split_text
 from bridge.errors import DeliveryError, UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
