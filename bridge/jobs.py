@@ -42,6 +42,7 @@ __all__ = [
     "PostNotice",
     "SendReply",
     "ShowDelivery",
+    "ShowWindow",
     "decode",
     "encode",
 ]
@@ -82,6 +83,18 @@ class ShowDelivery:
 
     conversation_id: int
     message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ShowWindow:
+    """Show the conversation's window (open until when, or closed) on its thread's parent.
+    Read when the job runs, so a burst of customer messages costs one update."""
+
+    TYPE: ClassVar[str] = "show_window"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,7 +147,15 @@ class MarkRead:
     wamid: str
 
 
-Job = PostCustomerMessage | PostAgentMessage | ShowDelivery | PostNotice | SendReply | MarkRead
+Job = (
+    PostCustomerMessage
+    | PostAgentMessage
+    | ShowDelivery
+    | ShowWindow
+    | PostNotice
+    | SendReply
+    | MarkRead
+)
 
 JOB_TYPES: Final[Mapping[str, type[Job]]] = types.MappingProxyType(
     {cls.TYPE: cls for cls in typing.get_args(Job)}

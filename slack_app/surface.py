@@ -154,9 +154,18 @@ class SlackSurface:
         return await self._post(
             channel=channel,
             thread_ts=None,
-            text=thread_parent_text(contact),
+            text=thread_parent_text(contact, now=self._now()),
             key=key,
             recheck_since=recheck_since,
+        )
+
+    async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
+        await self._pacer.acquire(channel)
+        await self._call(
+            "chat.update",
+            self._client.chat_update(
+                channel=channel, ts=thread_ts, text=thread_parent_text(contact, now=self._now())
+            ),
         )
 
     async def post_customer_message(

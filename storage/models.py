@@ -36,8 +36,10 @@ __all__ = [
     "JobEntry",
     "LanePauseEntry",
     "Message",
+    "ScheduledRun",
     "SlackEvent",
     "TemplateEntry",
+    "WindowMark",
 ]
 
 # Named constraints keep Alembic migrations identical on both engines.
@@ -107,6 +109,9 @@ class Conversation(Base):
         UniqueConstraint("business_number_id", "contact_id"),
         UniqueConstraint("slack_channel", "slack_thread_ts"),
         Index("ix_conversations_last_message_at", "last_message_at"),
+        # The window scan reads a range of window ends: its cost follows the windows about
+        # to close, not every conversation ever.
+        Index("ix_conversations_window_expires_at", "window_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -242,6 +247,29 @@ class TemplateEntry(Base):
     # The whole template (placeholders, examples, header kind...) as bridge.codec writes it.
     definition: Mapped[dict[str, Any]]
     synced_at: Mapped[datetime]
+
+
+class WindowMark(Base):
+    """A warning mark (or the close, mark 0) reached by one window: unique, so the warning is
+    posted once whatever the number of scheduler processes, and a renewed window (a new end)
+    is armed afresh."""
+
+    __tablename__ = "window_marks"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    window_expires_at: Mapped[datetime] = mapped_column(primary_key=True)
+    mark_seconds: Mapped[int] = mapped_column(primary_key=True)
+    reached_at: Mapped[datetime]
+
+
+class ScheduledRun(Base):
+    """One run of a scheduled job in one time slot, claimed by the process that runs it."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claimed_at: Mapped[datetime]
 
 
 class SlackEvent(Base):

@@ -20,6 +20,7 @@ from storage.repositories import (
     SqlJobs,
     SqlMessages,
     SqlPauses,
+    SqlSchedule,
     SqlSlackEvents,
     SqlTemplates,
 )
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
     slack_events: SqlSlackEvents
     pauses: SqlPauses
     templates: SqlTemplates
+    schedule: SqlSchedule
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
         self.slack_events = SqlSlackEvents(session, skip_locked=skip)
         self.pauses = SqlPauses(session, skip_locked=skip)
         self.templates = SqlTemplates(session, skip_locked=skip)
+        self.schedule = SqlSchedule(session, skip_locked=skip)
         return self
 
     async def __aexit__(

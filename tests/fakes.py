@@ -125,6 +125,8 @@ class FakeChat:
     #: When set, a customer message's post waits for it (Slack slow, or pacing).
     hold: asyncio.Event | None = None
     rechecks: int = 0
+    #: Every window shown on a parent: (thread, window end).
+    windows: list[tuple[str, datetime | None]] = field(default_factory=list)
     _ts: int = 0
 
     def _maybe_fail(self) -> None:
@@ -198,6 +200,10 @@ class FakeChat:
     ) -> str:
         text = f"notice:{notice.kind.value}:{notice.error_code}"
         return self._post(channel, thread_ts, text, key, recheck_since)
+
+    async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
+        self._maybe_fail()
+        self.windows.append((thread_ts, contact.window_expires_at))
 
     async def show_delivery(
         self, *, channel: str, ts: str, stages: Sequence[MessageStatus]

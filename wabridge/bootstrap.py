@@ -28,9 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
 from bridge.usecases.replies import REPLY_SETTLE, Replies
+from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, Templates
+from bridge.usecases.warnings import WindowWatch
 from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
+from scheduler.jobs.templates import template_sync
+from scheduler.jobs.windows import window_scan
+from scheduler.runner import Scheduler
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.pacing import ChannelPacer
@@ -55,6 +60,7 @@ __all__ = [
     "build",
     "build_slack",
     "build_storage",
+    "build_scheduler",
     "build_templates",
     "build_web",
     "build_whatsapp",
@@ -261,6 +267,31 @@ def build_workers(
     return Workers(inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake)
 
 
+# --- scheduler ---------------------------------------------------------------------------
+
+
+def build_scheduler(
+    settings: Settings,
+    *,
+    storage: Storage,
+    clock: Clock,
+    templates: Templates | None,
+    on_queued: Callable[[float], None],
+) -> Scheduler:
+    """The periodic tasks: window warnings, and the hourly template sync."""
+    watch = WindowWatch(
+        uow=storage.uow,
+        clock=clock,
+        marks=settings.warn_before,
+        templates=templates,
+        on_queued=on_queued,
+    )
+    tasks = [window_scan(watch, every=settings.scan_interval)]
+    if templates is not None:
+        tasks.append(template_sync(templates, Slots(uow=storage.uow, clock=clock)))
+    return Scheduler(tasks)
+
+
 # --- web --------------------------------------------------------------------------------------
 
 
@@ -304,6 +335,7 @@ class Bridge:
     replies: Replies
     slack: Slack
     workers: Workers
+    scheduler: Scheduler
     app: FastAPI
     shutdown_grace: float = SHUTDOWN_GRACE
     closed: bool = field(default=False)
@@ -322,6 +354,8 @@ class Bridge:
         stop = stop or asyncio.Event()
         workers: asyncio.Task[None] | None = None
         try:
+            if role in (Role.ALL, Role.SCHEDULER):
+                self.scheduler.start()
             if role in (Role.ALL, Role.WORKER):
                 workers = asyncio.create_task(self.workers.run(stop))
             if role in (Role.ALL, Role.WEB):
@@ -337,13 +371,12 @@ class Bridge:
                 finally:
                     watcher.cancel()
             else:
-                if role == Role.SCHEDULER:
-                    log.info("scheduler role: this version has no scheduled jobs yet")
                 if by_signal:
                     _stop_on_signals(stop)
                 await stop.wait()
         finally:
             stop.set()
+            self.scheduler.stop()
             self.workers.wake()
             if workers is not None:
                 await _join(workers, self.shutdown_grace)
@@ -444,6 +477,9 @@ def build(
     app = build_web(
         settings, storage=storage, clock=clock, slack=slack, on_webhook_stored=inbox_wake.wake
     )
+    scheduler = build_scheduler(
+        settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.wake_in
+    )
     return Bridge(
         settings=settings,
         storage=storage,
@@ -451,5 +487,6 @@ def build(
         replies=replies,
         slack=slack,
         workers=workers,
+        scheduler=scheduler,
         app=app,
     )

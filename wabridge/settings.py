@@ -33,10 +33,7 @@ __all__ = [
 
 #: Variables the contract defines whose feature is not built yet; shrink it as features land.
 NOT_YET_USED: Final[Mapping[str, str]] = {
-    "WABRIDGE_WARN_BEFORE": "window warnings",
-    "WABRIDGE_SCAN_INTERVAL": "window warnings",
     "WABRIDGE_RETENTION": "the retention sweep",
-    "META_WABA_ID": "templates",
 }
 
 #: A customer-service window lasts 24 hours; a warning this early or earlier would never fire.

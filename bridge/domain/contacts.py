@@ -4,7 +4,35 @@ from __future__ import annotations
 
 import phonenumbers
 
-__all__ = ["normalize_phone"]
+__all__ = ["language_of", "normalize_phone"]
+
+# The language most of a country's customers write in, for ranking templates; a guess only
+# where nothing better is known (the language of the last template the contact received).
+_LANGUAGES = {
+    **dict.fromkeys(("DE", "AT", "LI"), "de"),
+    **dict.fromkeys(("FR", "MC", "SN", "CI"), "fr"),
+    **dict.fromkeys(("ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "UY", "PY", "BO"), "es"),
+    **dict.fromkeys(("PT", "BR", "AO", "MZ"), "pt"),
+    **dict.fromkeys(("IT", "SM"), "it"),
+    **dict.fromkeys(("NL", "SR"), "nl"),
+    **dict.fromkeys(("GB", "US", "IE", "AU", "NZ", "CA", "IN", "ZA", "NG", "KE", "PH", "SG"), "en"),
+    "TR": "tr",
+    "PL": "pl",
+    "ID": "id",
+    "SA": "ar",
+    "AE": "ar",
+    "EG": "ar",
+    "RU": "ru",
+}
+
+
+def language_of(wa_id: str) -> str | None:
+    """The language a contact most likely writes in, from their number's country."""
+    try:
+        number = phonenumbers.parse("+" + wa_id, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return _LANGUAGES.get(phonenumbers.region_code_for_number(number) or "")
 
 
 def normalize_phone(text: str) -> str:

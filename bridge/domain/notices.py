@@ -25,6 +25,8 @@ class NoticeKind(enum.StrEnum):
     REPLY_EMPTY = "reply_empty"
     #: A customer message could not be posted in the thread.
     CUSTOMER_MESSAGE_MISSING = "customer_message_missing"
+    #: The window closes soon (a ``WABRIDGE_WARN_BEFORE`` mark was reached).
+    WINDOW_WARNING = "window_warning"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,3 +44,5 @@ class Notice:
     parts: int | None = None
     #: The failed job an operator can replay (``wabridge deadletters replay``).
     job_ref: str | None = None
+    #: Templates to suggest, best first, as ``name:language``.
+    suggestions: tuple[str, ...] = ()

@@ -14,9 +14,14 @@ __all__ = ["AgentMessageView", "ChatSurface", "ContactView", "CustomerMessageVie
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactView:
+    """Who a conversation is with, and its window, as the thread's parent shows them."""
+
     contact_id: str
     name: str | None
     business_number: str
+    window_expires_at: datetime | None = None
+    #: The conversation, for the parent's buttons (a click carries all it needs).
+    conversation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +83,10 @@ class ChatSurface(Protocol):
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...
+
+    async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
+        """Show the conversation's window, as it stands now, on the thread's parent."""
+        ...
 
     async def show_delivery(
         self, *, channel: str, ts: str, stages: Sequence[MessageStatus]

@@ -33,6 +33,7 @@ __all__ = [
     "JobRepository",
     "MessageRepository",
     "PauseRepository",
+    "ScheduleRepository",
     "SlackEventRepository",
     "TemplateRepository",
     "UnitOfWork",
@@ -79,6 +80,10 @@ class ConversationRepository(Protocol):
         """How many windows are open at ``now``, and how many of them close ``within``."""
         ...
 
+    async def windows_ending(self, *, after: datetime, until: datetime) -> list[ConversationRecord]:
+        """Conversations whose window ends in ``(after, until]``."""
+        ...
+
 
 class MessageRepository(Protocol):
     async def add(self, message: NewMessage) -> MessageRecord | None:
@@ -119,6 +124,10 @@ class MessageRepository(Protocol):
 
     async def count_refused_since(self, since: datetime, *, reason: str) -> int:
         """Agents' messages refused before any call, for ``reason``, since ``since``."""
+        ...
+
+    async def template_usage(self, *, recent: int) -> dict[str, int]:
+        """How often each template was sent, over the ``recent`` latest template messages."""
         ...
 
 
@@ -163,6 +172,13 @@ class JobRepository(Protocol):
         """Queue a job. ``seq`` is when its cause happened (default ``now``): jobs of one
         conversation and lane run in that order, then by ``arrival`` (the order causes of
         the same moment reached us), then in the order they were queued."""
+        ...
+
+    async def enqueue_once(
+        self, job: Job, *, now: datetime, seq: datetime | None = None, arrival: int = 0
+    ) -> bool:
+        """Queue ``job`` unless the same job of that conversation waits unclaimed already;
+        True if queued. For jobs that read what is current when they run."""
         ...
 
     async def claim(
@@ -244,6 +260,18 @@ class TemplateRepository(Protocol):
     async def all(self, waba_id: str) -> list[MessageTemplate]: ...
 
 
+class ScheduleRepository(Protocol):
+    async def reach_mark(
+        self, conversation_id: int, *, window_expires_at: datetime, mark_seconds: int, now: datetime
+    ) -> bool:
+        """Record that a window reached a mark; True only for the first to record it."""
+        ...
+
+    async def claim_run(self, job: str, *, slot: int, now: datetime) -> bool:
+        """Claim the run of ``job`` in ``slot``; True only for the first to claim it."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -261,6 +289,8 @@ class UnitOfWork(Protocol):
     def pauses(self) -> PauseRepository: ...
     @property
     def templates(self) -> TemplateRepository: ...
+    @property
+    def schedule(self) -> ScheduleRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,6 +13,7 @@ from bridge.jobs import (
     PostNotice,
     SendReply,
     ShowDelivery,
+    ShowWindow,
 )
 from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
 from bridge.usecases.inbound import PostCustomerMessageHandler
@@ -20,6 +21,7 @@ from bridge.usecases.notices import PostNoticeHandler
 from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
 from bridge.usecases.statuses import ShowDeliveryHandler
 from bridge.usecases.templates import PostAgentMessageHandler
+from bridge.usecases.warnings import ShowWindowHandler
 
 __all__ = ["job_handlers"]
 
@@ -33,6 +35,7 @@ def job_handlers(
         PostAgentMessage: PostAgentMessageHandler(uow=uow, chat=chat, clock=clock),
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
+        ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),
         MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
     }

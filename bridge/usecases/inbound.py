@@ -16,7 +16,7 @@ from bridge.domain import (
     window_expires_at,
 )
 from bridge.errors import UnworkableJobError
-from bridge.jobs import JobContext, JobFailure, JobHandler, PostCustomerMessage
+from bridge.jobs import JobContext, JobFailure, JobHandler, PostCustomerMessage, ShowWindow
 from bridge.ports import ChatSurface, CustomerMessageView, NewMessage, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish
@@ -78,6 +78,11 @@ async def receive_inbound(
         now=now,
         seq=event.timestamp,
         arrival=arrival,
+    )
+    # The parent shows the renewed window; a burst of messages costs one update.
+    # Behind the message's own post (same cause, queued after), so the thread exists.
+    await uow.jobs.enqueue_once(
+        ShowWindow(conversation_id=conversation.id), now=now, seq=event.timestamp, arrival=arrival
     )
     log.info(
         "inbound stored",

@@ -49,6 +49,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Suggestions rank templates by how often the team sent them among this many latest sends.
+USAGE_SAMPLE = 500
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncResult:
@@ -110,6 +113,11 @@ class Templates:
             extra={"waba_id": self.waba_id, "templates": result.total, "usable": result.usable},
         )
         return result
+
+    async def usage(self) -> dict[str, int]:
+        """How often the team sent each template lately (for ranking suggestions)."""
+        async with self._uow() as uow:
+            return await uow.messages.template_usage(recent=USAGE_SAMPLE)
 
     async def all(self) -> list[MessageTemplate]:
         async with self._uow() as uow:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from bridge.ports import ChatSurface, ContactView, ConversationRecord, UnitOfWorkFactory
 
-__all__ = ["RECHECK_MARGIN", "ensure_thread", "recheck_since"]
+__all__ = ["RECHECK_MARGIN", "contact_view", "ensure_thread", "recheck_since"]
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,17 @@ RECHECK_MARGIN = timedelta(minutes=5)
 def recheck_since(moment: datetime, *, retried: bool) -> datetime | None:
     """Where a retry looks for an earlier post; None on a first try (nothing to find)."""
     return moment - RECHECK_MARGIN if retried else None
+
+
+def contact_view(conversation: ConversationRecord) -> ContactView:
+    """Who the conversation is with and its window, as the thread's parent shows them."""
+    return ContactView(
+        contact_id=conversation.contact_id,
+        name=conversation.contact_name,
+        business_number=conversation.display_phone_number,
+        window_expires_at=conversation.window_expires_at,
+        conversation_id=conversation.id,
+    )
 
 
 async def ensure_thread(
@@ -33,11 +44,7 @@ async def ensure_thread(
         return conversation.slack_thread_ts
     ts = await chat.open_thread(
         channel=conversation.slack_channel,
-        contact=ContactView(
-            contact_id=conversation.contact_id,
-            name=conversation.contact_name,
-            business_number=conversation.display_phone_number,
-        ),
+        contact=contact_view(conversation),
         key=conversation.uid,
         recheck_since=recheck_since(conversation.created_at, retried=retried),
     )

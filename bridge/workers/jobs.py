@@ -262,13 +262,17 @@ class JobWorker:
                 await uow.commit()
             if not done:
                 log.warning("job lease lost before done was recorded", extra=ids)
-        if claimed.lane in self._paused:
-            async with self._uow() as uow:
-                lifted = await uow.pauses.lift(claimed.lane)
-                await uow.commit()
-            if lifted:
-                log.warning("%s work resumed", claimed.lane.value, extra={"lane": claimed.lane})
-            self._paused.discard(claimed.lane)
+        await self._lift_pause(claimed.lane)
+
+    async def _lift_pause(self, lane: Lane) -> None:
+        if lane not in self._paused:
+            return
+        async with self._uow() as uow:
+            lifted = await uow.pauses.lift(lane)
+            await uow.commit()
+        if lifted:
+            log.warning("%s work resumed", lane.value, extra={"lane": lane})
+        self._paused.discard(lane)
 
     async def _failed(
         self,
@@ -283,6 +287,9 @@ class JobWorker:
         if failure.kind == FailureKind.AUTH:
             await self._pause(claimed, failure, ids)
             return
+        if isinstance(error, ExternalError):
+            # The other side answered, and not about credentials: they work again.
+            await self._lift_pause(claimed.lane)
         if not failure.kind.retryable:
             await self._end(claimed, job, handler, failure, ids)
             return

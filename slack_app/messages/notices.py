@@ -35,6 +35,24 @@ def _failure(notice: Notice) -> str:
     return f":x: *Not delivered* ({what}). {advice(notice.problem)}"
 
 
+def _warning(notice: Notice, now: datetime) -> str:
+    when = "soon"
+    if notice.window_expires_at is not None:
+        minutes = max(int((notice.window_expires_at - now).total_seconds() // 60), 0)
+        span = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+        if minutes >= 60 and minutes % 60:
+            span += f" {minutes % 60} min"
+        when = f"in {span} ({notice.window_expires_at:%H:%M} UTC)"
+    suggested = ", ".join(
+        f"`{escape(name)}` ({escape(language)})"
+        for name, _, language in (s.partition(":") for s in notice.suggestions)
+    )
+    return (
+        f":hourglass_flowing_sand: The 24-hour window closes {when}. After that only "
+        "approved templates can be sent." + (f" Suggested: {suggested}." if suggested else "")
+    )
+
+
 def notice_text(notice: Notice, *, now: datetime) -> str:
     """The words of a notice, at ``now``."""
     kind = notice.kind
@@ -63,6 +81,8 @@ def notice_text(notice: Notice, *, now: datetime) -> str:
             ":grey_question: *Not sent.* Without Slack's formatting your reply is empty "
             "(@here, @channel and the like are not sent to customers). Write some text."
         )
+    if kind == NoticeKind.WINDOW_WARNING:
+        return _warning(notice, now)
     if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:
         reason = f" ({escape(notice.error_details)})" if notice.error_details else ""
         replay = (

@@ -5,6 +5,7 @@ from storage.repositories.inbox import SqlInbox
 from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
 from storage.repositories.pauses import SqlPauses
+from storage.repositories.schedule import SqlSchedule
 from storage.repositories.slack_events import SqlSlackEvents
 from storage.repositories.templates import SqlTemplates
 
@@ -14,6 +15,7 @@ __all__ = [
     "SqlJobs",
     "SqlMessages",
     "SqlPauses",
+    "SqlSchedule",
     "SqlSlackEvents",
     "SqlTemplates",
 ]

@@ -191,3 +191,10 @@ class SqlConversations(Repository):
             )
         ).one()
         return int(row[0]), int(row[1])
+
+    async def windows_ending(self, *, after: datetime, until: datetime) -> list[ConversationRecord]:
+        """Conversations whose window ends in ``(after, until]`` (a range of the index)."""
+        query = self._JOINED.where(
+            Conversation.window_expires_at > after, Conversation.window_expires_at <= until
+        ).order_by(Conversation.window_expires_at)
+        return [_record(*row) for row in (await self._session.execute(query)).all()]

@@ -76,6 +76,26 @@ class SqlJobs(Repository):
         await self._session.flush()
         return entry.id
 
+    async def enqueue_once(
+        self, job: Job, *, now: datetime, seq: datetime | None = None, arrival: int = 0
+    ) -> bool:
+        """Queue ``job`` unless the same job waits unclaimed already (it will read what is
+        current when it runs); True if queued."""
+        waiting = await self._session.scalar(
+            select(JobEntry.id)
+            .where(
+                JobEntry.state == _PENDING,
+                JobEntry.conversation_id == job.conversation_id,
+                JobEntry.job_type == job.TYPE,
+                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+            )
+            .limit(1)
+        )
+        if waiting is not None:
+            return False
+        await self.enqueue(job, now=now, seq=seq, arrival=arrival)
+        return True
+
     async def claim(
         self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
     ) -> list[ClaimedJob]:

@@ -174,3 +174,21 @@ class SqlMessages(Repository):
             )
         )
         return int(count or 0)
+
+    async def template_usage(self, *, recent: int) -> dict[str, int]:
+        """How often each template was sent, over the ``recent`` latest template messages."""
+        rows = await self._session.scalars(
+            select(Message.content)
+            .where(
+                Message.message_type == "template", Message.direction == Direction.OUTBOUND.value
+            )
+            .order_by(Message.id.desc())
+            .limit(recent)
+        )
+        usage: dict[str, int] = {}
+        for content in rows:
+            template = content.get("template") if isinstance(content, dict) else None
+            name = template.get("name") if isinstance(template, dict) else None
+            if isinstance(name, str):
+                usage[name] = usage.get(name, 0) + 1
+        return usage

@@ -67,6 +67,7 @@ def test_manifest_declares_the_shortcut_and_command_the_code_listens_to() -> Non
 #: Every Web API method the bridge calls, and the scope Slack wants for it.
 SCOPE_OF = {
     "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
     "reactions_add": "reactions:write",
     "conversations_history": "channels:history",  # groups:history for a private channel
     "conversations_replies": "channels:history",

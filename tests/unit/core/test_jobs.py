@@ -18,6 +18,7 @@ from bridge.jobs import (
     PostNotice,
     SendReply,
     ShowDelivery,
+    ShowWindow,
     decode,
     encode,
 )
@@ -27,6 +28,7 @@ EXAMPLES: list[Job] = [
     PostCustomerMessage(conversation_id=1, message_id=2),
     PostAgentMessage(conversation_id=1, message_id=2),
     ShowDelivery(conversation_id=1, message_id=2),
+    ShowWindow(conversation_id=1),
     PostNotice(
         conversation_id=1,
         notice=Notice(
@@ -40,6 +42,10 @@ EXAMPLES: list[Job] = [
         ),
     ),
     PostNotice(conversation_id=1, notice=Notice(kind=NoticeKind.REPLY_SPLIT, parts=2)),
+    PostNotice(
+        conversation_id=1,
+        notice=Notice(kind=NoticeKind.WINDOW_WARNING, suggestions=("a:en", "b:de")),
+    ),
     SendReply(conversation_id=1, message_id=2),
     MarkRead(conversation_id=1, wamid="wamid.X"),
 ]
@@ -64,6 +70,7 @@ def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() ->
         "post_customer_message": Lane.SLACK,
         "post_agent_message": Lane.SLACK,
         "show_delivery": Lane.SLACK,
+        "show_window": Lane.SLACK,
         "post_notice": Lane.SLACK,
         "send_reply": Lane.WHATSAPP,
         "mark_read": Lane.WHATSAPP,

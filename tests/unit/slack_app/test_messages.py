@@ -46,9 +46,40 @@ def test_a_slack_timestamp_is_exact_to_the_microsecond() -> None:
 
 def test_parent_names_the_contact_and_number() -> None:
     text = thread_parent_text(
-        ContactView(contact_id="4915112345678", name="Ada <admin>", business_number="1555")
+        ContactView(contact_id="4915112345678", name="Ada <admin>", business_number="1555"),
+        now=T0,
     )
     assert "Ada &lt;admin&gt;" in text and "+4915112345678" in text
+    assert "No window yet" in text
+
+
+@pytest.mark.parametrize(
+    ("expires", "words"),
+    [
+        (T0 + timedelta(hours=5, minutes=3), "Window open until 17:03 UTC (5 h 03 min left)"),
+        (T0 + timedelta(minutes=20), "(20 min left)"),
+        (T0 - timedelta(minutes=1), "Window closed: templates only"),
+    ],
+)
+def test_the_parent_shows_the_window(expires: object, words: str) -> None:
+    contact = ContactView(
+        contact_id="4915112345678",
+        name="Ada",
+        business_number="1555",
+        window_expires_at=expires,  # type: ignore[arg-type]
+    )
+    assert words in thread_parent_text(contact, now=T0)
+
+
+def test_a_warning_says_when_the_window_closes_and_suggests_templates() -> None:
+    notice = Notice(
+        kind=NoticeKind.WINDOW_WARNING,
+        window_expires_at=T0 + timedelta(hours=2),
+        suggestions=("order_update:en", "hello_world:en_US"),
+    )
+    text = notice_text(notice, now=T0)
+    assert "closes in 2 h (14:00 UTC)" in text
+    assert "Suggested: `order_update` (en), `hello_world` (en_US)." in text
 
 
 def test_customer_text_is_escaped_and_unknown_types_are_named() -> None:

@@ -1,0 +1,164 @@
+"""Windows about to close: the parent shows where each stands, and the thread is warned at
+each ``WABRIDGE_WARN_BEFORE`` mark with suggested templates, exactly once per mark per window.
+
+The scan reads only the windows ending soon (a range of an index), and a unique row per
+(conversation, window end, mark) makes each warning exactly-once whatever the number of
+scheduler processes. A customer message moves the window's end, which arms the marks anew.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from bridge.domain import MessageTemplate, Notice, NoticeKind
+from bridge.domain.contacts import language_of
+from bridge.errors import JobNotReadyError, UnworkableJobError
+from bridge.jobs import JobContext, JobHandler, ShowWindow
+from bridge.ports import ChatSurface, Clock, ConversationRecord, UnitOfWorkFactory
+from bridge.usecases.notices import queue_notice
+from bridge.usecases.templates import Templates
+from bridge.usecases.threads import contact_view
+
+__all__ = ["ScanResult", "ShowWindowHandler", "WindowWatch", "rank_templates"]
+
+log = logging.getLogger(__name__)
+
+#: Windows that closed longer ago than this are not looked at again (after a long outage).
+CLOSED_LOOKBACK: Final = timedelta(days=1)
+#: Suggestions in a warning.
+SUGGESTIONS: Final = 3
+_CATEGORY_RANK: Final = {"UTILITY": 0, "MARKETING": 1}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanResult:
+    warned: int
+    closed: int
+
+
+def rank_templates(
+    templates: Sequence[MessageTemplate], *, language: str | None, usage: dict[str, int]
+) -> list[MessageTemplate]:
+    """Approved templates, best first for a contact: their language, then UTILITY before
+    MARKETING, then the team's most used."""
+
+    def key(t: MessageTemplate) -> tuple[int, int, int, str]:
+        same = language is not None and t.language.split("_")[0].lower() == language
+        return (0 if same else 1, _CATEGORY_RANK.get(t.category, 2), -usage.get(t.name, 0), t.name)
+
+    return sorted((t for t in templates if t.usable), key=key)
+
+
+class ShowWindowHandler(JobHandler[ShowWindow]):
+    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+        self._uow = uow
+        self._chat = chat
+
+    async def run(self, job: ShowWindow, ctx: JobContext) -> None:
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get(job.conversation_id)
+        if conversation is None:
+            raise UnworkableJobError(
+                f"conversation {job.conversation_id} is gone", reason="conversation_gone"
+            )
+        if conversation.slack_thread_ts is None:
+            raise JobNotReadyError("the thread is not open yet", reason="thread_not_open")
+        await self._chat.show_window(
+            channel=conversation.slack_channel,
+            thread_ts=conversation.slack_thread_ts,
+            contact=contact_view(conversation),
+        )
+
+
+class WindowWatch:
+    """The scan the scheduler runs every ``WABRIDGE_SCAN_INTERVAL``."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        marks: Sequence[timedelta],
+        templates: Templates | None,
+        on_queued: Callable[[float], None] = lambda due_in: None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._marks = sorted(set(marks))
+        self._templates = templates
+        self._on_queued = on_queued
+
+    async def scan(self) -> ScanResult:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            ending = await uow.conversations.windows_ending(after=now, until=now + self._marks[-1])
+            closed = await uow.conversations.windows_ending(after=now - CLOSED_LOOKBACK, until=now)
+        suggest = await self._suggester()
+        warned = sum([await self._warn(c, now, suggest) for c in ending])
+        closed_now = sum([await self._close(c, now) for c in closed])
+        if warned or closed_now:
+            self._on_queued(0)
+            log.info("windows scanned", extra={"warned": warned, "closed": closed_now})
+        return ScanResult(warned=warned, closed=closed_now)
+
+    async def _suggester(self) -> Callable[[ConversationRecord], tuple[str, ...]]:
+        if self._templates is None:
+            return lambda conversation: ()
+        usable = await self._templates.usable()
+        usage = await self._templates.usage()
+
+        def suggest(conversation: ConversationRecord) -> tuple[str, ...]:
+            ranked = rank_templates(
+                usable, language=language_of(conversation.contact_id), usage=usage
+            )
+            return tuple(f"{t.name}:{t.language}" for t in ranked[:SUGGESTIONS])
+
+        return suggest
+
+    async def _warn(
+        self,
+        conversation: ConversationRecord,
+        now: datetime,
+        suggest: Callable[[ConversationRecord], tuple[str, ...]],
+    ) -> bool:
+        expires = conversation.window_expires_at
+        assert expires is not None
+        # After an outage several marks may be due at once: only the nearest one speaks.
+        mark = min(m for m in self._marks if expires - now <= m)
+        async with self._uow() as uow:
+            if not await uow.schedule.reach_mark(
+                conversation.id,
+                window_expires_at=expires,
+                mark_seconds=int(mark.total_seconds()),
+                now=now,
+            ):
+                return False
+            notice = Notice(
+                kind=NoticeKind.WINDOW_WARNING,
+                window_expires_at=expires,
+                suggestions=suggest(conversation),
+            )
+            await queue_notice(uow, conversation.id, notice, now=now)
+            await uow.jobs.enqueue_once(ShowWindow(conversation_id=conversation.id), now=now)
+            await uow.commit()
+        log.info(
+            "window warning queued",
+            extra={"conversation_id": conversation.id, "mark_seconds": int(mark.total_seconds())},
+        )
+        return True
+
+    async def _close(self, conversation: ConversationRecord, now: datetime) -> bool:
+        expires = conversation.window_expires_at
+        assert expires is not None
+        async with self._uow() as uow:
+            if not await uow.schedule.reach_mark(
+                conversation.id, window_expires_at=expires, mark_seconds=0, now=now
+            ):
+                return False
+            await uow.jobs.enqueue_once(ShowWindow(conversation_id=conversation.id), now=now)
+            await uow.commit()
+        return True

@@ -1,0 +1,121 @@
+"""Windows about to close: one warning per mark per window, the parent kept current."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from bridge.domain import MessageTemplate
+from bridge.usecases.templates import Templates
+from bridge.usecases.warnings import WindowWatch
+from tests import payloads
+from tests.fakes import T0
+from tests.integration.world import World
+
+MARKS = (timedelta(hours=2), timedelta(minutes=30))
+
+
+def _watch(world: World, templates: Templates | None = None) -> WindowWatch:
+    return WindowWatch(uow=world.uow, clock=world.clock, marks=MARKS, templates=templates)
+
+
+async def _customer_writes(world: World, wamid: str) -> None:
+    at = world.clock.now()
+    await world.webhook(payloads.messages(payloads.text(wamid, "hello", at=at)))
+    await world.drain()
+
+
+def _warnings(world: World) -> list[str]:
+    return [p.text for p in world.chat.posts if p.text.startswith("notice:window_warning")]
+
+
+async def test_one_warning_per_mark_whatever_the_number_of_scanners(world: World) -> None:
+    await _customer_writes(world, "wamid.1")  # the window ends at T0 + 24 h
+    first, second = _watch(world), _watch(world)  # as two scheduler processes would
+    world.clock.advance(hours=21)  # 3 h left: no mark reached
+    assert (await first.scan()).warned == 0
+    world.clock.advance(hours=1, minutes=1)  # 1 h 59 min left: the 2 h mark
+    assert (await first.scan()).warned == 1
+    assert (await second.scan()).warned == 0
+    assert (await first.scan()).warned == 0
+    world.clock.advance(hours=1, minutes=30)  # 29 min left: the 30 min mark
+    assert [(await w.scan()).warned for w in (second, first)] == [1, 0]
+    await world.drain()
+    assert len(_warnings(world)) == 2
+
+
+async def test_after_an_outage_only_the_nearest_mark_speaks(world: World) -> None:
+    await _customer_writes(world, "wamid.1")
+    world.clock.advance(hours=23, minutes=40)  # both marks passed while nobody looked
+    assert (await _watch(world).scan()).warned == 1
+    await world.drain()
+    assert len(_warnings(world)) == 1
+    assert (await _watch(world).scan()).warned == 0
+
+
+async def test_a_customer_message_renews_the_window_and_arms_the_marks_again(
+    world: World,
+) -> None:
+    await _customer_writes(world, "wamid.1")
+    watch = _watch(world)
+    world.clock.advance(hours=22, minutes=30)
+    assert (await watch.scan()).warned == 1
+    await _customer_writes(world, "wamid.2")  # a new window: ends 24 h from now
+    world.clock.advance(hours=22, minutes=30)
+    assert (await watch.scan()).warned == 1
+    await world.drain()
+    assert len(_warnings(world)) == 2
+
+
+async def test_the_parent_shows_the_window_and_a_burst_costs_one_update(world: World) -> None:
+    await _customer_writes(world, "wamid.0")
+    thread = await world.thread()
+    shown_before = len(world.chat.windows)
+    for n in range(1, 6):
+        at = world.clock.now()
+        await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=at)))
+    while await world.workers.inbox.run_once():
+        pass
+    await world.drain()
+    assert len(world.chat.windows) == shown_before + 1
+    assert world.chat.windows[-1] == (thread, T0 + timedelta(hours=24))
+
+
+async def test_the_parent_says_closed_once_the_window_closes(world: World) -> None:
+    await _customer_writes(world, "wamid.1")
+    shown = len(world.chat.windows)
+    world.clock.advance(hours=24, minutes=1)
+    result = await _watch(world).scan()
+    assert (result.warned, result.closed) == (0, 1)
+    await world.drain()
+    assert len(world.chat.windows) == shown + 1
+    assert (await _watch(world).scan()).closed == 0
+
+
+async def test_warnings_suggest_templates_for_the_contact(world: World) -> None:
+    world.whatsapp.account_templates = [
+        MessageTemplate(name="promo", language="de", category="MARKETING", status="APPROVED"),
+        MessageTemplate(name="status", language="de", category="UTILITY", status="APPROVED"),
+        MessageTemplate(name="hello", language="en", category="UTILITY", status="APPROVED"),
+        MessageTemplate(name="paused", language="de", category="UTILITY", status="PAUSED"),
+        MessageTemplate(name="other", language="fr", category="UTILITY", status="APPROVED"),
+    ]
+    templates = Templates(uow=world.uow, whatsapp=world.whatsapp, clock=world.clock, waba_id="W")
+    await templates.sync()
+    await _customer_writes(world, "wamid.1")  # a German number
+    world.clock.advance(hours=22, minutes=30)
+    await _watch(world, templates).scan()
+    async with world.uow.engine.connect() as connection:
+        [stored] = (
+            await connection.execute(
+                text("SELECT payload FROM jobs WHERE job_type = 'post_notice' ORDER BY id DESC")
+            )
+        ).first() or [None]
+    payload = stored if isinstance(stored, dict) else json.loads(stored)
+    # German first (the contact's country), UTILITY before MARKETING, never a paused one.
+    assert payload["notice"]["suggestions"] == ["status:de", "promo:de", "hello:en"]
+    await world.drain()
+    [warning] = _warnings(world)
+    assert warning == "notice:window_warning:None"
