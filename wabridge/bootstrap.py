@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
-from bridge.usecases.replies import REPLY_SETTLE, Replies
+from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, Templates
@@ -162,6 +162,7 @@ def build_slack(
     settings: Settings,
     *,
     replies: Replies,
+    changes: ReplyChanges,
     clock: Clock,
     status: StatusReports,
     templates: Templates | None = None,
@@ -194,6 +195,7 @@ def build_slack(
         app,
         ListenerDeps(
             replies=replies,
+            changes=changes,
             users=SlackUserNames(app.client),
             note_prefix=settings.note_prefix,
             status=status,
@@ -459,6 +461,7 @@ def build(
     slack = build_slack(
         settings,
         replies=replies,
+        changes=ReplyChanges(uow=storage.uow, clock=clock),
         clock=clock,
         status=status,
         templates=templates,

@@ -27,6 +27,14 @@ class NoticeKind(enum.StrEnum):
     CUSTOMER_MESSAGE_MISSING = "customer_message_missing"
     #: The window closes soon (a ``WABRIDGE_WARN_BEFORE`` mark was reached).
     WINDOW_WARNING = "window_warning"
+    #: The agent edited a reply already sent: WhatsApp cannot change it.
+    EDIT_NOT_DELIVERED = "edit_not_delivered"
+    #: The agent deleted a reply already sent: the customer still has it.
+    DELETE_NOT_DELIVERED = "delete_not_delivered"
+    #: The agent edited a reply still queued: the new text goes out instead.
+    EDIT_APPLIED = "edit_applied"
+    #: The agent deleted a reply still queued: it will not go out.
+    REPLY_CANCELLED = "reply_cancelled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

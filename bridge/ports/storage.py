@@ -126,6 +126,16 @@ class MessageRepository(Protocol):
         """Agents' messages refused before any call, for ``reason``, since ``since``."""
         ...
 
+    async def by_idempotency_key(self, key: str) -> MessageRecord | None: ...
+
+    async def replace_queued_text(self, message_id: int, text: str) -> bool:
+        """Change the text of a reply not sent yet; False if it went out (or failed) already."""
+        ...
+
+    async def cancel_queued(self, message_id: int, *, at: datetime) -> bool:
+        """Mark a reply not sent yet as deleted, so it never goes out; False if too late."""
+        ...
+
     async def template_usage(self, *, recent: int) -> dict[str, int]:
         """How often each template was sent, over the ``recent`` latest template messages."""
         ...

@@ -37,6 +37,8 @@ from bridge.usecases.records import finish, load_message
 
 __all__ = [
     "REPLY_SETTLE",
+    "ChangeOutcome",
+    "ReplyChanges",
     "MarkReadHandler",
     "Replies",
     "ReplyOutcome",
@@ -234,6 +236,62 @@ class Replies:
         )
 
 
+class ChangeOutcome(enum.StrEnum):
+    APPLIED = "applied"
+    TOO_LATE = "too_late"
+    IGNORED = "ignored"
+
+
+class ReplyChanges:
+    """An agent edits or deletes a thread reply. WhatsApp cannot edit or delete a message
+    once sent, so only a reply still queued changes; otherwise the agent is told."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def edit(
+        self, *, channel: str, slack_ts: str, text: str, event_id: str | None
+    ) -> ChangeOutcome:
+        return await self._change(channel=channel, slack_ts=slack_ts, text=text, event_id=event_id)
+
+    async def delete(self, *, channel: str, slack_ts: str, event_id: str | None) -> ChangeOutcome:
+        return await self._change(channel=channel, slack_ts=slack_ts, text=None, event_id=event_id)
+
+    async def _change(
+        self, *, channel: str, slack_ts: str, text: str | None, event_id: str | None
+    ) -> ChangeOutcome:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
+                return ChangeOutcome.IGNORED
+            message = await uow.messages.by_idempotency_key(f"slack:{channel}:{slack_ts}")
+            if message is None or message.status == MessageStatus.FAILED:
+                await uow.commit()  # not a reply we took, or one that never went out
+                return ChangeOutcome.IGNORED
+            split = int(message.content.get("parts", 1)) > 1
+            if text is None:
+                applied = not split and await uow.messages.cancel_queued(message.id, at=now)
+                kind = NoticeKind.REPLY_CANCELLED if applied else NoticeKind.DELETE_NOT_DELIVERED
+            else:
+                parts = split_text(text.strip()) if text.strip() else []
+                applied = (
+                    not split
+                    and len(parts) == 1
+                    and await uow.messages.replace_queued_text(message.id, parts[0])
+                )
+                kind = NoticeKind.EDIT_APPLIED if applied else NoticeKind.EDIT_NOT_DELIVERED
+            await queue_notice(
+                uow, message.conversation_id, Notice(kind=kind, reply_ts=slack_ts), now=now
+            )
+            await uow.commit()
+        log.info(
+            "reply changed" if applied else "reply change not delivered",
+            extra={"conversation_id": message.conversation_id, "message_id": message.id},
+        )
+        return ChangeOutcome.APPLIED if applied else ChangeOutcome.TOO_LATE
+
+
 class SendReplyHandler(JobHandler[SendReply]):
     def __init__(self, *, uow: UnitOfWorkFactory, whatsapp: WhatsApp, clock: Clock) -> None:
         self._uow = uow
@@ -245,7 +303,8 @@ class SendReplyHandler(JobHandler[SendReply]):
             self._uow, conversation_id=job.conversation_id, message_id=job.message_id
         )
         ids = {"conversation_id": conversation.id, "message_id": message.id, "attempt": ctx.attempt}
-        if message.wamid is not None:  # sent before a crash took the done mark
+        if message.wamid is not None or message.status == MessageStatus.DELETED:
+            # Sent before a crash took the done mark, or the agent deleted it in time.
             await finish(self._uow, ctx)
             return
         if ctx.call_started:

@@ -12,7 +12,7 @@ from typing import ParamSpec
 
 from slack_bolt.async_app import AsyncApp
 
-from bridge.usecases.replies import Replies
+from bridge.usecases.replies import Replies, ReplyChanges
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, Templates
 from slack_app.text import UserNames
@@ -46,6 +46,7 @@ class ListenerDeps:
     """What the listeners need, built by the composition root."""
 
     replies: Replies
+    changes: ReplyChanges
     users: UserNames
     note_prefix: str
     status: StatusReports

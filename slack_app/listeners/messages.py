@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_app.listeners import ListenerDeps
 from slack_app.text import slack_to_whatsapp
 
-__all__ = ["is_agent_reply", "posted_at", "register"]
+__all__ = ["agent_delete", "agent_edit", "is_agent_reply", "posted_at", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,36 @@ def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
     return bool(text.strip()) and not text.lstrip().startswith(note_prefix)
 
 
+def _human_in_a_thread(message: dict[str, Any]) -> bool:
+    thread_ts = message.get("thread_ts")
+    return bool(
+        not message.get("bot_id")
+        and message.get("user")
+        and thread_ts
+        and thread_ts != message.get("ts")
+    )
+
+
+def agent_edit(event: dict[str, Any], *, note_prefix: str) -> dict[str, Any] | None:
+    """The edited message, if the event is a human editing the text of a thread reply."""
+    if event.get("subtype") != "message_changed":
+        return None
+    message, previous = event.get("message") or {}, event.get("previous_message") or {}
+    if not _human_in_a_thread(message) or message.get("text") == previous.get("text"):
+        return None  # someone else's change, or Slack unfurling a link (same text)
+    if str(previous.get("text") or "").lstrip().startswith(note_prefix):
+        return None  # a note stays a note
+    return dict(message)
+
+
+def agent_delete(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The deleted message, if the event is a human deleting a thread reply."""
+    if event.get("subtype") != "message_deleted":
+        return None
+    previous = event.get("previous_message") or {}
+    return dict(previous) if _human_in_a_thread(previous) else None
+
+
 def posted_at(ts: str) -> datetime:
     """When Slack says a message was posted: its ``ts`` is seconds.micros since the epoch."""
     try:
@@ -47,6 +77,21 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @app.event("message")
     @deps.activity.track
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        channel = str(event.get("channel") or "")
+        if (edited := agent_edit(event, note_prefix=deps.note_prefix)) is not None:
+            text = await slack_to_whatsapp(str(edited.get("text") or ""), users=deps.users)
+            await deps.changes.edit(
+                channel=channel,
+                slack_ts=str(edited["ts"]),
+                text=text,
+                event_id=body.get("event_id"),
+            )
+            return
+        if (deleted := agent_delete(event)) is not None:
+            await deps.changes.delete(
+                channel=channel, slack_ts=str(deleted["ts"]), event_id=body.get("event_id")
+            )
+            return
         if not is_agent_reply(event, note_prefix=deps.note_prefix):
             return
         text = await slack_to_whatsapp(str(event["text"]), users=deps.users)

@@ -83,6 +83,20 @@ def notice_text(notice: Notice, *, now: datetime) -> str:
         )
     if kind == NoticeKind.WINDOW_WARNING:
         return _warning(notice, now)
+    if kind == NoticeKind.EDIT_NOT_DELIVERED:
+        return (
+            ":pencil2: Your edit was *not* sent: WhatsApp cannot change a message the customer "
+            "already has. Send the correction as a new reply."
+        )
+    if kind == NoticeKind.DELETE_NOT_DELIVERED:
+        return (
+            ":wastebasket: Deleted here only: WhatsApp cannot delete a message the customer "
+            "already has. Send a new reply if it needs correcting."
+        )
+    if kind == NoticeKind.EDIT_APPLIED:
+        return ":pencil2: Edited in time: the customer gets the new text."
+    if kind == NoticeKind.REPLY_CANCELLED:
+        return ":wastebasket: Deleted in time: the reply will not be sent."
     if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:
         reason = f" ({escape(notice.error_details)})" if notice.error_details else ""
         replay = (

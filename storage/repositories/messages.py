@@ -192,3 +192,29 @@ class SqlMessages(Repository):
             if isinstance(name, str):
                 usage[name] = usage.get(name, 0) + 1
         return usage
+
+    async def by_idempotency_key(self, key: str) -> MessageRecord | None:
+        row = await self._session.scalar(select(Message).where(Message.idempotency_key == key))
+        return None if row is None else _record(row)
+
+    async def replace_queued_text(self, message_id: int, text: str) -> bool:
+        """Change the text of a reply not sent yet; False if it went out (or failed) already."""
+        row = await self._session.get(Message, message_id, populate_existing=True)
+        if row is None or row.status != MessageStatus.PENDING.value or row.wamid is not None:
+            return False
+        row.content = {**row.content, "text": text}
+        await self._session.flush()
+        return True
+
+    async def cancel_queued(self, message_id: int, *, at: datetime) -> bool:
+        """Mark a reply not sent yet as deleted, so it never goes out; False if too late."""
+        result = await self._session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.status == MessageStatus.PENDING.value,
+                Message.wamid.is_(None),
+            )
+            .values(status=MessageStatus.DELETED.value, failed_at=None)
+        )
+        return self._changed(result)

@@ -209,3 +209,19 @@ def test_slack_rate_limit_delays_the_post_and_loses_nothing(sandbox: Sandbox) ->
     assert len(limited) == 2
     assert sandbox.wait_idle()
     assert [m.text for m in sandbox.slack.messages(CHANNEL)].count("Patience") == 1
+
+
+def test_editing_a_sent_reply_tells_the_agent_it_was_not_delivered(sandbox: Sandbox) -> None:
+    thread_ts = open_thread(sandbox)
+    reply = sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Tomorow")
+    assert sandbox.meta.wait_for(lambda: len(sandbox.meta.sent_messages()) == 1)
+    sandbox.slack.agent_edit(CHANNEL, reply.ts, "Tomorrow")
+    assert sandbox.slack.wait_for(
+        lambda: any("edit was *not* sent" in t for t in thread_texts(sandbox, thread_ts))
+    )
+    sandbox.slack.agent_delete(CHANNEL, reply.ts)
+    assert sandbox.slack.wait_for(
+        lambda: any("Deleted here only" in t for t in thread_texts(sandbox, thread_ts))
+    )
+    assert sandbox.wait_idle()
+    assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == ["Tomorow"]

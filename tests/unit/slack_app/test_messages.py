@@ -8,7 +8,7 @@ import pytest
 
 from bridge.domain import DeliveryProblem, Notice, NoticeKind
 from bridge.ports import ContactView, CustomerMessageView
-from slack_app.listeners.messages import is_agent_reply, posted_at
+from slack_app.listeners.messages import agent_delete, agent_edit, is_agent_reply, posted_at
 from slack_app.messages import advice, customer_message_text, notice_text, thread_parent_text
 from tests.fakes import T0
 
@@ -139,3 +139,28 @@ def test_every_delivery_problem_has_advice(problem: DeliveryProblem) -> None:
     words = advice(problem)
     assert words.endswith(".")
     assert problem == DeliveryProblem.OTHER or "see the error details" not in words
+
+
+def _changed(new: str, old: str, **message: object) -> dict[str, object]:
+    current = {"user": "U1", "text": new, "ts": "2.0", "thread_ts": "1.0", **message}
+    return {
+        "subtype": "message_changed",
+        "message": current,
+        "previous_message": {**current, "text": old},
+    }
+
+
+def test_an_agent_editing_a_thread_reply_is_an_edit() -> None:
+    assert agent_edit(_changed("new", "old"), note_prefix="//") is not None
+    assert agent_edit(_changed("same", "same"), note_prefix="//") is None  # a link unfurled
+    assert agent_edit(_changed("new", "old", bot_id="B1"), note_prefix="//") is None
+    assert agent_edit(_changed("new", "old", thread_ts=None), note_prefix="//") is None
+    assert agent_edit(_changed("now public", "// a note"), note_prefix="//") is None
+
+
+def test_an_agent_deleting_a_thread_reply_is_a_delete() -> None:
+    gone = {"user": "U1", "text": "x", "ts": "2.0", "thread_ts": "1.0"}
+    assert agent_delete({"subtype": "message_deleted", "previous_message": gone}) == gone
+    bot = {**gone, "bot_id": "B1"}
+    assert agent_delete({"subtype": "message_deleted", "previous_message": bot}) is None
+    assert agent_delete({"subtype": "message_changed", "previous_message": gone}) is None
