@@ -38,9 +38,9 @@ from bridge.usecases.records import finish, load_message
 __all__ = [
     "REPLY_SETTLE",
     "ChangeOutcome",
-    "ReplyChanges",
     "MarkReadHandler",
     "Replies",
+    "ReplyChanges",
     "ReplyOutcome",
     "ReplyResult",
     "SendReplyHandler",
