@@ -1,4 +1,5 @@
-"""Requests Slack sends to an app: signed Events API callbacks, slash commands, interactivity."""
+"""Requests Slack sends to an app (signed Events API callbacks, slash commands, interactivity),
+and `Delivery`, the app's answer to one."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import secrets
 import string
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
+
+import httpx
+
+from sandbox.slack_socket import SocketEnvelope
 
 __all__ = [
     "API_APP_ID",
     "VERIFICATION_TOKEN",
+    "Delivery",
+    "button_action",
     "event_callback",
     "form_body",
     "human_blocks",
@@ -108,3 +116,69 @@ def form_body(fields: Mapping[str, Any]) -> bytes:
 def interactivity_body(payload: Mapping[str, Any]) -> bytes:
     """The form body `payload=<json>` of an interactivity request."""
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+
+
+def button_action(action_id: str, block_id: str, value: str) -> dict[str, Any]:
+    """One clicked button as `block_actions` payloads list it under `actions`."""
+    return {
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": {"type": "plain_text", "text": action_id, "emoji": True},
+        "value": value,
+        "type": "button",
+        "action_ts": f"{time.time():.6f}",
+    }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The app's answer to a request the simulator played: an HTTP response or a Socket Mode ack.
+
+    In Socket Mode `status` is 200 once acked (0 if no ack came in time) and `content` is the
+    ack's payload as JSON (empty without one), so `.json()` reads the answer in both modes.
+    """
+
+    status: int
+    content: bytes
+    response: httpx.Response | None = field(default=None, compare=False, repr=False)
+    envelope: SocketEnvelope | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of_response(cls, response: httpx.Response) -> Delivery:
+        """The answer the app gave over HTTP."""
+        return cls(response.status_code, response.content, response=response)
+
+    @classmethod
+    def of_envelope(cls, envelope: SocketEnvelope) -> Delivery:
+        """The answer the app gave by acking a Socket Mode envelope."""
+        payload = envelope.ack_payload
+        content = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        return cls(200 if envelope.acked else 0, content, envelope=envelope)
+
+    @property
+    def status_code(self) -> int:
+        """Same as `status`, named like httpx's."""
+        return self.status
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The HTTP response headers (none in Socket Mode)."""
+        return httpx.Headers() if self.response is None else self.response.headers
+
+    @property
+    def text(self) -> str:
+        """The answer's body as text."""
+        return self.content.decode()
+
+    def json(self) -> Any:
+        """The answer's body parsed as JSON (raises ValueError when empty)."""
+        return json.loads(self.content)
+
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        """The answer as a JSON object; None when empty or not an object."""
+        try:
+            data = json.loads(self.content) if self.content else None
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None

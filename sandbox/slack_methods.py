@@ -5,15 +5,37 @@ from __future__ import annotations
 import base64
 import copy
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sandbox.slack_state import SimFile, SimMessage, SlackError, Workspace
 
-__all__ = ["MAX_TEXT", "WebApi"]
+__all__ = ["MAX_TEXT", "MAX_VIEW_STACK", "REQUIRED_SCOPES", "WebApi"]
 
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
+MAX_VIEW_STACK = 3
+
+_HISTORY = {"public": "channels:history", "private": "groups:history"}
+# The bot scope a method needs: one scope, or one per kind of channel it is called on.
+# Methods not listed need none here (views.*, chat.getPermalink) or are not checked
+# (conversations.info and .members: the default grant has no groups:read).
+REQUIRED_SCOPES: dict[str, str | Mapping[str, str]] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
+    "reactions.get": "reactions:read",
+    "conversations.history": _HISTORY,
+    "conversations.replies": _HISTORY,
+    "conversations.join": "channels:join",
+    "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "files.info": "files:read",
+}
 
 Args = dict[str, Any]
 Handler = Callable[[Args], dict[str, Any]]
@@ -102,9 +124,13 @@ def _attachments(value: Any) -> list[dict[str, Any]] | None:
 class WebApi:
     """Dispatches Web API method names to handlers; callers hold the simulator's lock."""
 
-    def __init__(self, workspace: Workspace, root_url: Callable[[], str]) -> None:
+    def __init__(
+        self, workspace: Workspace, root_url: Callable[[], str], scopes: Iterable[str]
+    ) -> None:
         self.ws = workspace
         self._root_url = root_url
+        # The scopes granted to the bot token.
+        self.scopes: tuple[str, ...] = tuple(scopes)
         # Messages the bot posted during the last call, for the simulator to echo as events.
         self.posted: list[SimMessage] = []
         self.handlers: dict[str, Handler] = {
@@ -124,7 +150,7 @@ class WebApi:
             "conversations.members": self.conversations_members,
             "users.info": self.users_info,
             "views.open": self.views_open,
-            "views.push": self.views_open,
+            "views.push": self.views_push,
             "views.update": self.views_update,
             "views.publish": self.views_publish,
             "files.getUploadURLExternal": self.files_get_upload_url,
@@ -137,7 +163,45 @@ class WebApi:
         handler = self.handlers.get(method)
         if handler is None:
             raise SlackError("unknown_method")
+        needed = self.needed_scope(method, args)
+        if needed is not None and not set(needed.split(",")) & set(self.scopes):
+            raise SlackError("missing_scope", needed=needed, provided=",".join(self.scopes))
         return handler(args)
+
+    def needed_scope(self, method: str, args: Args) -> str | None:
+        """The scope `method` needs with these arguments (`a,b`: any of them), or None."""
+        need = REQUIRED_SCOPES.get(method)
+        if need is None or isinstance(need, str):
+            return need
+        try:
+            channel = self.ws.resolve_channel(args.get("channel"))
+        except SlackError:
+            return ",".join(need.values())
+        return need["private" if channel in self.ws.private else "public"]
+
+    # -- what the bot can see --------------------------------------------------------------
+
+    def _visible(self, value: Any) -> str:
+        """A channel the bot can see: a private channel it is not in does not exist for it."""
+        channel = self.ws.resolve_channel(value)
+        if channel in self.ws.private and not self.ws.is_member(channel):
+            raise SlackError("channel_not_found")
+        return channel
+
+    def _joined(self, value: Any) -> str:
+        """A channel the bot is a member of, else `not_in_channel`."""
+        channel = self._visible(value)
+        if not self.ws.is_member(channel):
+            raise SlackError("not_in_channel")
+        return channel
+
+    def _postable(self, value: Any) -> str:
+        """A channel the bot may post in; `chat:write.public` covers public ones it is not in."""
+        channel = self._visible(value)
+        public_ok = channel not in self.ws.private and "chat:write.public" in self.scopes
+        if not self.ws.is_member(channel) and not public_ok:
+            raise SlackError("not_in_channel")
+        return channel
 
     # -- auth, users, conversations --------------------------------------------------------
 
@@ -184,6 +248,7 @@ class WebApi:
 
     def _channel_object(self, channel_id: str) -> dict[str, Any]:
         name = self.ws.channels[channel_id]
+        member = self.ws.is_member(channel_id)
         return {
             "id": channel_id,
             "name": name,
@@ -191,33 +256,34 @@ class WebApi:
             "is_channel": True,
             "is_group": False,
             "is_im": False,
-            "is_private": False,
+            "is_private": channel_id in self.ws.private,
             "is_archived": False,
-            "is_member": True,
+            "is_member": member,
             "created": 1_700_000_000,
             "creator": "UADMIN",
             "num_members": 2,
         }
 
     def conversations_info(self, args: Args) -> dict[str, Any]:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
         return {"ok": True, "channel": self._channel_object(channel)}
 
     def conversations_join(self, args: Args) -> dict[str, Any]:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
+        if channel in self.ws.private:
+            # A bot cannot join a private channel by itself; someone has to invite it.
+            raise SlackError("method_not_supported_for_channel_type")
+        self.ws.absent.discard(channel)
         return {"ok": True, "channel": self._channel_object(channel)}
 
     def conversations_members(self, args: Args) -> dict[str, Any]:
-        self.ws.resolve_channel(args.get("channel"))
-        return {
-            "ok": True,
-            "members": [self.ws.bot_user_id],
-            "response_metadata": {"next_cursor": ""},
-        }
+        channel = self._visible(args.get("channel"))
+        members = [self.ws.bot_user_id] if self.ws.is_member(channel) else []
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
     def conversations_replies(self, args: Args) -> dict[str, Any]:
         ws = self.ws
-        channel = ws.resolve_channel(args.get("channel"))
+        channel = self._joined(args.get("channel"))
         ts = _opt_str(args, "ts")
         parent = ws.find(channel, ts) if ts else None
         if parent is None or ts is None:
@@ -234,7 +300,7 @@ class WebApi:
 
     def conversations_history(self, args: Args) -> dict[str, Any]:
         ws = self.ws
-        channel = ws.resolve_channel(args.get("channel"))
+        channel = self._joined(args.get("channel"))
         with_metadata = _flag(args.get("include_all_metadata"))
         top = [
             m
@@ -248,7 +314,7 @@ class WebApi:
 
     def chat_post_message(self, args: Args) -> dict[str, Any]:
         ws = self.ws
-        channel = ws.resolve_channel(args.get("channel"))
+        channel = self._postable(args.get("channel"))
         text = str(args.get("text") or "")
         blocks = _blocks(args.get("blocks"))
         attachments = _attachments(args.get("attachments"))
@@ -279,7 +345,7 @@ class WebApi:
         }
 
     def _own_message(self, args: Args, not_yours: str) -> SimMessage:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
         message = self.ws.get(channel, args.get("ts"))
         if message.user != self.ws.bot_user_id:
             raise SlackError(not_yours)
@@ -315,7 +381,7 @@ class WebApi:
 
     def chat_post_ephemeral(self, args: Args) -> dict[str, Any]:
         ws = self.ws
-        channel = ws.resolve_channel(args.get("channel"))
+        channel = self._postable(args.get("channel"))
         user = str(args.get("user") or "")
         if not user.startswith(("U", "W")):
             raise SlackError("user_not_in_channel")
@@ -339,7 +405,7 @@ class WebApi:
         return {"ok": True, "message_ts": ts}
 
     def chat_get_permalink(self, args: Args) -> dict[str, Any]:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
         message = self.ws.get(channel, args.get("message_ts"))
         link = f"https://sandbox.slack.com/archives/{channel}/p{message.ts.replace('.', '')}"
         return {"ok": True, "channel": channel, "permalink": link}
@@ -347,7 +413,7 @@ class WebApi:
     # -- reactions -------------------------------------------------------------------------
 
     def _reaction_target(self, args: Args) -> tuple[SimMessage, str]:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
         message = self.ws.get(channel, args.get("timestamp"))
         name = str(args.get("name") or "").strip(":")
         if not name:
@@ -373,7 +439,7 @@ class WebApi:
         return {"ok": True}
 
     def reactions_get(self, args: Args) -> dict[str, Any]:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self._visible(args.get("channel"))
         message = self.ws.get(channel, args.get("timestamp"))
         return {
             "ok": True,
@@ -385,7 +451,15 @@ class WebApi:
     # -- views -----------------------------------------------------------------------------
 
     def _store_view(
-        self, method: str, view: Any, view_id: str | None, extra: dict[str, Any]
+        self,
+        method: str,
+        view: Any,
+        *,
+        view_id: str | None = None,
+        root_view_id: str | None = None,
+        previous_view_id: str | None = None,
+        state: dict[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         if not isinstance(view, dict) or not isinstance(view.get("type"), str):
             raise SlackError("invalid_arguments")
@@ -396,19 +470,62 @@ class WebApi:
             "app_id": "ASIMAPP",
             "bot_id": self.ws.bot_id,
             "hash": f"{int(float(self.ws.next_ts()))}.{secrets.token_hex(4)}",
-            "root_view_id": view_id,
-            "previous_view_id": None,
-            "state": {"values": {}},
+            "root_view_id": root_view_id or view_id,
+            "previous_view_id": previous_view_id,
+            "state": copy.deepcopy(state) if state is not None else {"values": {}},
         }
         self.ws.views[view_id] = stored
-        self.ws.view_log.append({"method": method, "view": copy.deepcopy(stored)} | extra)
+        self.ws.view_log.append(
+            {"method": method, "view": copy.deepcopy(stored)} | dict(extra or {})
+        )
         return {"ok": True, "view": stored}
 
-    def views_open(self, args: Args) -> dict[str, Any]:
+    def _replace_view(self, method: str, view_id: str, view: Any, extra: Mapping[str, Any]) -> Args:
+        """A view updated in place: same id, place in its stack and input state; new hash."""
+        old = self.ws.views[view_id]
+        return self._store_view(
+            method,
+            view,
+            view_id=view_id,
+            root_view_id=old["root_view_id"],
+            previous_view_id=old["previous_view_id"],
+            state=old["state"],
+            extra=extra,
+        )
+
+    def _push_view(self, method: str, stack: list[str], view: Any, extra: Args) -> Args:
+        if len(stack) >= MAX_VIEW_STACK:
+            raise SlackError("push_limit_reached")
+        answer = self._store_view(
+            method, view, root_view_id=stack[0], previous_view_id=stack[-1], extra=extra
+        )
+        stack.append(answer["view"]["id"])
+        return answer
+
+    @staticmethod
+    def _trigger_id(args: Args) -> str:
         trigger_id = _opt_str(args, "trigger_id") or _opt_str(args, "interactivity_pointer")
         if trigger_id is None:
             raise SlackError("invalid_arguments")
-        return self._store_view("views.open", args.get("view"), None, {"trigger_id": trigger_id})
+        return trigger_id
+
+    def views_open(self, args: Args) -> dict[str, Any]:
+        trigger_id = self._trigger_id(args)
+        answer = self._store_view("views.open", args.get("view"), extra={"trigger_id": trigger_id})
+        self.ws.stacks.append([answer["view"]["id"]])
+        return answer
+
+    def views_push(self, args: Args) -> dict[str, Any]:
+        trigger_id = self._trigger_id(args)
+        # The trigger names the modal when the simulator played an interaction inside it;
+        # otherwise the most recently opened modal gets the view.
+        from_view = self.ws.trigger_views.get(trigger_id)
+        stack = self.ws.stack_of(from_view) if from_view is not None else None
+        if stack is None and self.ws.stacks:
+            stack = self.ws.stacks[-1]
+        if stack is None:
+            raise SlackError("invalid_trigger_id")
+        return self._push_view("views.push", stack, args.get("view"), {"trigger_id": trigger_id})
 
     def views_update(self, args: Args) -> dict[str, Any]:
         view_id = _opt_str(args, "view_id")
@@ -422,13 +539,37 @@ class WebApi:
         expected_hash = _opt_str(args, "hash")
         if expected_hash is not None and self.ws.views[view_id]["hash"] != expected_hash:
             raise SlackError("hash_conflict")
-        return self._store_view("views.update", args.get("view"), view_id, {})
+        return self._replace_view("views.update", view_id, args.get("view"), {})
+
+    def view_submitted(self, view_id: str, answer: Mapping[str, Any] | None) -> None:
+        """Close or change a modal as Slack does once the app answered its `view_submission`.
+
+        No `response_action` closes the submitted view; `clear` closes the whole modal;
+        `update` and `push` are logged in `views()` with `method: "response_action"`.
+        """
+        stack = self.ws.stack_of(view_id)
+        if stack is None:
+            return
+        action = (answer or {}).get("response_action")
+        view = (answer or {}).get("view")
+        if action == "errors":
+            return
+        if action == "clear":
+            self.ws.stacks.remove(stack)
+        elif action == "update":
+            self._replace_view("response_action", view_id, view, {"response_action": "update"})
+        elif action == "push":
+            self._push_view("response_action", stack, view, {"response_action": "push"})
+        else:
+            stack.remove(view_id)
+            if not stack:
+                self.ws.stacks.remove(stack)
 
     def views_publish(self, args: Args) -> dict[str, Any]:
         user_id = _opt_str(args, "user_id")
         if user_id is None:
             raise SlackError("invalid_arguments")
-        return self._store_view("views.publish", args.get("view"), None, {"user_id": user_id})
+        return self._store_view("views.publish", args.get("view"), extra={"user_id": user_id})
 
     # -- files -----------------------------------------------------------------------------
 
@@ -465,7 +606,7 @@ class WebApi:
         objects = [ws.file_object(f, self._root_url()) for f in files]
         channel_arg = _opt_str(args, "channel_id") or _opt_str(args, "channels")
         if channel_arg is not None:
-            channel = ws.resolve_channel(channel_arg.split(",")[0])
+            channel = self._joined(channel_arg.split(",")[0])
             shared = ws.add_message(
                 SimMessage(
                     channel=channel,

@@ -4,20 +4,25 @@ The Web API part answers the methods the bridge calls over real HTTP on loopback
 resulting workspace state; the agent side plays humans in Slack by POSTing signed events,
 slash commands and interactivity payloads to the bridge's `events_url`.
 
-The helpers that POST to the bridge are synchronous: from a coroutine, call them through
+In Socket Mode (`socket_mode=True`, with an `app_token`) the same requests travel as envelopes
+over the WebSocket the app opened with `apps.connections.open` (see `sandbox.slack_socket`), and
+the helpers return the app's ack instead of its HTTP response.
+
+The helpers that deliver to the bridge are synchronous: from a coroutine, call them through
 `asyncio.to_thread`, or a bridge served by the same event loop could never answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import mimetypes
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -32,6 +37,8 @@ from sandbox.server import ServedApp
 from sandbox.slack_events import (
     API_APP_ID,
     VERIFICATION_TOKEN,
+    Delivery,
+    button_action,
     event_callback,
     form_body,
     human_blocks,
@@ -39,10 +46,25 @@ from sandbox.slack_events import (
     new_trigger_id,
     signed_headers,
 )
-from sandbox.slack_methods import WebApi
+from sandbox.slack_methods import REQUIRED_SCOPES, WebApi
+from sandbox.slack_socket import (
+    EnvelopeType,
+    SocketConnection,
+    SocketEnvelope,
+    SocketModeServer,
+)
 from sandbox.slack_state import SimFile, SimMessage, SlackError, Workspace
 
-__all__ = ["ApiCall", "DeliveredEvent", "SimMessage", "SlackError", "SlackSimulator"]
+__all__ = [
+    "ApiCall",
+    "DeliveredEvent",
+    "Delivery",
+    "SimMessage",
+    "SlackError",
+    "SlackSimulator",
+    "SocketConnection",
+    "SocketEnvelope",
+]
 
 DEFAULT_CHANNEL = "C0SUPPORT"
 SCOPES = (
@@ -54,6 +76,8 @@ SCOPES = (
 _JSON_ARGS = ("blocks", "attachments", "metadata", "view", "files")
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
+# Interactivity whose ack may carry an answer (errors, a new view, options), as Slack marks it.
+_ANSWERED_INTERACTIONS = ("view_submission", "block_suggestion")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +94,21 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class DeliveredEvent:
-    """A request the simulator POSTed to `events_url`, and the bridge's HTTP status."""
+    """An Events API request the simulator delivered, and the bridge's status.
+
+    Over HTTP `status` is the response's; in Socket Mode it is 200 once acked, 0 if never.
+    """
 
     ts: str
     event_id: str
     body: bytes
     status: int
     response: httpx.Response | None = field(default=None, compare=False, repr=False)
+    envelope: SocketEnvelope | None = field(default=None, compare=False, repr=False)
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The JSON envelope that was sent."""
+        """The `event_callback` JSON that was sent."""
         data: dict[str, Any] = json.loads(self.body)
         return data
 
@@ -96,7 +124,12 @@ class _Fault:
 
 
 class SlackSimulator(ServedApp):
-    """The Slack Web API on loopback: use `.url` as `SLACK_API_URL`."""
+    """The Slack Web API on loopback: use `.url` as `SLACK_API_URL`.
+
+    `app_token` (`xapp-…`) enables `apps.connections.open` and the Socket Mode WebSocket;
+    `socket_mode` (settable later) makes the agent side deliver over it instead of HTTP.
+    `socket_retry_delay` (None: never) and `socket_ack_timeout` tune Socket Mode delivery.
+    """
 
     _server_name = "slack-sim"
 
@@ -111,7 +144,12 @@ class SlackSimulator(ServedApp):
         bot_id: str = "BBOT",
         echo_bot_messages: bool = True,
         port: int = 0,
+        app_token: str | None = None,
+        socket_mode: bool = False,
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        if socket_mode and not app_token:
+            raise ValueError("socket_mode needs an app_token")
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.events_url = events_url
@@ -119,11 +157,19 @@ class SlackSimulator(ServedApp):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.echo_bot_messages = echo_bot_messages
+        self.app_token = app_token
+        self.socket_mode = socket_mode
+        # Slack gives an app about 3 s to ack before it retries an event.
+        self.socket_retry_delay: float | None = 3.0
+        self.socket_ack_timeout = 10.0
         # Re-entrant: query helpers call each other while holding it.
         self._lock = threading.RLock()
         self._ws = Workspace(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
         self._ws.add_channel(DEFAULT_CHANNEL, "support")
-        self._api = WebApi(self._ws, self._root_url)
+        self._default_scopes = tuple(SCOPES.split(",") if scopes is None else scopes)
+        self._api = WebApi(self._ws, self._root_url, self._default_scopes)
+        self._revoked = False
+        self._socket = SocketModeServer(app_id=API_APP_ID)
         self._calls: list[ApiCall] = []
         self._faults: list[_Fault] = []
         self._events: list[DeliveredEvent] = []
@@ -139,10 +185,41 @@ class SlackSimulator(ServedApp):
 
     # -- configuration and failure injection -----------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        """Create a public channel the bot is a member of."""
+    def add_channel(self, channel_id: str, name: str, *, private: bool = False) -> None:
+        """Create a channel (public unless `private`) the bot is a member of."""
         with self._lock:
-            self._ws.add_channel(channel_id, name)
+            self._ws.add_channel(channel_id, name, private=private)
+
+    def remove_bot(self, channel: str) -> None:
+        """Take the bot out of a channel (by id or name): `is_member` false, `not_in_channel`."""
+        with self._lock:
+            self._ws.absent.add(self._ws.resolve_channel(channel))
+
+    def add_bot(self, channel: str) -> None:
+        """Put the bot back into a channel (by id or name)."""
+        with self._lock:
+            self._ws.absent.discard(self._ws.resolve_channel(channel))
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """Grant the bot token these scopes: `X-OAuth-Scopes` and `missing_scope` follow them."""
+        with self._lock:
+            self._api.scopes = tuple(scopes)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes granted to the bot token."""
+        with self._lock:
+            return self._api.scopes
+
+    def revoke_token(self) -> None:
+        """Answer every later call with the bot token `token_revoked`, until `restore_token()`."""
+        with self._lock:
+            self._revoked = True
+
+    def restore_token(self) -> None:
+        """Accept the bot token again after `revoke_token()`."""
+        with self._lock:
+            self._revoked = False
 
     def add_user(self, user_id: str, real_name: str, display_name: str | None = None) -> None:
         """Give a user the names `users.info` answers (any other `U…` id gets made-up names)."""
@@ -260,18 +337,42 @@ class SlackSimulator(ServedApp):
         """Poll `predicate` until true or `timeout` seconds pass."""
         return wait_for(predicate, timeout)
 
+    def socket_connections(self) -> list[SocketConnection]:
+        """Socket Mode connections the app opened (open and closed), in order."""
+        return self._socket.connections()
+
+    def envelopes(self) -> list[SocketEnvelope]:
+        """Socket Mode envelopes sent, in order, each with its attempts and the app's acks."""
+        return self._socket.envelopes()
+
+    def disconnect_sockets(self, reason: str = "refresh_requested") -> int:
+        """Send Slack's `disconnect` message on every open link; the app should reconnect."""
+        return self._socket.disconnect(reason)
+
     def wait_idle(self, timeout: float = 10) -> bool:
-        """Wait until no background work (webhook echoes) is pending."""
-        return wait_for(lambda: self._outbox is None or self._outbox.pending == 0, timeout)
+        """Wait until no background work (echoes, Socket Mode retries) is pending."""
+        return wait_for(
+            lambda: (
+                (self._outbox is None or self._outbox.pending == 0) and self._socket.pending == 0
+            ),
+            timeout,
+        )
 
     def reset(self) -> None:
-        """Forget messages, files, views, recordings and failures; channels and users stay."""
+        """Forget messages, files, views, recordings and failures; channels and users stay.
+
+        The bot token, its scopes and the bot's channel memberships are restored too.
+        """
         with self._lock:
             self._ws.clear()
+            self._ws.absent.clear()
+            self._api.scopes = self._default_scopes
+            self._revoked = False
             self._calls.clear()
             self._faults.clear()
             self._events.clear()
             self._latency = 0.0
+        self._socket.clear()
 
     # -- agent side: requests from Slack to the bridge -------------------------------------
 
@@ -279,6 +380,31 @@ class SlackSimulator(ServedApp):
         if not self.events_url:
             raise RuntimeError("SlackSimulator.events_url is not set")
         return self.events_url
+
+    def _check_target(self) -> None:
+        """Fail early, before changing state, when there is nowhere to deliver to."""
+        if not self.socket_mode:
+            self._events_url()
+        elif not self._socket.running:
+            raise RuntimeError("Socket Mode is not running: give the simulator an app_token")
+
+    def _send_envelope(
+        self,
+        kind: EnvelopeType,
+        payload: Mapping[str, Any],
+        accepts_response_payload: bool = False,
+        retry_attempt: int = 0,
+        retry_reason: str = "timeout",
+    ) -> SocketEnvelope:
+        return self._socket.deliver(
+            kind,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            ack_timeout=self.socket_ack_timeout,
+            retry_delay=self.socket_retry_delay,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
 
     def _post_signed(
         self, body: bytes, content_type: str, extra: Mapping[str, str] | None = None
@@ -290,14 +416,27 @@ class SlackSimulator(ServedApp):
     def _message_event(self, message: SimMessage) -> dict[str, Any]:
         event = self._ws.to_api(message)
         event.pop("reactions", None)
-        event.update(channel=message.channel, event_ts=message.ts, channel_type="channel")
+        event.update(
+            channel=message.channel, event_ts=message.ts, channel_type=self._kind(message.channel)
+        )
         return event
 
+    def _kind(self, channel: str) -> str:
+        return "group" if channel in self._ws.private else "channel"
+
     def _deliver(self, event: Mapping[str, Any], ts: str) -> DeliveredEvent:
-        envelope = event_callback(event, team_id=self.team_id, bot_user_id=self.bot_user_id)
-        body = json.dumps(envelope, ensure_ascii=False).encode()
-        response = self._post_signed(body, _JSON)
-        delivered = DeliveredEvent(ts, envelope["event_id"], body, response.status_code, response)
+        callback = event_callback(event, team_id=self.team_id, bot_user_id=self.bot_user_id)
+        body = json.dumps(callback, ensure_ascii=False).encode()
+        if self.socket_mode:
+            sent = self._send_envelope("events_api", callback)
+            delivered = DeliveredEvent(
+                ts, callback["event_id"], body, 200 if sent.acked else 0, envelope=sent
+            )
+        else:
+            response = self._post_signed(body, _JSON)
+            delivered = DeliveredEvent(
+                ts, callback["event_id"], body, response.status_code, response
+            )
         with self._lock:
             self._events.append(delivered)
         return delivered
@@ -305,7 +444,7 @@ class SlackSimulator(ServedApp):
     def _human_message(
         self, channel: str, thread_ts: str | None, text: str, user: str
     ) -> dict[str, Any]:
-        self._events_url()
+        self._check_target()
         with self._lock:
             message = self._ws.add_message(
                 SimMessage(
@@ -345,7 +484,7 @@ class SlackSimulator(ServedApp):
         user: str = "UAGENT1",
     ) -> DeliveredEvent:
         """A human shares a file (in a thread): deliver a `file_share` message event."""
-        self._events_url()
+        self._check_target()
         mime = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         with self._lock:
             ws = self._ws
@@ -381,7 +520,7 @@ class SlackSimulator(ServedApp):
         self, channel: str, ts: str, new_text: str, user: str | None = None
     ) -> DeliveredEvent:
         """A human edits a message: update it and deliver a `message_changed` event."""
-        self._events_url()
+        self._check_target()
         with self._lock:
             ws = self._ws
             channel_id = ws.resolve_channel(channel)
@@ -410,7 +549,7 @@ class SlackSimulator(ServedApp):
 
     def agent_delete(self, channel: str, ts: str) -> DeliveredEvent:
         """A human deletes a message: flag it deleted and deliver a `message_deleted` event."""
-        self._events_url()
+        self._check_target()
         with self._lock:
             ws = self._ws
             channel_id = ws.resolve_channel(channel)
@@ -434,7 +573,7 @@ class SlackSimulator(ServedApp):
         return self._deliver(event, ts)
 
     def _react(self, channel: str, ts: str, name: str, user: str, added: bool) -> DeliveredEvent:
-        self._events_url()
+        self._check_target()
         name = name.strip(":")
         with self._lock:
             ws = self._ws
@@ -473,16 +612,30 @@ class SlackSimulator(ServedApp):
     def redeliver(
         self, event: DeliveredEvent, retry_num: int = 1, reason: str = "http_timeout"
     ) -> DeliveredEvent:
-        """Deliver the same body again as Slack's retry does (fresh signature, retry headers)."""
-        retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": reason}
-        response = self._post_signed(event.body, _JSON, retry)
-        again = DeliveredEvent(event.ts, event.event_id, event.body, response.status_code, response)
+        """Deliver the same body again as Slack's retry does (fresh signature, retry headers).
+
+        In Socket Mode: a new envelope with `retry_attempt: retry_num` and `retry_reason`.
+        """
+        if self.socket_mode:
+            sent = self._send_envelope("events_api", event.payload, False, retry_num, reason)
+            again = DeliveredEvent(
+                event.ts, event.event_id, event.body, 200 if sent.acked else 0, envelope=sent
+            )
+        else:
+            retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": reason}
+            response = self._post_signed(event.body, _JSON, retry)
+            again = DeliveredEvent(
+                event.ts, event.event_id, event.body, response.status_code, response
+            )
         with self._lock:
             self._events.append(again)
         return again
 
     def url_verification(self, challenge: str = "sim-challenge") -> httpx.Response:
-        """The `url_verification` request Slack sends when the Request URL is configured."""
+        """The `url_verification` request Slack sends when the Request URL is configured.
+
+        Always over HTTP: Socket Mode has no Request URL to verify.
+        """
         body = json.dumps(
             {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
         ).encode()
@@ -523,8 +676,12 @@ class SlackSimulator(ServedApp):
         user: str = "UAGENT1",
         channel: str = DEFAULT_CHANNEL,
         trigger_id: str | None = None,
-    ) -> httpx.Response:
-        """A human runs a slash command: a signed form POST shaped like Slack's."""
+    ) -> Delivery:
+        """A human runs a slash command: a signed form POST shaped like Slack's.
+
+        In Socket Mode: a `slash_commands` envelope whose payload is the same fields.
+        """
+        self._check_target()
         fields = {
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
@@ -540,10 +697,54 @@ class SlackSimulator(ServedApp):
             "response_url": self._response_url(),
             "trigger_id": trigger_id or new_trigger_id(),
         }
-        return self._post_signed(form_body(fields), _FORM)
+        if self.socket_mode:
+            return Delivery.of_envelope(self._send_envelope("slash_commands", fields, True))
+        return Delivery.of_response(self._post_signed(form_body(fields), _FORM))
 
-    def _interact(self, payload: Mapping[str, Any]) -> httpx.Response:
-        return self._post_signed(interactivity_body(payload), _FORM)
+    def _interact(self, payload: Mapping[str, Any]) -> Delivery:
+        """Deliver interactivity: a signed `payload=` form, or an `interactive` envelope."""
+        self._check_target()
+        if self.socket_mode:
+            answers = payload.get("type") in _ANSWERED_INTERACTIONS
+            return Delivery.of_envelope(self._send_envelope("interactive", payload, answers))
+        return Delivery.of_response(self._post_signed(interactivity_body(payload), _FORM))
+
+    def _base_payload(self, kind: str, user: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "user": self._user(user),
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "team": {"id": self.team_id, "domain": "sandbox"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _view_of(
+        self, view: Mapping[str, Any], values: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A view as interaction payloads carry it: the stored one (if known) overlaid by `view`."""
+        with self._lock:
+            stored = self._ws.views.get(str(view.get("id")), {})
+            shown = copy.deepcopy(stored) | copy.deepcopy(dict(view))
+            shown.setdefault("id", self._ws.next_id("V"))
+        shown.setdefault("type", "modal")
+        shown.setdefault("team_id", self.team_id)
+        shown.setdefault("app_id", API_APP_ID)
+        shown.setdefault("bot_id", self.bot_id)
+        shown.setdefault("root_view_id", shown["id"])
+        shown.setdefault("previous_view_id", None)
+        if values is not None:
+            shown["state"] = {"values": copy.deepcopy(dict(values))}
+        shown.setdefault("state", {"values": {}})
+        return shown
+
+    def _trigger_in(self, view_id: str, trigger_id: str | None) -> str:
+        """A trigger id for an interaction inside a view, remembered for `views.push`."""
+        trigger = trigger_id or new_trigger_id()
+        with self._lock:
+            self._ws.trigger_views[trigger] = view_id
+        return trigger
 
     def block_action(
         self,
@@ -556,7 +757,7 @@ class SlackSimulator(ServedApp):
         thread_ts: str | None = None,
         trigger_id: str | None = None,
         block_id: str = "actions",
-    ) -> httpx.Response:
+    ) -> Delivery:
         """A human clicks a button on a message: a signed `block_actions` payload."""
         container: dict[str, Any] = {
             "type": "message",
@@ -566,30 +767,54 @@ class SlackSimulator(ServedApp):
         }
         if thread_ts is not None:
             container["thread_ts"] = thread_ts
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user(user),
-            "api_app_id": API_APP_ID,
-            "token": VERIFICATION_TOKEN,
+        payload = self._base_payload("block_actions", user) | {
             "container": container,
             "trigger_id": trigger_id or new_trigger_id(),
-            "team": {"id": self.team_id, "domain": "sandbox"},
-            "enterprise": None,
-            "is_enterprise_install": False,
             "channel": self._channel(channel),
             "message": self._message_for(channel, message_ts, thread_ts),
             "state": {"values": {}},
             "response_url": self._response_url(),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": {"type": "plain_text", "text": action_id, "emoji": True},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
+            "actions": [button_action(action_id, block_id, value)],
+        }
+        return self._interact(payload)
+
+    def view_action(
+        self,
+        *,
+        user: str,
+        view: Mapping[str, Any],
+        action_id: str,
+        value: str,
+        block_id: str = "actions",
+        trigger_id: str | None = None,
+    ) -> Delivery:
+        """A human clicks a button inside a modal: `block_actions` with a view container.
+
+        Its trigger id lets the app `views.push` onto that modal's stack.
+        """
+        shown = self._view_of(view)
+        payload = self._base_payload("block_actions", user) | {
+            "container": {"type": "view", "view_id": shown["id"]},
+            "trigger_id": self._trigger_in(shown["id"], trigger_id),
+            "view": shown,
+            "actions": [button_action(action_id, block_id, value)],
+        }
+        return self._interact(payload)
+
+    def block_suggestion(
+        self, *, user: str, view: Mapping[str, Any], action_id: str, block_id: str, value: str
+    ) -> Delivery:
+        """A human types `value` into an `external_select` of a modal: an options request.
+
+        The app answers `{"options": [...]}` or `{"option_groups": [...]}`; read it with `.json()`.
+        """
+        shown = self._view_of(view)
+        payload = self._base_payload("block_suggestion", user) | {
+            "container": {"type": "view", "view_id": shown["id"]},
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "view": shown,
         }
         return self._interact(payload)
 
@@ -602,17 +827,11 @@ class SlackSimulator(ServedApp):
         user: str,
         thread_ts: str | None = None,
         trigger_id: str | None = None,
-    ) -> httpx.Response:
+    ) -> Delivery:
         """A human runs a message shortcut on a post: a signed `message_action` payload."""
-        payload = {
-            "type": "message_action",
-            "token": VERIFICATION_TOKEN,
+        payload = self._base_payload("message_action", user) | {
             "action_ts": f"{time.time():.6f}",
-            "team": {"id": self.team_id, "domain": "sandbox"},
-            "user": self._user(user),
             "channel": self._channel(channel),
-            "is_enterprise_install": False,
-            "enterprise": None,
             "callback_id": callback_id,
             "trigger_id": trigger_id or new_trigger_id(),
             "response_url": self._response_url(),
@@ -623,31 +842,23 @@ class SlackSimulator(ServedApp):
 
     def view_submission(
         self, view: Mapping[str, Any], user: str, values: Mapping[str, Any] | None = None
-    ) -> httpx.Response:
-        """A human submits a modal: a signed `view_submission` payload; `values` fill its state."""
-        submitted = copy.deepcopy(dict(view))
-        with self._lock:
-            submitted.setdefault("id", self._ws.next_id("V"))
-        submitted.setdefault("type", "modal")
-        submitted.setdefault("team_id", self.team_id)
-        submitted.setdefault("app_id", API_APP_ID)
-        submitted.setdefault("bot_id", self.bot_id)
-        if values is not None:
-            submitted["state"] = {"values": copy.deepcopy(dict(values))}
-        submitted.setdefault("state", {"values": {}})
-        payload = {
-            "type": "view_submission",
-            "team": {"id": self.team_id, "domain": "sandbox"},
-            "user": self._user(user),
-            "api_app_id": API_APP_ID,
-            "token": VERIFICATION_TOKEN,
-            "trigger_id": new_trigger_id(),
+    ) -> Delivery:
+        """A human submits a modal: a signed `view_submission` payload; `values` fill its state.
+
+        Once answered, the modal closes or changes as the app's `response_action` says.
+        """
+        submitted = self._view_of(view, values)
+        payload = self._base_payload("view_submission", user) | {
+            "trigger_id": self._trigger_in(submitted["id"], None),
             "view": submitted,
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
         }
-        return self._interact(payload)
+        answer = self._interact(payload)
+        if answer.status == 200:
+            # An invalid view in the answer: Slack shows the user an error, nothing changes.
+            with self._lock, contextlib.suppress(SlackError):
+                self._api.view_submitted(submitted["id"], answer.payload)
+        return answer
 
     # -- Web API ---------------------------------------------------------------------------
 
@@ -683,6 +894,8 @@ class SlackSimulator(ServedApp):
         data: dict[str, Any],
         status: int = 200,
         headers: dict[str, str] | None = None,
+        *,
+        app_level: bool = False,
     ) -> Response:
         call = ApiCall(
             method=method,
@@ -694,8 +907,28 @@ class SlackSimulator(ServedApp):
         )
         with self._lock:
             self._calls.append(call)
-        all_headers = {"X-OAuth-Scopes": SCOPES} | (headers or {})
-        return JSONResponse(data, status_code=status, headers=all_headers)
+            granted = ",".join(self._api.scopes)
+            accepted = self._api.needed_scope(method, args) if method in REQUIRED_SCOPES else None
+        # An app-level token carries its own scope, not the bot's.
+        all_headers = {"X-OAuth-Scopes": "connections:write" if app_level else granted}
+        if accepted is not None:
+            all_headers["X-Accepted-OAuth-Scopes"] = accepted
+        return JSONResponse(data, status_code=status, headers=all_headers | (headers or {}))
+
+    def _auth_error(self, method: str, token: str | None) -> str | None:
+        """How Slack refuses this token for this method, or None when it is accepted."""
+        if not token:
+            return "not_authed"
+        if method == "apps.connections.open":
+            if token == self.bot_token:
+                return "not_allowed_token_type"
+            return None if self.app_token and token == self.app_token else "invalid_auth"
+        if self.app_token and token == self.app_token:
+            return "not_allowed_token_type"
+        if token != self.bot_token:
+            return "invalid_auth"
+        with self._lock:
+            return "token_revoked" if self._revoked else None
 
     def _fault_answer(self, method: str, args: dict[str, Any], fault: _Fault) -> Response:
         if fault.kind == "ratelimit":
@@ -721,21 +954,24 @@ class SlackSimulator(ServedApp):
         if latency:
             await asyncio.sleep(latency)
         token = self._token(request, args)
-        if not token:
-            return self._answer(method, args, {"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
-            return self._answer(method, args, {"ok": False, "error": "invalid_auth"})
+        error = self._auth_error(method, token)
+        if error is not None:
+            return self._answer(method, args, {"ok": False, "error": error})
         fault = self._take_fault(method)
         if fault is not None:
             return self._fault_answer(method, args, fault)
+        if method == "apps.connections.open":
+            data = {"ok": True, "url": self._socket.issue_url()}
+            return self._answer(method, args, data, app_level=True)
         with self._lock:
             try:
                 data = self._api.call(method, args)
             except SlackError as err:
-                data = {"ok": False, "error": err.error}
+                data = err.answer()
             posted = [self._message_event(m) for m in self._api.posted]
             self._api.posted.clear()
-        if self.echo_bot_messages and self.events_url and self._outbox is not None:
+        target = self.socket_mode or self.events_url
+        if self.echo_bot_messages and target and self._outbox is not None:
             for event in posted:
                 self._outbox.spawn(self._echo(event))
         return self._answer(method, args, data)
@@ -743,15 +979,28 @@ class SlackSimulator(ServedApp):
     async def _echo(self, event: dict[str, Any]) -> None:
         """Deliver the event Slack sends for the bot's own post; failures are ignored."""
         url, outbox = self.events_url, self._outbox
-        if not url or outbox is None:
+        callback = event_callback(event, team_id=self.team_id, bot_user_id=self.bot_user_id)
+        body = json.dumps(callback, ensure_ascii=False).encode()
+        if self.socket_mode and self._socket.running:
+            sent = await self._socket.send(
+                "events_api",
+                callback,
+                accepts_response_payload=False,
+                ack_timeout=self.socket_ack_timeout,
+                retry_delay=self.socket_retry_delay,
+            )
+            delivered = DeliveredEvent(
+                event["ts"], callback["event_id"], body, 200 if sent.acked else 0, envelope=sent
+            )
+        elif url and outbox is not None:
+            headers = signed_headers(self.signing_secret, body, _JSON)
+            response = await outbox.post(url, body, headers)
+            status = 0 if response is None else response.status_code
+            delivered = DeliveredEvent(event["ts"], callback["event_id"], body, status)
+        else:
             return
-        envelope = event_callback(event, team_id=self.team_id, bot_user_id=self.bot_user_id)
-        body = json.dumps(envelope, ensure_ascii=False).encode()
-        headers = signed_headers(self.signing_secret, body, _JSON)
-        response = await outbox.post(url, body, headers)
-        status = 0 if response is None else response.status_code
         with self._lock:
-            self._events.append(DeliveredEvent(event["ts"], envelope["event_id"], body, status))
+            self._events.append(delivered)
 
     async def _upload(self, request: Request, file_id: str) -> Response:
         body = await request.body()
@@ -784,6 +1033,8 @@ class SlackSimulator(ServedApp):
     def _build_app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if self.app_token:
+                await self._socket.start()
             outbox = Outbox()
             self._outbox = outbox
             try:
@@ -791,6 +1042,7 @@ class SlackSimulator(ServedApp):
             finally:
                 self._outbox = None
                 await outbox.aclose()
+                await self._socket.stop()
 
         app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 

@@ -11,11 +11,16 @@ __all__ = ["SimFile", "SimMessage", "SlackError", "Workspace"]
 
 
 class SlackError(Exception):
-    """A Web API failure answered as HTTP 200 `{"ok": false, "error": error}`."""
+    """A Web API failure answered as HTTP 200 `{"ok": false, "error": error, **fields}`."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, **fields: Any) -> None:
         super().__init__(error)
         self.error = error
+        self.fields = fields
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON body Slack answers for this failure."""
+        return {"ok": False, "error": self.error} | self.fields
 
 
 @dataclass
@@ -67,11 +72,18 @@ class Workspace:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.channels: dict[str, str] = {}
+        self.private: set[str] = set()
+        # Channels the bot is not a member of (it is in every other one).
+        self.absent: set[str] = set()
         self.users: dict[str, tuple[str, str]] = {}
         self.messages: dict[str, list[SimMessage]] = {}
         self.files: dict[str, SimFile] = {}
         self.views: dict[str, dict[str, Any]] = {}
         self.view_log: list[dict[str, Any]] = []
+        # Open modals: one stack of view ids per modal, bottom (the opened view) first.
+        self.stacks: list[list[str]] = []
+        # trigger_id -> id of the view whose interaction produced it (for views.push).
+        self.trigger_views: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self._index: dict[tuple[str, str], SimMessage] = {}
@@ -85,14 +97,29 @@ class Workspace:
         self.files.clear()
         self.views.clear()
         self.view_log.clear()
+        self.stacks.clear()
+        self.trigger_views.clear()
         self.ephemerals.clear()
         self.responses.clear()
         self._index.clear()
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        """Create a public channel the bot is a member of."""
+    def add_channel(self, channel_id: str, name: str, *, private: bool = False) -> None:
+        """Create a channel (public unless `private`) the bot is a member of."""
         self.channels[channel_id] = name
         self.messages.setdefault(channel_id, [])
+        self.absent.discard(channel_id)
+        if private:
+            self.private.add(channel_id)
+        else:
+            self.private.discard(channel_id)
+
+    def is_member(self, channel_id: str) -> bool:
+        """Whether the bot is a member of the channel."""
+        return channel_id not in self.absent
+
+    def stack_of(self, view_id: str) -> list[str] | None:
+        """The open modal stack holding `view_id`, if any."""
+        return next((stack for stack in self.stacks if view_id in stack), None)
 
     def next_id(self, prefix: str) -> str:
         """A unique object id such as `F0000000001`."""

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["COMMAND", "POST_METADATA_TYPE", "SEND_TEMPLATE_SHORTCUT"]
+__all__ = [
+    "COMMAND",
+    "OPEN_TEMPLATE_MODAL",
+    "POST_METADATA_TYPE",
+    "SEND_TEMPLATE_SHORTCUT",
+    "TEMPLATE_BLOCK",
+    "TEMPLATE_MODAL",
+    "TEMPLATE_PICK",
+    "VALUE_ACTION",
+    "VALUE_BLOCK_PREFIX",
+]
 
 #: The slash command.
 COMMAND: Final = "/wa"
@@ -15,3 +25,13 @@ COMMAND: Final = "/wa"
 SEND_TEMPLATE_SHORTCUT: Final = "wa_send_template"
 #: The metadata event type on the bridge's own posts; its payload carries the post's key.
 POST_METADATA_TYPE: Final = "wabridge_post"
+#: The "Send template" button on the parent, the window-closed notice and warnings; its value
+#: is the conversation's id, so a click needs no other state.
+OPEN_TEMPLATE_MODAL: Final = "wa_open_template_modal"
+#: The template modal, and its parts.
+TEMPLATE_MODAL: Final = "wa_template_modal"
+TEMPLATE_BLOCK: Final = "template"
+TEMPLATE_PICK: Final = "wa_template_pick"
+#: One input per placeholder: block ``var:<placeholder key>``, action ``wa_template_value``.
+VALUE_BLOCK_PREFIX: Final = "var:"
+VALUE_ACTION: Final = "wa_template_value"

@@ -28,8 +28,10 @@ from slack_app.messages import (
     agent_message_text,
     customer_message_text,
     notice_text,
+    offers_templates,
     thread_parent_text,
 )
+from slack_app.messages.templates import send_template_button
 from slack_app.pacing import ChannelPacer
 
 __all__ = ["SlackSurface"]
@@ -54,10 +56,13 @@ class SlackSurface:
         client: AsyncWebClient,
         pacer: ChannelPacer,
         now: Callable[[], datetime],
+        template_button: bool = False,
     ) -> None:
         self._client = client
         self._pacer = pacer
         self._now = now
+        # The "Send template" button, where templates can be sent (META_WABA_ID is set).
+        self._template_button = template_button
 
     async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> dict[str, Any]:
         try:
@@ -120,6 +125,13 @@ class SlackSurface:
         log.warning("slack recheck stopped: too many pages", extra={"key": key})
         return None
 
+    def _blocks(self, text: str, conversation_id: int | None) -> list[dict[str, Any]] | None:
+        """The text, and the "Send template" button under it when it belongs there."""
+        if not self._template_button or conversation_id is None:
+            return None
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        return [section, send_template_button(conversation_id)]
+
     async def _post(
         self,
         *,
@@ -128,6 +140,7 @@ class SlackSurface:
         text: str,
         key: str,
         recheck_since: datetime | None,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> str:
         if recheck_since is not None:
             found = await self._find(channel, thread_ts, key, recheck_since)
@@ -141,6 +154,7 @@ class SlackSurface:
                 channel=channel,
                 thread_ts=thread_ts,
                 text=text,
+                blocks=blocks,
                 metadata={"event_type": POST_METADATA_TYPE, "event_payload": {"key": key}},
                 unfurl_links=False,
                 unfurl_media=False,
@@ -151,20 +165,26 @@ class SlackSurface:
     async def open_thread(
         self, *, channel: str, contact: ContactView, key: str, recheck_since: datetime | None
     ) -> str:
+        text = thread_parent_text(contact, now=self._now())
         return await self._post(
             channel=channel,
             thread_ts=None,
-            text=thread_parent_text(contact, now=self._now()),
+            text=text,
             key=key,
             recheck_since=recheck_since,
+            blocks=self._blocks(text, contact.conversation_id),
         )
 
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
+        text = thread_parent_text(contact, now=self._now())
         await self._pacer.acquire(channel)
         await self._call(
             "chat.update",
             self._client.chat_update(
-                channel=channel, ts=thread_ts, text=thread_parent_text(contact, now=self._now())
+                channel=channel,
+                ts=thread_ts,
+                text=text,
+                blocks=self._blocks(text, contact.conversation_id),
             ),
         )
 
@@ -208,15 +228,18 @@ class SlackSurface:
         channel: str,
         thread_ts: str,
         notice: Notice,
+        conversation_id: int,
         key: str,
         recheck_since: datetime | None,
     ) -> str:
+        text = notice_text(notice, now=self._now(), templates_here=self._template_button)
         return await self._post(
             channel=channel,
             thread_ts=thread_ts,
-            text=notice_text(notice, now=self._now()),
+            text=text,
             key=key,
             recheck_since=recheck_since,
+            blocks=self._blocks(text, conversation_id) if offers_templates(notice) else None,
         )
 
     async def show_delivery(

@@ -195,6 +195,7 @@ class FakeChat:
         channel: str,
         thread_ts: str,
         notice: Notice,
+        conversation_id: int,
         key: str,
         recheck_since: datetime | None,
     ) -> str:

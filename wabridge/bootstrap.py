@@ -30,7 +30,7 @@ from bridge.usecases import job_handlers
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
-from bridge.usecases.templates import TemplateMessages, Templates
+from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
 from bridge.usecases.warnings import WindowWatch
 from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
 from scheduler.jobs.templates import template_sync
@@ -167,6 +167,7 @@ def build_slack(
     status: StatusReports,
     templates: Templates | None = None,
     template_messages: TemplateMessages | None = None,
+    template_picker: TemplatePicker | None = None,
 ) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
@@ -201,10 +202,17 @@ def build_slack(
             status=status,
             templates=templates,
             template_messages=template_messages,
+            template_picker=template_picker,
+            clock=clock.now,
             activity=activity,
         ),
     )
-    surface = SlackSurface(client=app.client, pacer=ChannelPacer(rate=1.0, burst=8), now=clock.now)
+    surface = SlackSurface(
+        client=app.client,
+        pacer=ChannelPacer(rate=1.0, burst=8),
+        now=clock.now,
+        template_button=templates is not None,
+    )
     return Slack(app=app, surface=surface, endpoint=SlackEndpoint(app), activity=activity)
 
 
@@ -466,6 +474,9 @@ def build(
         status=status,
         templates=templates,
         template_messages=template_messages,
+        template_picker=(
+            TemplatePicker(uow=storage.uow, templates=templates) if templates else None
+        ),
     )
     workers = build_workers(
         storage=storage,

@@ -80,6 +80,7 @@ class ChatSurface(Protocol):
         channel: str,
         thread_ts: str,
         notice: Notice,
+        conversation_id: int,
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...

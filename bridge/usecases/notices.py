@@ -42,6 +42,7 @@ class PostNoticeHandler(JobHandler[PostNotice]):
             channel=conversation.slack_channel,
             thread_ts=conversation.slack_thread_ts,
             notice=job.notice,
+            conversation_id=conversation.id,
             key=ctx.uid,
             recheck_since=recheck_since(ctx.queued_at, retried=ctx.attempt > 1),
         )

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 from bridge.codec import to_json
 from bridge.domain import (
@@ -22,11 +23,13 @@ from bridge.domain import (
     TemplateUpdate,
     ValueProblem,
 )
+from bridge.domain.contacts import language_of
 from bridge.jobs import JobContext, JobHandler, PostAgentMessage, SendReply, ShowDelivery
 from bridge.ports import (
     AgentMessageView,
     ChatSurface,
     Clock,
+    ConversationRecord,
     NewMessage,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -36,6 +39,7 @@ from bridge.usecases.records import finish, load_message
 from bridge.usecases.threads import ensure_thread, recheck_since
 
 __all__ = [
+    "Choices",
     "Lookup",
     "LookupOutcome",
     "PostAgentMessageHandler",
@@ -43,8 +47,10 @@ __all__ = [
     "SendResult",
     "SyncResult",
     "TemplateMessages",
+    "TemplatePicker",
     "Templates",
     "apply_template_update",
+    "rank_templates",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,22 @@ async def apply_template_update(uow: UnitOfWork, event: TemplateUpdate, *, now: 
         },
     )
     return applied
+
+
+_CATEGORY_RANK: Final = {"UTILITY": 0, "MARKETING": 1}
+
+
+def rank_templates(
+    templates: Sequence[MessageTemplate], *, language: str | None, usage: dict[str, int]
+) -> list[MessageTemplate]:
+    """Approved templates, best first for a contact: their language, then UTILITY before
+    MARKETING, then the team's most used."""
+
+    def key(t: MessageTemplate) -> tuple[int, int, int, str]:
+        same = language is not None and t.language.split("_")[0].lower() == language
+        return (0 if same else 1, _CATEGORY_RANK.get(t.category, 2), -usage.get(t.name, 0), t.name)
+
+    return sorted((t for t in templates if t.usable), key=key)
 
 
 class Templates:
@@ -331,3 +353,49 @@ class PostAgentMessageHandler(JobHandler[PostAgentMessage]):
             )
             await ctx.finish(uow)
             await uow.commit()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choices:
+    """The templates the picker offers a conversation: suggestions first, then the rest."""
+
+    suggested: tuple[MessageTemplate, ...]
+    others: tuple[MessageTemplate, ...]
+
+
+class TemplatePicker:
+    """What the template modal needs: whom it sends to, and which templates to offer."""
+
+    #: Suggestions at the top of the picker.
+    SUGGESTED = 5
+
+    def __init__(self, *, uow: UnitOfWorkFactory, templates: Templates) -> None:
+        self._uow = uow
+        self._templates = templates
+
+    async def conversation(self, conversation_id: int) -> ConversationRecord | None:
+        async with self._uow() as uow:
+            return await uow.conversations.get(conversation_id)
+
+    async def conversation_of_thread(
+        self, *, channel: str, thread_ts: str
+    ) -> ConversationRecord | None:
+        async with self._uow() as uow:
+            return await uow.conversations.by_thread(channel=channel, thread_ts=thread_ts)
+
+    async def choices(self, conversation: ConversationRecord, typed: str = "") -> Choices:
+        """Approved templates ranked for this contact (their language, then UTILITY before
+        MARKETING, then the team's most used); ``typed`` filters them."""
+        ranked = rank_templates(
+            await self._templates.usable(typed),
+            language=language_of(conversation.contact_id),
+            usage=await self._templates.usage(),
+        )
+        cut = self.SUGGESTED if not typed.strip() else 0
+        return Choices(suggested=tuple(ranked[:cut]), others=tuple(ranked[cut:]))
+
+    async def template(self, choice: str) -> MessageTemplate | None:
+        """The approved template a picker option (``name:language``) stands for."""
+        name, _, language = choice.partition(":")
+        found = await self._templates.find(name, language or None)
+        return found.template

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from bridge.domain import MessageTemplate, Notice, NoticeKind
+from bridge.domain import Notice, NoticeKind
 from bridge.domain.contacts import language_of
 from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext, JobHandler, ShowWindow
 from bridge.ports import ChatSurface, Clock, ConversationRecord, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.templates import Templates
+from bridge.usecases.templates import Templates, rank_templates
 from bridge.usecases.threads import contact_view
 
-__all__ = ["ScanResult", "ShowWindowHandler", "WindowWatch", "rank_templates"]
+__all__ = ["ScanResult", "ShowWindowHandler", "WindowWatch"]
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,12 @@ log = logging.getLogger(__name__)
 CLOSED_LOOKBACK: Final = timedelta(days=1)
 #: Suggestions in a warning.
 SUGGESTIONS: Final = 3
-_CATEGORY_RANK: Final = {"UTILITY": 0, "MARKETING": 1}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanResult:
     warned: int
     closed: int
-
-
-def rank_templates(
-    templates: Sequence[MessageTemplate], *, language: str | None, usage: dict[str, int]
-) -> list[MessageTemplate]:
-    """Approved templates, best first for a contact: their language, then UTILITY before
-    MARKETING, then the team's most used."""
-
-    def key(t: MessageTemplate) -> tuple[int, int, int, str]:
-        same = language is not None and t.language.split("_")[0].lower() == language
-        return (0 if same else 1, _CATEGORY_RANK.get(t.category, 2), -usage.get(t.name, 0), t.name)
-
-    return sorted((t for t in templates if t.usable), key=key)
 
 
 class ShowWindowHandler(JobHandler[ShowWindow]):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ParamSpec
 
 from slack_bolt.async_app import AsyncApp
 
 from bridge.usecases.replies import Replies, ReplyChanges
 from bridge.usecases.status import StatusReports
-from bridge.usecases.templates import TemplateMessages, Templates
+from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
 from slack_app.text import UserNames
 
 __all__ = ["Activity", "ListenerDeps", "register_all"]
@@ -53,12 +54,14 @@ class ListenerDeps:
     #: None without META_WABA_ID: the template commands then say so.
     templates: Templates | None = None
     template_messages: TemplateMessages | None = None
+    template_picker: TemplatePicker | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     activity: Activity = field(default_factory=Activity)
 
 
 def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
     """Register every listener of wabridge on ``app``."""
-    from slack_app.listeners import commands, messages, shortcuts
+    from slack_app.listeners import commands, messages, modals
 
-    for module in (messages, commands, shortcuts):
+    for module in (messages, commands, modals):
         module.register(app, deps)

@@ -13,7 +13,6 @@ from slack_app.messages.conversations import escape
 __all__ = [
     "HELP_TEXT",
     "NO_TEMPLATES_CONFIGURED",
-    "SHORTCUT_NOT_YET",
     "bad_phone",
     "no_templates",
     "status_text",
@@ -41,11 +40,6 @@ HELP_TEXT = (
 
 NO_TEMPLATES_CONFIGURED = (
     "Templates are not set up here: `META_WABA_ID` is not configured. Ask an admin."
-)
-
-SHORTCUT_NOT_YET = (
-    "Sending templates from a message is not available in this version yet. "
-    "Use `/wa template <phone> <name> …` instead."
 )
 
 

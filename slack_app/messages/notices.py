@@ -8,7 +8,12 @@ from bridge.domain import DeliveryProblem, Notice, NoticeKind
 from slack_app.messages.conversations import escape
 from slack_app.messages.problems import advice
 
-__all__ = ["notice_text"]
+__all__ = ["notice_text", "offers_templates"]
+
+
+def offers_templates(notice: Notice) -> bool:
+    """Whether the notice carries the "Send template" button."""
+    return notice.kind in (NoticeKind.WINDOW_CLOSED, NoticeKind.WINDOW_WARNING)
 
 
 def _ago(expired: datetime | None, now: datetime) -> str:
@@ -53,15 +58,19 @@ def _warning(notice: Notice, now: datetime) -> str:
     )
 
 
-def notice_text(notice: Notice, *, now: datetime) -> str:
-    """The words of a notice, at ``now``."""
+def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -> str:
+    """The words of a notice, at ``now``; ``templates_here`` when agents can send templates
+    from Slack (the notice then carries the button)."""
     kind = notice.kind
     if kind == NoticeKind.WINDOW_CLOSED:
-        # Template sending from Slack arrives with the templates work; until then, say
-        # only what is true now.
+        how = (
+            ": send one with the button below, or `/wa template`."
+            if templates_here
+            else ". Ask an admin to set up templates (`META_WABA_ID`)."
+        )
         return (
             f":lock: *Not sent.* {_ago(notice.window_expires_at, now)} WhatsApp only accepts "
-            "an approved template until the customer writes again."
+            f"an approved template until the customer writes again{how}"
         )
     if kind == NoticeKind.DELIVERY_FAILED:
         return _failure(notice)

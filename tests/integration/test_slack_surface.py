@@ -171,7 +171,12 @@ async def test_notice_in_thread(slack: SlackSimulator) -> None:
         problem=DeliveryProblem.WINDOW_CLOSED,
     )
     await surface.post_notice(
-        channel=CHANNEL, thread_ts=thread, notice=notice, key="n1", recheck_since=None
+        channel=CHANNEL,
+        thread_ts=thread,
+        notice=notice,
+        conversation_id=1,
+        key="n1",
+        recheck_since=None,
     )
     [posted] = slack.thread(CHANNEL, thread)
     assert "131047" in posted.text and "approved template" in posted.text

@@ -64,10 +64,13 @@ def test_manifest_declares_the_shortcut_and_command_the_code_listens_to() -> Non
     assert manifest["features"]["slash_commands"][0]["command"] == COMMAND
 
 
-#: Every Web API method the bridge calls, and the scope Slack wants for it.
-SCOPE_OF = {
+#: Every Web API method the bridge calls, and the scope Slack wants for it (None: none).
+SCOPE_OF: dict[str, str | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "views_open": None,
+    "views_update": None,
     "reactions_add": "reactions:write",
     "conversations_history": "channels:history",  # groups:history for a private channel
     "conversations_replies": "channels:history",
@@ -85,7 +88,7 @@ def test_manifest_asks_only_for_the_scopes_and_events_the_code_uses() -> None:
     }
     assert called == set(SCOPE_OF)  # a new call needs its scope here and in the manifest
     # Private channels need the groups: twin of each channels: scope.
-    needed = set(SCOPE_OF.values()) | {"groups:history", "commands"}
+    needed = {s for s in SCOPE_OF.values() if s} | {"groups:history", "commands"}
     assert scopes == needed
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert events == {"message.channels", "message.groups"}

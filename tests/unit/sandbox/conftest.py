@@ -122,3 +122,33 @@ def slack(slack_server: SlackSimulator, receiver: Receiver) -> Iterator[SlackSim
     yield sim
     assert sim.wait_idle(5)
     sim.reset()
+
+
+# -- Socket Mode: a simulator delivering over the WebSocket instead of HTTP --------------------
+
+SLACK_APP_TOKEN = "xapp-1-A0SIM-test-token"
+
+
+@pytest.fixture(scope="module")
+def slack_socket_server() -> Iterator[SlackSimulator]:
+    sim = SlackSimulator(
+        bot_token=SLACK_TOKEN,
+        signing_secret=SLACK_SECRET,
+        app_token=SLACK_APP_TOKEN,
+        socket_mode=True,
+    )
+    with sim:
+        yield sim
+
+
+@pytest.fixture
+def slack_socket(slack_socket_server: SlackSimulator) -> Iterator[SlackSimulator]:
+    """A Socket Mode simulator with short ack and retry delays; no app is connected yet."""
+    sim = slack_socket_server
+    sim.socket_mode = True
+    sim.echo_bot_messages = False  # tests that want echoes turn them on
+    sim.socket_ack_timeout = 2.0
+    sim.socket_retry_delay = 0.2
+    yield sim
+    assert sim.wait_idle(5)
+    sim.reset()

@@ -15,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import SlackSimulator
+from sandbox.slack_sim import SCOPES
 from tests.unit.sandbox.conftest import SLACK_SECRET, SLACK_TOKEN, Received, Receiver
 
 CHANNEL = "C0SUPPORT"
@@ -490,3 +491,191 @@ def test_agent_side_needs_events_url() -> None:
         sim.agent_post(CHANNEL, "x")
     with pytest.raises(RuntimeError, match="not started"):
         _ = sim.url
+
+
+# -- what `wabridge doctor` checks ---------------------------------------------------------
+
+
+async def _error(call: Any) -> dict[str, Any]:
+    with pytest.raises(SlackApiError) as info:
+        await call
+    data: dict[str, Any] = info.value.response.data
+    return data
+
+
+async def test_scopes_are_configurable_and_enforced(
+    client: AsyncWebClient, slack: SlackSimulator
+) -> None:
+    assert slack.scopes == tuple(SCOPES.split(","))
+    slack.set_scopes(["channels:history", "users:read"])
+    answer = await client.auth_test()
+    assert answer.headers["x-oauth-scopes"] == "channels:history,users:read"
+    missing = await _error(client.chat_postMessage(channel=CHANNEL, text="x"))
+    assert missing == {
+        "ok": False,
+        "error": "missing_scope",
+        "needed": "chat:write",
+        "provided": "channels:history,users:read",
+    }
+    [call] = slack.calls("chat.postMessage")
+    assert call.error == "missing_scope"
+    cases = [
+        (client.chat_update(channel=CHANNEL, ts="1.000001", text="x"), "chat:write"),
+        (
+            client.reactions_add(channel=CHANNEL, timestamp="1.000001", name="eyes"),
+            "reactions:write",
+        ),
+    ]
+    for call_, needed in cases:
+        assert (await _error(call_))["needed"] == needed
+    assert (await client.users_info(user="UAGENT1"))["ok"] is True
+    assert (await client.conversations_history(channel=CHANNEL))["ok"] is True
+    # views.* need no scope.
+    assert (await client.views_open(trigger_id="1.2.a", view={"type": "modal"}))["ok"] is True
+
+    slack.add_channel("C0SECRET", "secret", private=True)
+    history = await _error(client.conversations_history(channel="C0SECRET"))
+    assert history["needed"] == "groups:history"
+    slack.set_scopes(["groups:history"])
+    assert (await _error(client.conversations_replies(channel=CHANNEL, ts="1.0")))[
+        "needed"
+    ] == "channels:history"
+    assert (await _error(client.users_info(user="UAGENT1")))["needed"] == "users:read"
+    unknown = await _error(client.conversations_history(channel="C404"))
+    assert unknown["error"] == "channel_not_found"  # groups:history is one of the options
+
+
+def test_scopes_given_to_the_constructor() -> None:
+    with SlackSimulator(bot_token="xoxb-x", signing_secret="s", scopes=["chat:write"]) as sim:
+        answer = WebClient(token="xoxb-x", base_url=sim.url).auth_test()
+        assert answer.headers["x-oauth-scopes"] == "chat:write"
+
+
+async def test_bot_membership(client: AsyncWebClient, slack: SlackSimulator) -> None:
+    slack.remove_bot(CHANNEL)
+    info = await client.conversations_info(channel=CHANNEL)
+    assert info["channel"]["is_member"] is False
+    assert (await client.conversations_members(channel=CHANNEL))["members"] == []
+    assert (await _error(client.conversations_history(channel=CHANNEL)))[
+        "error"
+    ] == "not_in_channel"
+    # chat:write.public lets a bot post in a public channel it is not in, as on Slack.
+    assert (await client.chat_postMessage(channel=CHANNEL, text="public"))["ok"] is True
+    slack.set_scopes([s for s in slack.scopes if s != "chat:write.public"])
+    refused = await _error(client.chat_postMessage(channel=CHANNEL, text="x"))
+    assert refused["error"] == "not_in_channel"
+    slack.add_bot("#support")
+    assert (await client.chat_postMessage(channel=CHANNEL, text="back"))["ok"] is True
+    assert (await client.conversations_members(channel=CHANNEL))["members"] == ["UBOT"]
+    slack.remove_bot(CHANNEL)
+    joined = await client.conversations_join(channel=CHANNEL)
+    assert joined["channel"]["is_member"] is True
+    assert [m.text for m in slack.messages(CHANNEL)] == ["public", "back"]
+
+
+async def test_private_channels(
+    client: AsyncWebClient, slack: SlackSimulator, receiver: Receiver
+) -> None:
+    slack.add_channel("C0SECRET", "secret", private=True)
+    info = await client.conversations_info(channel="C0SECRET")
+    assert info["channel"]["is_private"] is True and info["channel"]["is_member"] is True
+    assert (await client.conversations_info(channel=CHANNEL))["channel"]["is_private"] is False
+    slack.agent_post("C0SECRET", "psst")
+    assert json.loads(receiver.requests()[0].body)["event"]["channel_type"] == "group"
+    slack.remove_bot("C0SECRET")
+    for call in (
+        client.conversations_info(channel="C0SECRET"),
+        client.chat_postMessage(channel="C0SECRET", text="x"),
+        client.conversations_join(channel="C0SECRET"),
+    ):
+        assert (await _error(call))["error"] == "channel_not_found"
+    slack.add_bot("C0SECRET")
+    joined = await _error(client.conversations_join(channel="C0SECRET"))
+    assert joined["error"] == "method_not_supported_for_channel_type"
+
+
+async def test_revoked_token(client: AsyncWebClient, slack: SlackSimulator) -> None:
+    slack.revoke_token()
+    for call in (client.auth_test(), client.chat_postMessage(channel=CHANNEL, text="x")):
+        assert (await _error(call))["error"] == "token_revoked"
+    slack.restore_token()
+    assert (await client.auth_test())["ok"] is True
+    slack.revoke_token()
+    slack.reset()  # restores the token, the scopes and memberships
+    assert (await client.auth_test())["ok"] is True
+
+
+# -- modals: views.push, views.update, options ---------------------------------------------
+
+MODAL = {"type": "modal", "title": {"type": "plain_text", "text": "Send"}, "blocks": []}
+
+
+async def test_views_push_and_update_keep_the_stack(
+    client: AsyncWebClient, slack: SlackSimulator
+) -> None:
+    assert (await _error(client.views_push(trigger_id="1.2.x", view=MODAL)))[
+        "error"
+    ] == "invalid_trigger_id"
+    root = (await client.views_open(trigger_id="1.2.a", view=MODAL))["view"]
+    assert (root["root_view_id"], root["previous_view_id"]) == (root["id"], None)
+    second = (await client.views_push(trigger_id="1.2.b", view=MODAL))["view"]
+    assert (second["root_view_id"], second["previous_view_id"]) == (root["id"], root["id"])
+    updated = await client.views_update(
+        view_id=second["id"], hash=second["hash"], view=MODAL | {"callback_id": "v2"}
+    )
+    assert updated["view"]["id"] == second["id"]
+    assert (updated["view"]["root_view_id"], updated["view"]["previous_view_id"]) == (
+        root["id"],
+        root["id"],
+    )
+    assert updated["view"]["hash"] != second["hash"]
+    stale = await _error(client.views_update(view_id=second["id"], hash=second["hash"], view=MODAL))
+    assert stale["error"] == "hash_conflict"
+    third = (await client.views_push(trigger_id="1.2.c", view=MODAL))["view"]
+    assert third["previous_view_id"] == second["id"]
+    full = await _error(client.views_push(trigger_id="1.2.d", view=MODAL))
+    assert full["error"] == "push_limit_reached"
+    assert (await _error(client.views_push(view=MODAL)))["error"] == "invalid_arguments"
+
+    log = slack.views()
+    assert [v["method"] for v in log] == ["views.open", "views.push", "views.update", "views.push"]
+    assert [v.get("trigger_id") for v in log] == ["1.2.a", "1.2.b", None, "1.2.c"]
+    assert all(set(v) >= {"method", "view"} for v in log)
+
+
+async def test_a_button_in_a_modal_pushes_onto_its_stack(
+    client: AsyncWebClient, slack: SlackSimulator, receiver: Receiver
+) -> None:
+    first = (await client.views_open(trigger_id="1.2.a", view=MODAL))["view"]
+    second_modal = (await client.views_open(trigger_id="1.2.b", view=MODAL))["view"]
+    answer = slack.view_action(user="UAGENT1", view=first, action_id="more", value="x")
+    assert answer.status_code == 200
+    payload = _form_payload(receiver.requests()[0])
+    assert payload["type"] == "block_actions"
+    assert payload["container"] == {"type": "view", "view_id": first["id"]}
+    assert payload["view"]["id"] == first["id"] and payload["actions"][0]["action_id"] == "more"
+    pushed = (await client.views_push(trigger_id=payload["trigger_id"], view=MODAL))["view"]
+    # The trigger came from the first modal, not the most recent one.
+    assert pushed["root_view_id"] == first["id"] != second_modal["id"]
+
+
+def test_block_suggestion_payload(slack: SlackSimulator, receiver: Receiver) -> None:
+    view = {"id": "V0MODAL", "type": "modal", "callback_id": "wa_template"}
+    answer = slack.block_suggestion(
+        user="UAGENT1", view=view, action_id="template", block_id="tpl", value="ord"
+    )
+    assert answer.status_code == 200 and answer.json() == {"received": True}
+    assert answer.payload == {"received": True} and answer.headers["content-type"]
+    [request] = receiver.requests()
+    assert _verified(request)
+    payload = _form_payload(request)
+    assert payload["type"] == "block_suggestion"
+    assert (payload["action_id"], payload["block_id"], payload["value"]) == (
+        "template",
+        "tpl",
+        "ord",
+    )
+    assert payload["container"] == {"type": "view", "view_id": "V0MODAL"}
+    assert payload["view"]["callback_id"] == "wa_template"
+    assert payload["user"]["id"] == "UAGENT1" and payload["team"]["id"] == "T0SIM"
+    assert payload["api_app_id"] == "ASIMAPP"
