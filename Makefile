@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes: most tests wait on real servers, so a few run side by side.
+JOBS ?= 3
 
 .PHONY: demo test lint unit serve migrate clean
 
@@ -23,8 +25,8 @@ lint: $(STAMP)
 
 # Every test on SQLite, then every test again on a throwaway PostgreSQL cluster.
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
-	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
+	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

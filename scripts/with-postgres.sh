@@ -37,7 +37,7 @@ trap cleanup EXIT
 "${as_pg[@]}" initdb -D "$work/data" -A trust -U postgres >"$work/initdb.log" 2>&1 \
   || { cat "$work/initdb.log" >&2; exit 1; }
 "${as_pg[@]}" pg_ctl -D "$work/data" -l "$work/server.log" -w -t 60 \
-  -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+  -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
   || { cat "$work/server.log" >&2; exit 1; }
 
 export WABRIDGE_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"

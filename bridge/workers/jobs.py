@@ -44,7 +44,7 @@ DEFAULT_LEASE: Final = timedelta(seconds=15)
 #: A job whose handler raises something unforeseen (a bug, a database blip) gets this many tries.
 UNEXPECTED_TRIES: Final = 5
 #: How often a paused lane lets one job through to see whether its credentials work again.
-PROBE_EVERY: Final = timedelta(seconds=30)
+PROBE_EVERY: Final = timedelta(seconds=10)
 
 
 @dataclass(kw_only=True)

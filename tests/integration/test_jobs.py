@@ -111,13 +111,13 @@ async def test_slack_auth_error_pauses_slack_work_logs_once_and_resumes(
     for _ in range(3):  # nothing is claimed while paused, however often the worker looks
         await world.drain()
     assert world.chat.posts == []
-    world.clock.advance(seconds=31)
+    world.clock.advance(seconds=11)
     await world.drain()  # one probe: refused again, still paused, no new log line
     assert await world.paused() == [Lane.SLACK]
     assert len([r for r in caplog.records if "paused" in r.getMessage()]) == 1
     assert all(state == "pending" for _, state, _ in await world.job_states())
 
-    world.clock.advance(seconds=31)  # the token is fixed: the next probe succeeds
+    world.clock.advance(seconds=11)  # the token is fixed: the next probe succeeds
     await world.drain()
     assert await world.paused() == []
     assert world.chat.thread(await world.thread()) == ["message 1", "message 2", "message 3"]
@@ -140,7 +140,7 @@ async def test_whatsapp_auth_error_pauses_sends_but_not_slack(world: World) -> N
     message = await world.message(result.message_ids[0])
     assert message.status == MessageStatus.PENDING  # kept, not failed
     world.whatsapp.fail_with = None
-    world.clock.advance(seconds=31)
+    world.clock.advance(seconds=11)
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == ["Hello"]
     assert await world.paused() == []

@@ -64,31 +64,16 @@ def test_manifest_declares_the_shortcut_and_command_the_code_listens_to() -> Non
     assert manifest["features"]["slash_commands"][0]["command"] == COMMAND
 
 
-#: Every Web API method the bridge calls, and the scope Slack wants for it (None: none).
-SCOPE_OF: dict[str, str | None] = {
-    "chat_postMessage": "chat:write",
-    "chat_update": "chat:write",
-    "chat_postEphemeral": "chat:write",
-    "views_open": None,
-    "views_update": None,
-    "reactions_add": "reactions:write",
-    "conversations_history": "channels:history",  # groups:history for a private channel
-    "conversations_replies": "channels:history",
-    "users_info": "users:read",
-}
-
-
 def test_manifest_asks_only_for_the_scopes_and_events_the_code_uses() -> None:
+    from slack_app.scopes import BOT_EVENTS, BOT_SCOPES, SCOPE_OF_METHOD
+
     manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
-    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     called = {
         method
         for path in (ROOT / "slack_app").rglob("*.py")
         for method in re.findall(r"client\.([a-z]+_[A-Za-z]+)\(", path.read_text())
     }
-    assert called == set(SCOPE_OF)  # a new call needs its scope here and in the manifest
-    # Private channels need the groups: twin of each channels: scope.
-    needed = {s for s in SCOPE_OF.values() if s} | {"groups:history", "commands"}
-    assert scopes == needed
-    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {"message.channels", "message.groups"}
+    # A new call needs its scope in slack_app/scopes.py, and so in the manifests.
+    assert called == {m.replace(".", "_") for m in SCOPE_OF_METHOD}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == BOT_EVENTS
