@@ -25,6 +25,8 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bridge.domain import FailureKind
+from bridge.errors import ChatError
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
@@ -39,6 +41,7 @@ from scheduler.runner import Scheduler
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.pacing import ChannelPacer
+from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
 from storage.db import create_engine, is_sqlite, schema_is_current
@@ -154,8 +157,11 @@ def require_templates(templates: Templates | None) -> Templates:
 class Slack:
     app: AsyncApp
     surface: SlackSurface
-    endpoint: SlackEndpoint
+    #: Slack's HTTP requests; None in Socket Mode without a signing secret.
+    endpoint: SlackEndpoint | None
     activity: Activity
+    #: Socket Mode, when SLACK_APP_TOKEN is set.
+    socket: SocketMode | None = None
 
 
 def build_slack(
@@ -173,18 +179,11 @@ def build_slack(
 
     Both share bolt's client: one Slack Web API client per process.
     """
-    if settings.slack_app_token is not None:
-        # Better a clear refusal than a bridge that silently hears nothing from Slack.
-        raise ConfigError(
-            "SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP mode "
-            "with SLACK_SIGNING_SECRET"
-        )
     signing_secret = settings.slack_signing_secret
-    if signing_secret is None:  # settings allow that only with SLACK_APP_TOKEN, refused above
-        raise ConfigError("SLACK_SIGNING_SECRET is required")
     app = AsyncApp(
         token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=signing_secret.get_secret_value(),
+        # Optional in Socket Mode: the connection itself is authenticated.
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         logger=logging.getLogger("slack_app.bolt"),
     )
     # Bolt builds its client for slack.com; the API root is ours to choose (the simulator).
@@ -213,7 +212,14 @@ def build_slack(
         now=clock.now,
         template_button=templates is not None,
     )
-    return Slack(app=app, surface=surface, endpoint=SlackEndpoint(app), activity=activity)
+    app_token = settings.slack_app_token
+    return Slack(
+        app=app,
+        surface=surface,
+        endpoint=SlackEndpoint(app) if signing_secret else None,
+        activity=activity,
+        socket=SocketMode(app, app_token.get_secret_value()) if app_token else None,
+    )
 
 
 # --- workers ----------------------------------------------------------------------------------
@@ -349,6 +355,8 @@ class Bridge:
     app: FastAPI
     shutdown_grace: float = SHUTDOWN_GRACE
     closed: bool = field(default=False)
+    socket_open: bool = field(default=False)
+    _socket_retry: asyncio.Task[None] | None = field(default=None)
 
     async def serve(
         self, *, host: str, port: int, role: Role, stop: asyncio.Event | None = None
@@ -364,6 +372,8 @@ class Bridge:
         stop = stop or asyncio.Event()
         workers: asyncio.Task[None] | None = None
         try:
+            if role in (Role.ALL, Role.WEB):
+                await self._connect_socket()  # first: a refused token stops everything
             if role in (Role.ALL, Role.SCHEDULER):
                 self.scheduler.start()
             if role in (Role.ALL, Role.WORKER):
@@ -387,10 +397,48 @@ class Bridge:
         finally:
             stop.set()
             self.scheduler.stop()
+            if self._socket_retry is not None:
+                self._socket_retry.cancel()
+            if self.slack.socket is not None and self.socket_open:
+                await self.slack.socket.stop()
             self.workers.wake()
             if workers is not None:
                 await _join(workers, self.shutdown_grace)
             await self.aclose()
+
+    async def _connect_socket(self) -> None:
+        """Open Socket Mode (when configured). A refused token ends ``serve`` with one line;
+        an unreachable Slack is tried again in the background while webhooks are served."""
+        if self.slack.socket is None:
+            return
+        try:
+            await self.slack.socket.start()
+        except ChatError as error:
+            if error.kind == FailureKind.AUTH:
+                raise ConfigError(f"SLACK_APP_TOKEN: Slack refused it ({error.error})") from None
+            log.warning(
+                "slack socket mode not connected yet; retrying", extra={"error": str(error)}
+            )
+            self._socket_retry = asyncio.create_task(self._retry_socket())
+            return
+        self.socket_open = True
+
+    async def _retry_socket(self) -> None:
+        assert self.slack.socket is not None
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.slack.socket.start()
+            except ChatError as error:
+                delay = min(delay * 2, 60.0)
+                log.warning(
+                    "slack socket mode not connected yet; retrying",
+                    extra={"error": str(error), "retry_in": delay},
+                )
+                continue
+            self.socket_open = True
+            return
 
     async def aclose(self) -> None:
         """Close every client and the database engine (once)."""

@@ -86,14 +86,25 @@ def test_serve_no_migrate_is_not_ready_on_an_empty_database(
         proc.wait(timeout=15)
 
 
-def test_socket_mode_is_refused_clearly_for_now(fresh_database_url: str, tmp_path: Path) -> None:
-    env = {**_env(fresh_database_url), "SLACK_APP_TOKEN": "xapp-1-socket"}
-    result = _wabridge("serve", "--no-migrate", env=env, cwd=tmp_path)
+def test_a_refused_app_token_ends_serve_with_one_line(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    from sandbox.slack_sim import SlackSimulator
+
+    with SlackSimulator(
+        bot_token=CONFIG["SLACK_BOT_TOKEN"], signing_secret="s", app_token="xapp-1-right"
+    ) as slack:
+        env = _env(fresh_database_url) | {
+            "SLACK_APP_TOKEN": "xapp-1-wrong",
+            "SLACK_API_URL": slack.url,
+            "SLACK_SIGNING_SECRET": "",
+        }
+        result = _wabridge("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "wabridge: SLACK_APP_TOKEN: Socket Mode is not supported yet; unset it and use HTTP "
-        "mode with SLACK_SIGNING_SECRET"
-    ]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "wabridge: SLACK_APP_TOKEN: Slack refused it (invalid_auth)"
+    )
+    assert "Traceback" not in result.stderr
 
 
 def test_templates_sync_fetches_and_stores_every_template(

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,24 +57,52 @@ def test_env_example_lists_every_contract_variable() -> None:
     assert listed == contract
 
 
-def test_manifest_declares_the_shortcut_and_command_the_code_listens_to() -> None:
+MANIFESTS = ["slack-manifest.yml", "slack-manifest.socket.yml"]
+
+
+def _manifest(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_each_manifest_declares_the_shortcut_and_command_the_code_listens_to(name: str) -> None:
     from slack_app.ids import COMMAND, SEND_TEMPLATE_SHORTCUT
 
-    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    manifest = _manifest(name)
     assert manifest["features"]["shortcuts"][0]["callback_id"] == SEND_TEMPLATE_SHORTCUT
     assert manifest["features"]["slash_commands"][0]["command"] == COMMAND
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
 
 
-def test_manifest_asks_only_for_the_scopes_and_events_the_code_uses() -> None:
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_each_manifest_asks_only_for_the_scopes_and_events_the_code_uses(name: str) -> None:
     from slack_app.scopes import BOT_EVENTS, BOT_SCOPES, SCOPE_OF_METHOD
 
-    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    manifest = _manifest(name)
     called = {
         method
         for path in (ROOT / "slack_app").rglob("*.py")
         for method in re.findall(r"client\.([a-z]+_[A-Za-z]+)\(", path.read_text())
     }
-    # A new call needs its scope in slack_app/scopes.py, and so in the manifests.
-    assert called == {m.replace(".", "_") for m in SCOPE_OF_METHOD}
+    # A new call needs its scope in slack_app/scopes.py, and so in the manifests. (The
+    # Socket Mode connection is opened with the app-level token, which has no bot scope.)
+    assert called - {"apps_connections_open"} == {m.replace(".", "_") for m in SCOPE_OF_METHOD}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == BOT_EVENTS
+
+
+def test_the_http_manifest_points_every_request_at_one_url_and_socket_mode_needs_none() -> None:
+    http, socket = _manifest(MANIFESTS[0]), _manifest(MANIFESTS[1])
+    urls = {
+        http["features"]["slash_commands"][0]["url"],
+        http["settings"]["event_subscriptions"]["request_url"],
+        http["settings"]["interactivity"]["request_url"],
+        http["settings"]["interactivity"]["message_menu_options_url"],
+    }
+    assert urls == {"https://wabridge.example.com/slack/events"}
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "url" not in socket["features"]["slash_commands"][0]
+    assert "request_url" not in socket["settings"]["interactivity"]

@@ -1,0 +1,67 @@
+"""Socket Mode: Slack reached over a WebSocket the bridge opens, with the same listeners.
+
+No public Slack URL is needed then, and Slack's requests need no signing secret (the
+connection itself is authenticated with the app-level ``xapp-`` token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bridge.domain import FailureKind
+from bridge.errors import ChatError
+from slack_app.errors import classify
+
+__all__ = ["SocketMode"]
+
+log = logging.getLogger(__name__)
+
+#: How long a first connection may take before it is tried again in the background.
+CONNECT_TIMEOUT: Final = 30.0
+
+
+class SocketMode:
+    """One Socket Mode connection for the bolt app (slack_sdk reconnects it when it drops)."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:
+        self._app = app
+        self._app_token = app_token
+        self._handler: AsyncSocketModeHandler | None = None
+
+    async def start(self) -> None:
+        """Open the connection; ``ChatError`` (kind AUTH for a refused token) if it cannot."""
+        if self._handler is None:  # it binds to the running event loop
+            self._handler = AsyncSocketModeHandler(
+                self._app, self._app_token, web_client=self._app.client
+            )
+        try:
+            # slack_sdk's connect() retries a refused token for ever, quietly: ask first.
+            await self._app.client.apps_connections_open(app_token=self._app_token)
+            await asyncio.wait_for(
+                self._handler.connect_async(),  # type: ignore[no-untyped-call]  # bolt's stubs
+                timeout=CONNECT_TIMEOUT,
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", "")) or f"http_{error.response.status_code}"
+            kind = classify(code, error.response.status_code)
+            if code in ("not_allowed_token_type", "invalid_auth", "not_authed"):
+                kind = FailureKind.AUTH
+            raise ChatError(f"apps.connections.open: {code}", kind=kind, error=code) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise ChatError(
+                f"Socket Mode: {type(error).__name__}",
+                kind=FailureKind.TRANSIENT,
+                error="connection",
+            ) from None
+        log.info("slack socket mode connected")
+
+    async def stop(self) -> None:
+        if self._handler is not None:
+            await self._handler.close_async()  # type: ignore[no-untyped-call]

@@ -1,0 +1,56 @@
+"""Socket Mode on the real process: no public Slack URL, the same listeners."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.harness import CHANNEL, Sandbox
+from tests.e2e.steps import open_thread, sent_texts
+
+pytestmark = pytest.mark.e2e
+
+APP_TOKEN = "xapp-1-sandbox-app-token-0123456789"
+
+
+@pytest.fixture
+def socket_box(tmp_path: Path, fresh_database_url: str) -> Iterator[Sandbox]:
+    box = Sandbox(
+        workdir=tmp_path / "run",
+        database_url=fresh_database_url,
+        slack_options={"app_token": APP_TOKEN, "socket_mode": True},
+        # No signing secret: Socket Mode does not need one.
+        extra_env={"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""},
+    )
+    with box:
+        yield box
+
+
+def test_replies_commands_and_modals_arrive_over_the_socket(socket_box: Sandbox) -> None:
+    box = socket_box
+    assert box.slack.wait_for(lambda: any(c.is_open for c in box.slack.socket_connections()))
+    thread_ts = open_thread(box)
+
+    reply = box.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Over the socket")
+    assert reply.envelope is not None
+    assert box.meta.wait_for(lambda: sent_texts(box) == ["Over the socket"])
+
+    answer = box.slack.slash_command("/wa", "help")
+    assert answer.status == 200  # acked over the socket
+    assert box.slack.wait_for(lambda: any("/wa status" in r["text"] for r in box.slack.responses()))
+
+    box.slack.message_shortcut(
+        callback_id="wa_send_template", channel=CHANNEL, message_ts=thread_ts, user="UAGENT1"
+    )
+    assert box.slack.wait_for(lambda: any(v["method"] == "views.open" for v in box.slack.views()))
+    envelopes = box.slack.envelopes()
+    assert {e.type for e in envelopes} >= {"events_api", "slash_commands", "interactive"}
+    assert all(e.acked for e in envelopes)
+
+    # Slack's HTTP endpoint is not served: no signing secret, no Request URL needed.
+    assert httpx.post(f"{box.url}/slack/events", content=b"{}").status_code == 404
+    assert box.wait_idle()
+    assert sent_texts(box) == ["Over the socket"]
