@@ -21,7 +21,8 @@ __all__ = ["run_demo"]
 STEP_TIMEOUT = 20.0
 
 CUSTOMER = ("4915112345678", "Ada Lovelace")
-LATE_CUSTOMER = ("447700900123", "Grace Hopper")
+LATE_CUSTOMER = ("447911123456", "Grace Hopper")
+SOON_CUSTOMER = ("33612345678", "Marie Curie")
 
 
 class DemoFailedError(Exception):
@@ -121,6 +122,48 @@ def _play(script: _Script) -> None:
         raise DemoFailedError("nothing may reach WhatsApp outside the window")
     script.say("✓ WhatsApp: nothing was sent to Grace")
 
+    script.step("The agent sends Grace an approved template instead: /wa template")
+    command = "template +44 7911 123456 order_update en Grace | #2051"
+    script.say(f"Slack: /wa {command}")
+    answers = len(slack.responses())
+    slack.slash_command("/wa", command)
+    script.expect(
+        "Slack: the bridge confirms, for the agent's eyes only",
+        lambda: len(slack.responses()) > answers,
+    )
+    script.say(f"Slack (ephemeral): {slack.responses()[answers]['text']}")
+    script.expect(
+        "WhatsApp: the template went out to Grace",
+        lambda: any(
+            m.get("type") == "template" and m.get("to", "").endswith(LATE_CUSTOMER[0])
+            for m in meta.sent_messages()
+        ),
+    )
+    script.expect(
+        "Slack: Grace's thread shows the template as she reads it",
+        lambda: any("#2051 has shipped" in m.text for m in slack.thread(CHANNEL, late_parent.ts)),
+    )
+
+    script.step(f"{SOON_CUSTOMER[1]} wrote 22½ hours ago: her window closes in 1½ hours")
+    meta.send_text(
+        SOON_CUSTOMER[0],
+        SOON_CUSTOMER[1],
+        "Je voudrais changer ma commande.",
+        timestamp=int(time.time()) - 22 * 3600 - 1800,
+    )
+    script.expect(
+        "Slack: a third thread appears for Marie", lambda: len(slack.top_level(CHANNEL)) == 3
+    )
+    soon_parent = slack.top_level(CHANNEL)[2]
+    script.expect(
+        "Slack: the bridge warns in her thread and suggests templates",
+        lambda: any("window closes in" in m.text for m in slack.thread(CHANNEL, soon_parent.ts)),
+    )
+    warning = next(m for m in slack.thread(CHANNEL, soon_parent.ts) if "window closes in" in m.text)
+    script.say(f"Slack warning: {warning.text}")
+    shown = slack.message(CHANNEL, soon_parent.ts)
+    script.say(f"Slack parent now reads: {shown.text if shown else ''}")
+
 
 def run_demo(*, keep: bool = False) -> int:
     """Play the scripted conversation; 0 when every step was observed."""
@@ -130,7 +173,8 @@ def run_demo(*, keep: bool = False) -> int:
     print(f"Simulated Meta and Slack run on loopback; the bridge keeps its data in {workdir}.")
     code = 1
     try:
-        with Sandbox(workdir=workdir) as box:
+        # Scan for windows closing soon every 2 s, so the warning shows without a wait.
+        with Sandbox(workdir=workdir, extra_env={"WABRIDGE_SCAN_INTERVAL": "2s"}) as box:
             print(f"Bridge started at {box.url} (a real `wabridge serve` process, SQLite).")
             script = _Script(box)
             try:

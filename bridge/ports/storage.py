@@ -80,8 +80,11 @@ class ConversationRepository(Protocol):
         """How many windows are open at ``now``, and how many of them close ``within``."""
         ...
 
-    async def windows_ending(self, *, after: datetime, until: datetime) -> list[ConversationRecord]:
-        """Conversations whose window ends in ``(after, until]``."""
+    async def windows_unmarked(
+        self, *, after: datetime, until: datetime, mark_seconds: int
+    ) -> list[ConversationRecord]:
+        """Conversations whose window ends in ``(after, until]`` and has not reached that mark
+        yet."""
         ...
 
 

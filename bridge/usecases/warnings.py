@@ -80,11 +80,26 @@ class WindowWatch:
 
     async def scan(self) -> ScanResult:
         now = self._clock.now()
+        due: list[tuple[ConversationRecord, timedelta]] = []
         async with self._uow() as uow:
-            ending = await uow.conversations.windows_ending(after=now, until=now + self._marks[-1])
-            closed = await uow.conversations.windows_ending(after=now - CLOSED_LOOKBACK, until=now)
-        suggest = await self._suggester()
-        warned = sum([await self._warn(c, now, suggest) for c in ending])
+            # Each window speaks at the nearest mark it has reached (after an outage, several
+            # may have passed at once): mark m covers the windows ending in (previous mark, m].
+            previous = timedelta(0)
+            for mark in self._marks:
+                due += [
+                    (c, mark)
+                    for c in await uow.conversations.windows_unmarked(
+                        after=now + previous,
+                        until=now + mark,
+                        mark_seconds=int(mark.total_seconds()),
+                    )
+                ]
+                previous = mark
+            closed = await uow.conversations.windows_unmarked(
+                after=now - CLOSED_LOOKBACK, until=now, mark_seconds=0
+            )
+        suggest = await self._suggester() if due else (lambda conversation: ())
+        warned = sum([await self._warn(c, mark, now, suggest) for c, mark in due])
         closed_now = sum([await self._close(c, now) for c in closed])
         if warned or closed_now:
             self._on_queued(0)
@@ -108,13 +123,12 @@ class WindowWatch:
     async def _warn(
         self,
         conversation: ConversationRecord,
+        mark: timedelta,
         now: datetime,
         suggest: Callable[[ConversationRecord], tuple[str, ...]],
     ) -> bool:
         expires = conversation.window_expires_at
         assert expires is not None
-        # After an outage several marks may be due at once: only the nearest one speaks.
-        mark = min(m for m in self._marks if expires - now <= m)
         async with self._uow() as uow:
             if not await uow.schedule.reach_mark(
                 conversation.id,

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, exists, func, select, update
 
 from bridge.ports import ConversationRecord
-from storage.models import BusinessNumber, Contact, Conversation
+from storage.models import BusinessNumber, Contact, Conversation, WindowMark
 from storage.repositories.base import Repository
 
 __all__ = ["SqlConversations"]
@@ -192,9 +192,19 @@ class SqlConversations(Repository):
         ).one()
         return int(row[0]), int(row[1])
 
-    async def windows_ending(self, *, after: datetime, until: datetime) -> list[ConversationRecord]:
-        """Conversations whose window ends in ``(after, until]`` (a range of the index)."""
+    async def windows_unmarked(
+        self, *, after: datetime, until: datetime, mark_seconds: int
+    ) -> list[ConversationRecord]:
+        """Conversations whose window ends in ``(after, until]`` and has not reached that mark
+        yet: a range of the window index, less the marks already recorded."""
+        marked = exists().where(
+            WindowMark.conversation_id == Conversation.id,
+            WindowMark.window_expires_at == Conversation.window_expires_at,
+            WindowMark.mark_seconds == mark_seconds,
+        )
         query = self._JOINED.where(
-            Conversation.window_expires_at > after, Conversation.window_expires_at <= until
+            Conversation.window_expires_at > after,
+            Conversation.window_expires_at <= until,
+            ~marked,
         ).order_by(Conversation.window_expires_at)
         return [_record(*row) for row in (await self._session.execute(query)).all()]
