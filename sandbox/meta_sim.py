@@ -166,6 +166,7 @@ class MetaSimulator(ServedApp):
         self._failures: deque[GraphError] = deque()
         self._failed_statuses: deque[_StatusStep] = deque()
         self._latency = 0.0
+        self._subscribed = True
         self._outbox: Outbox | None = None
         self._init_serving(port)
         self.app = self._build_app()
@@ -232,6 +233,11 @@ class MetaSimulator(ServedApp):
         """Delay every Graph API answer by `seconds`."""
         with self._lock:
             self._latency = seconds
+
+    def set_subscribed(self, subscribed: bool) -> None:
+        """Whether the app is subscribed to the WABA's webhooks (`subscribed_apps` lists it)."""
+        with self._lock:
+            self._subscribed = subscribed
 
     # -- recordings ------------------------------------------------------------------------
 
@@ -710,8 +716,10 @@ class MetaSimulator(ServedApp):
             ]
             return JSONResponse({"data": data})
         if edge == "subscribed_apps":
+            with self._lock:
+                subscribed = self._subscribed
             app = {"whatsapp_business_api_data": {"id": "4000000004", "name": "wabridge"}}
-            return JSONResponse({"data": [app]})
+            return JSONResponse({"data": [app] if subscribed else []})
         raise GraphError(100, "Unknown path components", f"/{edge}")
 
     def _build_app(self) -> FastAPI:

@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     templates = commands.add_parser("templates", help="the WhatsApp Business Account's templates")
     template_actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
     template_actions.add_parser("sync", help="fetch every template from Meta and store them")
+    doctor = commands.add_parser(
+        "doctor", help="check the configuration against Meta, Slack and the database"
+    )
+    doctor.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the bridge's public base URL (https://host): also check Meta's webhook handshake",
+    )
     dead = commands.add_parser(
         "deadletters", help="webhooks and jobs that failed: list, show, replay"
     )
@@ -174,6 +182,19 @@ async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
         await storage.engine.dispose()
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from wabridge.doctor import main as doctor
+
+    public_url: str | None = args.public_url
+    if public_url is not None and not public_url.startswith(("https://", "http://")):
+        print(f"wabridge: --public-url must start with https://, got {public_url}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    # The report says what is wrong, one line per check; log lines would only repeat it.
+    _configure_logs(settings, level=logging.CRITICAL)
+    return doctor(settings, public_url)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -194,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A one-shot command says what went wrong in its own last line.
             _configure_logs(settings, level=logging.ERROR)
             return asyncio.run(_templates_sync(settings))
+        if args.command == "doctor":
+            return _doctor(args)
         if args.command == "deadletters":
             settings = load_settings()
             _configure_logs(settings)

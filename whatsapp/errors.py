@@ -29,6 +29,7 @@ __all__ = [
     "MetaAPIError",
     "MetaTransportError",
     "classify",
+    "is_unknown_object",
     "problem_of",
 ]
 
@@ -128,6 +129,15 @@ def classify(code: int | None, http_status: int | None) -> FailureKind:
     if http_status in (401, 403) and code is None:
         return _AUTH
     return _TRANSIENT if http_status >= 500 else _PERMANENT
+
+
+#: Meta's code for an object that does not exist, or that this token may not see.
+_UNKNOWN_OBJECT: Final = 100
+
+
+def is_unknown_object(error: DeliveryError) -> bool:
+    """Whether Meta said the object asked for (a phone number id, an account) is unknown."""
+    return isinstance(error, MetaAPIError) and error.code == _UNKNOWN_OBJECT
 
 
 def problem_of(code: int | None) -> DeliveryProblem:

@@ -33,6 +33,6 @@ def test_demo_plays_every_step(tmp_path: Path) -> None:
         "WhatsApp: the template went out to Grace",
         "Slack: the bridge warns in her thread and suggests templates",
     ):
-        assert f"✓ {step}" in out, step
+        assert step in out, step
     assert "All 6 steps observed" in out
     assert list(tmp_path.glob("wabridge-demo-*")) == []  # cleans up after itself
