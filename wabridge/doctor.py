@@ -98,37 +98,6 @@ async def _guarded_all(name: str, checks: Awaitable[list[Check]]) -> list[Check]
 # --- Meta -------------------------------------------------------------------------------------
 
 
-class _Graph:
-    """Plain GETs on the Graph API, failing the way ``WhatsAppClient`` does."""
-
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
-        self._http = http
-        self._root = f"{settings.meta_api_base.rstrip('/')}/{settings.meta_api_version}"
-        self._token = settings.meta_access_token.get_secret_value()
-
-    async def get(self, path: str) -> dict[str, Any]:
-        try:
-            response = await self._http.get(
-                f"{self._root}/{path}", headers={"Authorization": f"Bearer {self._token}"}
-            )
-        except httpx.TransportError as error:
-            raise MetaTransportError(f"{type(error).__name__}: {error}") from None
-        if not response.is_success:
-            raise MetaAPIError.from_response(response)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise MetaAPIError(
-                code=None,
-                title="Meta answered with something that is not a JSON object",
-                kind=FailureKind.PERMANENT,
-                http_status=response.status_code,
-            )
-        return body
-
-
 def _meta_reason(error: MetaAPIError | MetaTransportError, settings: Settings) -> str:
     if isinstance(error, MetaTransportError):
         return f"no answer from {settings.meta_api_base} ({error.details or error.title})"
@@ -151,9 +120,9 @@ def _meta_failure(
     return _failed(name, reason, fix)
 
 
-async def _meta_token(graph: _Graph, settings: Settings) -> Check:
+async def _meta_token(client: WhatsAppClient, settings: Settings) -> Check:
     try:
-        me = await graph.get("me")
+        me = await client.get_object("me")
     except (MetaAPIError, MetaTransportError) as error:
         fix = (
             "create a new system-user token (Business Settings > System users > Generate "
@@ -218,12 +187,12 @@ def _app_name(entry: object) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-async def _meta_subscription(graph: _Graph, settings: Settings) -> Check:
+async def _meta_subscription(client: WhatsAppClient, settings: Settings) -> Check:
     waba_id = settings.meta_waba_id
     if not waba_id:
         return _failed(META_WEBHOOKS, _NO_WABA, _SET_WABA)
     try:
-        body = await graph.get(f"{waba_id}/subscribed_apps")
+        body = await client.get_object(f"{waba_id}/subscribed_apps")
     except (MetaAPIError, MetaTransportError) as error:
         return _waba_failure(META_WEBHOOKS, error, settings)
     apps = body.get("data")
@@ -241,9 +210,15 @@ async def _meta_subscription(graph: _Graph, settings: Settings) -> Check:
 
 
 async def _meta_checks(settings: Settings, call_timeout: float) -> list[Check]:
-    async with httpx.AsyncClient(timeout=call_timeout) as http:
-        graph = _Graph(http, settings)
-        token = await _guarded(META_TOKEN, _meta_token(graph, settings))
+    # One try: a doctor reports what it sees instead of retrying it away.
+    async with WhatsAppClient(
+        base_url=settings.meta_api_base,
+        version=settings.meta_api_version,
+        access_token=settings.meta_access_token.get_secret_value(),
+        timeout=call_timeout,
+        max_attempts=1,
+    ) as client:
+        token = await _guarded(META_TOKEN, _meta_token(client, settings))
         if not token.ok:
             # Every other call would fail the same way: one ✗ with its fix says it all.
             after = "not checked: the Meta token does not work"
@@ -251,20 +226,11 @@ async def _meta_checks(settings: Settings, call_timeout: float) -> list[Check]:
                 token,
                 *(_skipped(n, after) for n in (META_PHONE, META_TEMPLATES, META_WEBHOOKS)),
             ]
-        # One try: a doctor reports what it sees instead of retrying it away.
-        client = WhatsAppClient(
-            base_url=settings.meta_api_base,
-            version=settings.meta_api_version,
-            access_token=settings.meta_access_token.get_secret_value(),
-            http=http,
-            timeout=call_timeout,
-            max_attempts=1,
-        )
         return [
             token,
             await _guarded(META_PHONE, _meta_phone(client, settings)),
             await _guarded(META_TEMPLATES, _meta_templates(client, settings)),
-            await _guarded(META_WEBHOOKS, _meta_subscription(graph, settings)),
+            await _guarded(META_WEBHOOKS, _meta_subscription(client, settings)),
         ]
 
 

@@ -205,6 +205,11 @@ class WhatsAppClient:
         response = await self._request("GET", url, ctx={"media_host": urlsplit(url).hostname})
         return response.content
 
+    async def get_object(self, path: str) -> dict[str, Any]:
+        """``GET /{version}/{path}`` as a JSON object (``me``, ``{waba_id}/subscribed_apps``)."""
+        response = await self._request("GET", f"{self._root}/{path}", ctx={"path": path})
+        return _json_object(response)
+
     async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
         """Every template of a WhatsApp Business Account, following the pages to the end."""
         url = f"{self._root}/{waba_id}/message_templates"

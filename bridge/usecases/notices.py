@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 
 from bridge.domain import Notice
-from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext, JobHandler, PostNotice
 from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
+from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.threads import recheck_since
 
 __all__ = ["PostNoticeHandler", "queue_notice"]
@@ -29,18 +29,10 @@ class PostNoticeHandler(JobHandler[PostNotice]):
         self._chat = chat
 
     async def run(self, job: PostNotice, ctx: JobContext) -> None:
-        async with self._uow() as uow:
-            conversation = await uow.conversations.get(job.conversation_id)
-        if conversation is None:
-            raise UnworkableJobError(
-                f"conversation {job.conversation_id} is gone", reason="conversation_gone"
-            )
-        if conversation.slack_thread_ts is None:
-            # Only a customer message opens a thread; a notice waits for it.
-            raise JobNotReadyError("the thread is not open yet", reason="thread_not_open")
+        conversation, thread_ts = await load_threaded_conversation(self._uow, job.conversation_id)
         await self._chat.post_notice(
             channel=conversation.slack_channel,
-            thread_ts=conversation.slack_thread_ts,
+            thread_ts=thread_ts,
             notice=job.notice,
             conversation_id=conversation.id,
             key=ctx.uid,

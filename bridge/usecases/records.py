@@ -3,11 +3,11 @@ nothing else to record."""
 
 from __future__ import annotations
 
-from bridge.errors import UnworkableJobError
+from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext
 from bridge.ports import ConversationRecord, MessageRecord, UnitOfWorkFactory
 
-__all__ = ["finish", "load_message"]
+__all__ = ["finish", "load_message", "load_threaded_conversation"]
 
 
 async def load_message(
@@ -33,3 +33,19 @@ async def finish(uow: UnitOfWorkFactory, ctx: JobContext) -> None:
     async with uow() as unit:
         await ctx.finish(unit)
         await unit.commit()
+
+
+async def load_threaded_conversation(
+    uow: UnitOfWorkFactory, conversation_id: int
+) -> tuple[ConversationRecord, str]:
+    """A conversation and its thread, for jobs that only add to a thread: they wait
+    (``JobNotReadyError``) while only a customer message can open it."""
+    async with uow() as unit:
+        conversation = await unit.conversations.get(conversation_id)
+    if conversation is None:
+        raise UnworkableJobError(
+            f"conversation {conversation_id} is gone", reason="conversation_gone"
+        )
+    if conversation.slack_thread_ts is None:
+        raise JobNotReadyError("the thread is not open yet", reason="thread_not_open")
+    return conversation, conversation.slack_thread_ts

@@ -16,10 +16,10 @@ from typing import Final
 
 from bridge.domain import Notice, NoticeKind
 from bridge.domain.contacts import language_of
-from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext, JobHandler, ShowWindow
 from bridge.ports import ChatSurface, Clock, ConversationRecord, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
+from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.templates import Templates, rank_templates
 from bridge.usecases.threads import contact_view
 
@@ -45,17 +45,10 @@ class ShowWindowHandler(JobHandler[ShowWindow]):
         self._chat = chat
 
     async def run(self, job: ShowWindow, ctx: JobContext) -> None:
-        async with self._uow() as uow:
-            conversation = await uow.conversations.get(job.conversation_id)
-        if conversation is None:
-            raise UnworkableJobError(
-                f"conversation {job.conversation_id} is gone", reason="conversation_gone"
-            )
-        if conversation.slack_thread_ts is None:
-            raise JobNotReadyError("the thread is not open yet", reason="thread_not_open")
+        conversation, thread_ts = await load_threaded_conversation(self._uow, job.conversation_id)
         await self._chat.show_window(
             channel=conversation.slack_channel,
-            thread_ts=conversation.slack_thread_ts,
+            thread_ts=thread_ts,
             contact=contact_view(conversation),
         )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sandbox.harness import CHANNEL, Sandbox
 
 ADA = ("4915112345678", "Ada")
@@ -23,3 +26,17 @@ def open_thread(box: Sandbox, text: str = "Hello") -> str:
 def sent_texts(box: Sandbox) -> list[str]:
     """The text bodies WhatsApp was asked to send, in order."""
     return [m["text"]["body"] for m in box.meta.sent_messages()]
+
+
+def sync_templates(box: Sandbox) -> None:
+    """``wabridge templates sync``, as an admin runs it (serve also syncs at start)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wabridge", "templates", "sync"],
+        env=box.env(),
+        cwd=box.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from sandbox.harness import CHANNEL, Sandbox
-from tests.e2e.steps import ADA, open_thread, thread_texts
+from tests.e2e.steps import ADA, open_thread, sync_templates, thread_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -25,19 +23,6 @@ def _wa(box: Sandbox, text: str) -> dict[str, Any]:
     return answer
 
 
-def _sync_templates(box: Sandbox) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "wabridge", "templates", "sync"],
-        env=box.env(),
-        cwd=box.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def _sent_templates(box: Sandbox) -> list[dict[str, Any]]:
     return [m["template"] for m in box.meta.sent_messages() if m.get("type") == "template"]
 
@@ -50,7 +35,7 @@ def test_help_names_every_subcommand(sandbox: Sandbox) -> None:
 
 
 def test_templates_lists_only_approved_ones_by_language(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     text = _wa(sandbox, "templates")["text"]
     assert "`hello_world`" in text and "`order_update`" in text
     assert "promo_paused" not in text  # Meta paused it: never offered
@@ -60,7 +45,7 @@ def test_templates_lists_only_approved_ones_by_language(sandbox: Sandbox) -> Non
 
 
 def test_template_sends_to_the_contact_and_shows_in_the_thread(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     thread_ts = open_thread(sandbox)
     answer = _wa(sandbox, f"template +{ADA[0][:2]} {ADA[0][2:]} order_update en Ada | #1042")
     assert "Sending `order_update`" in answer["text"]
@@ -78,7 +63,7 @@ def test_template_sends_to_the_contact_and_shows_in_the_thread(sandbox: Sandbox)
 
 
 def test_new_opens_a_thread_for_a_contact_who_never_wrote(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     answer = _wa(sandbox, "new +44 20 7946 0958 hello_world")
     assert "Sending `hello_world`" in answer["text"]
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
@@ -100,7 +85,7 @@ MISTAKES = [
 
 
 def test_template_mistakes_get_an_exact_answer_and_send_nothing(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     for text, words in MISTAKES:
         assert words in _wa(sandbox, text)["text"], text
     assert sandbox.wait_idle()

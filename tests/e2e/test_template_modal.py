@@ -3,32 +3,17 @@ live preview -> inline errors -> the template goes out and shows in the thread."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from typing import Any
 
 import pytest
 
 from sandbox.harness import CHANNEL, Sandbox
-from tests.e2e.steps import ADA, open_thread, thread_texts
+from tests.e2e.steps import ADA, open_thread, sync_templates, thread_texts
 
 pytestmark = pytest.mark.e2e
 
 AGENT = "UAGENT1"
-
-
-def _sync_templates(box: Sandbox) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "wabridge", "templates", "sync"],
-        env=box.env(),
-        cwd=box.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def _last_view(box: Sandbox, method: str | None = None) -> dict[str, Any]:
@@ -59,7 +44,7 @@ def _sent_templates(box: Sandbox) -> list[dict[str, Any]]:
 
 
 def test_shortcut_picker_preview_errors_and_send(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     thread_ts = open_thread(sandbox)
 
     opened = sandbox.slack.message_shortcut(
@@ -129,7 +114,7 @@ def test_shortcut_picker_preview_errors_and_send(sandbox: Sandbox) -> None:
 
 
 def test_the_window_closed_notice_button_opens_the_modal(sandbox: Sandbox) -> None:
-    _sync_templates(sandbox)
+    sync_templates(sandbox)
     sandbox.meta.send_text(*ADA, "Old question", timestamp=int(time.time()) - 25 * 3600)
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
     thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
