@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Test processes: most tests wait on real servers, so a few run side by side.
-JOBS ?= 3
+JOBS ?= 5
 
 .PHONY: demo test lint unit serve migrate clean
 

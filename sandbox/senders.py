@@ -84,7 +84,7 @@ class SyncSender:
             client.close()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
     """Poll `predicate` until it is true or `timeout` seconds pass; return its last value."""
     deadline = time.monotonic() + timeout
     while True:
