@@ -144,7 +144,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await ack()
         view = body["view"]
         state = words.ModalState.load(str(view.get("private_metadata") or ""))
-        await refresh(client, view, state.choice)
+        await refresh(client, view, _picked(view) or state.choice)
 
     @app.view(TEMPLATE_MODAL)
     @deps.activity.track
