@@ -40,6 +40,7 @@ __all__ = [
     "PostAgentMessage",
     "PostCustomerMessage",
     "PostNotice",
+    "RelayMedia",
     "SendReply",
     "ShowDelivery",
     "ShowWindow",
@@ -78,6 +79,19 @@ class ShowDelivery:
     """Show an agent's reply's delivery stages on its Slack message (the latest status wins)."""
 
     TYPE: ClassVar[str] = "show_delivery"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RelayMedia:
+    """Fetch a customer's picture, video, voice note, document or sticker from Meta and
+    upload it into the thread (the message's own post, with its caption, came first)."""
+
+    TYPE: ClassVar[str] = "relay_media"
     LANE: ClassVar[Lane] = Lane.SLACK
     BLOCKING: ClassVar[bool] = False
 
@@ -152,6 +166,7 @@ Job = (
     | PostAgentMessage
     | ShowDelivery
     | ShowWindow
+    | RelayMedia
     | PostNotice
     | SendReply
     | MarkRead

@@ -622,6 +622,9 @@ class WebApi:
                 )
             )
             self.posted.append(shared)
+            for file in files:
+                file.shares.append((channel, shared.ts, shared.thread_ts))
+            objects = [ws.file_object(f, self._root_url()) for f in files]
         return {"ok": True, "files": objects}
 
     def files_info(self, args: Args) -> dict[str, Any]:

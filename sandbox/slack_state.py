@@ -62,6 +62,8 @@ class SimFile:
     content: bytes | None = None
     mimetype: str = "application/octet-stream"
     created: int = field(default_factory=lambda: int(time.time()))
+    #: Where the file was shared: (channel, message ts, thread ts).
+    shares: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 class Workspace:
@@ -199,7 +201,20 @@ class Workspace:
             "url_private": url,
             "url_private_download": url + "?download=1",
             "permalink": f"https://sandbox.slack.com/files/{file.user}/{file.id}/{file.name}",
+            "shares": self._shares(file),
         }
+
+    def _shares(self, file: SimFile) -> dict[str, Any]:
+        """Slack's `shares`: by visibility, then channel, the messages that carry the file."""
+        shares: dict[str, Any] = {}
+        for channel, ts, thread_ts in file.shares:
+            private = channel in self.private
+            where = shares.setdefault("private" if private else "public", {})
+            entry: dict[str, Any] = {"ts": ts}
+            if thread_ts is not None:
+                entry["thread_ts"] = thread_ts
+            where.setdefault(channel, []).append(entry)
+        return shares
 
     def to_api(self, message: SimMessage, *, include_metadata: bool = True) -> dict[str, Any]:
         """A message as the Web API and Events API show it."""

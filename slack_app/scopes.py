@@ -22,6 +22,9 @@ SCOPE_OF_METHOD: Final[Mapping[str, str | None]] = MappingProxyType(
         "conversations.history": "channels:history",
         "conversations.replies": "channels:history",
         "users.info": "users:read",
+        "files.getUploadURLExternal": "files:write",
+        "files.completeUploadExternal": "files:write",
+        "files.info": "files:read",
         "views.open": None,
         "views.update": None,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -20,7 +21,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bridge.domain import FailureKind, MessageStatus, Notice
 from bridge.errors import ChatError
-from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView, FileSlot
 from slack_app.errors import ALREADY_DONE, classify
 from slack_app.ids import POST_METADATA_TYPE
 from slack_app.messages import (
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: A recheck reads at most this many pages of history (of up to 200 posts each).
 MAX_RECHECK_PAGES: Final = 50
+#: A file upload may take this long (a large video on a slow link), well inside the lease
+#: the worker keeps extending.
+UPLOAD_TIMEOUT: Final = 600.0
 
 
 def slack_ts(moment: datetime) -> str:
@@ -174,6 +178,54 @@ class SlackSurface:
             recheck_since=recheck_since,
             blocks=self._blocks(text, contact.conversation_id),
         )
+
+    async def reserve_file(self, *, filename: str, size: int) -> FileSlot:
+        data = await self._call(
+            "files.getUploadURLExternal",
+            self._client.files_getUploadURLExternal(filename=filename, length=size),
+        )
+        return FileSlot(file_id=str(data["file_id"]), upload_url=str(data["upload_url"]))
+
+    async def upload_file(self, *, slot: FileSlot, path: Path) -> None:
+        # Streamed from disk: a 50 MB video never sits in memory whole.
+        timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                with path.open("rb") as body:
+                    async with session.post(slot.upload_url, data=body) as response:
+                        if response.status >= 400:
+                            raise ChatError(
+                                f"file upload: HTTP {response.status}",
+                                kind=classify(f"http_{response.status}", response.status),
+                                error=f"upload_http_{response.status}",
+                            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ChatError(
+                f"file upload: {type(error).__name__}",
+                kind=FailureKind.TRANSIENT,
+                error="connection",
+            ) from None
+
+    async def share_file(self, *, slot: FileSlot, channel: str, thread_ts: str, title: str) -> None:
+        await self._pacer.acquire(channel)
+        await self._call(
+            "files.completeUploadExternal",
+            self._client.files_completeUploadExternal(
+                files=[{"id": slot.file_id, "title": title}],
+                channel_id=channel,
+                thread_ts=thread_ts,
+            ),
+        )
+
+    async def file_shared(self, *, file_id: str, channel: str) -> bool:
+        try:
+            data = await self._call("files.info", self._client.files_info(file=file_id))
+        except ChatError as error:
+            if error.error == "file_not_found":  # reserved, never uploaded
+                return False
+            raise
+        shares = (data.get("file") or {}).get("shares") or {}
+        return any(channel in (shares.get(kind) or {}) for kind in ("public", "private"))
 
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
         text = thread_parent_text(contact, now=self._now())

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bridge.domain import FailureKind, MessageStatus, MessageTemplate, Notice
 from bridge.errors import ChatError, DeliveryError
-from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView, FileSlot, MediaFile
 from slack_app.errors import classify as classify_slack
 from whatsapp.errors import MetaAPIError, classify
 
@@ -62,6 +63,9 @@ class FakeWhatsApp:
     sending: asyncio.Event = field(default_factory=asyncio.Event)
     calls: int = 0
     account_templates: list[MessageTemplate] = field(default_factory=list)
+    #: Media the customer sent: id -> (bytes, MIME type).
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    media_fails_with: DeliveryError | None = None
 
     async def send_text(
         self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
@@ -97,6 +101,17 @@ class FakeWhatsApp:
     async def display_number(self, phone_number_id: str) -> str:
         return "15550001111"
 
+    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+        if self.media_fails_with is not None:
+            raise self.media_fails_with
+        content, mime = self.media[media_id]
+        if len(content) > max_bytes:
+            raise DeliveryError(
+                code=None, title="too large", kind=FailureKind.PERMANENT, reason="media_too_large"
+            )
+        await asyncio.to_thread(dest.write_bytes, content)
+        return MediaFile(mime_type=mime, size=len(content))
+
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
         if self.read_fails_with is not None:
             raise self.read_fails_with
@@ -127,6 +142,8 @@ class FakeChat:
     rechecks: int = 0
     #: Every window shown on a parent: (thread, window end).
     windows: list[tuple[str, datetime | None]] = field(default_factory=list)
+    #: Files by id: name, content, the thread it was shared in.
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ts: int = 0
 
     def _maybe_fail(self) -> None:
@@ -201,6 +218,27 @@ class FakeChat:
     ) -> str:
         text = f"notice:{notice.kind.value}:{notice.error_code}"
         return self._post(channel, thread_ts, text, key, recheck_since)
+
+    async def reserve_file(self, *, filename: str, size: int) -> FileSlot:
+        self._ts += 1
+        slot = FileSlot(file_id=f"F{self._ts:06d}", upload_url=f"upload:{filename}")
+        self.files[slot.file_id] = {"name": filename, "content": None, "shared": None}
+        return slot
+
+    async def upload_file(self, *, slot: FileSlot, path: Path) -> None:
+        self._maybe_fail()
+        self.files[slot.file_id]["content"] = await asyncio.to_thread(path.read_bytes)
+
+    async def share_file(self, *, slot: FileSlot, channel: str, thread_ts: str, title: str) -> None:
+        self._maybe_fail()
+        self.files[slot.file_id]["shared"] = thread_ts
+        self.posts.append(Post(channel, f"file:{slot.file_id}", thread_ts, f"file:{title}", ""))
+
+    async def file_shared(self, *, file_id: str, channel: str) -> bool:
+        return self.files.get(file_id, {}).get("shared") is not None
+
+    def shared_files(self, thread_ts: str) -> list[dict[str, Any]]:
+        return [f for f in self.files.values() if f["shared"] == thread_ts]
 
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
         self._maybe_fail()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ import httpx
 
 from bridge.domain import DeliveryProblem, FailureKind, MessageTemplate
 from bridge.errors import DeliveryError
+from bridge.ports import MediaFile
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
@@ -33,6 +35,21 @@ log = logging.getLogger(__name__)
 
 #: Stops a paging loop whose cursor never ends (a Meta bug must not hang a sync).
 _MAX_PAGES: Final = 100
+#: Media is streamed to disk in pieces this big: memory stays flat whatever the file's size.
+_CHUNK: Final = 256 * 1024
+
+
+def _too_large(size: int, limit: int) -> DeliveryError:
+    return DeliveryError(
+        code=None,
+        title="The file is too large to relay",
+        details=f"{size} bytes; the limit is {limit}",
+        kind=FailureKind.PERMANENT,
+        problem=DeliveryProblem.MEDIA_TOO_LARGE,
+        reason="media_too_large",
+    )
+
+
 #: Failures that happen before a request's bytes can have reached Meta: safe to retry.
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError)
 
@@ -204,6 +221,31 @@ class WhatsAppClient:
         """The bytes behind a ``MediaInfo.url`` (the bearer token is required there too)."""
         response = await self._request("GET", url, ctx={"media_host": urlsplit(url).hostname})
         return response.content
+
+    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+        """Download a media object to ``dest`` in chunks, within its URL's short life."""
+        info = await self.get_media(media_id)
+        if info.file_size is not None and info.file_size > max_bytes:
+            raise _too_large(info.file_size, max_bytes)
+        headers = {"Authorization": f"Bearer {self._token}"}
+        size = 0
+        try:
+            async with self._http.stream(
+                "GET", info.url, headers=headers, timeout=self._timeout
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise MetaAPIError.from_response(response)
+                with dest.open("wb") as out:
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise _too_large(size, max_bytes)
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            raise MetaTransportError(self._scrub(f"{type(exc).__name__}: {exc}")) from None
+        log.info("meta media fetched", extra={"media_id": media_id, "bytes": size})
+        return MediaFile(mime_type=info.mime_type, size=size)
 
     async def get_object(self, path: str) -> dict[str, Any]:
         """``GET /{version}/{path}`` as a JSON object (``me``, ``{waba_id}/subscribed_apps``)."""

@@ -46,6 +46,7 @@ class DeliveryProblem(enum.StrEnum):
     RECIPIENT_THROTTLED = "recipient_throttled"
     MARKETING_HELD = "marketing_held"
     MEDIA_UNSUPPORTED = "media_unsupported"
+    MEDIA_TOO_LARGE = "media_too_large"
     TYPE_UNSUPPORTED = "type_unsupported"
     EXPERIMENT = "experiment"
     TEMPLATE = "template"

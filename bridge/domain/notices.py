@@ -35,6 +35,8 @@ class NoticeKind(enum.StrEnum):
     EDIT_APPLIED = "edit_applied"
     #: The agent deleted a reply still queued: it will not go out.
     REPLY_CANCELLED = "reply_cancelled"
+    #: A customer's file could not be brought into the thread.
+    FILE_NOT_RELAYED = "file_not_relayed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

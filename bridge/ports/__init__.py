@@ -4,7 +4,13 @@ The adapters (``whatsapp``, ``slack_app``, ``storage``) satisfy them structurall
 satisfy them with small fakes. Nothing here knows HTTP, Slack or SQL.
 """
 
-from bridge.ports.chat import AgentMessageView, ChatSurface, ContactView, CustomerMessageView
+from bridge.ports.chat import (
+    AgentMessageView,
+    ChatSurface,
+    ContactView,
+    CustomerMessageView,
+    FileSlot,
+)
 from bridge.ports.clock import Clock
 from bridge.ports.records import (
     ClaimedJob,
@@ -29,7 +35,7 @@ from bridge.ports.storage import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from bridge.ports.whatsapp import WebhookParser, WhatsApp
+from bridge.ports.whatsapp import MediaFile, WebhookParser, WhatsApp
 
 __all__ = [
     "AgentMessageView",
@@ -43,11 +49,13 @@ __all__ = [
     "DeadWebhook",
     "FailedJob",
     "FailureCount",
+    "FileSlot",
     "InboxRepository",
     "InboxRow",
     "JobCounts",
     "JobRepository",
     "LanePause",
+    "MediaFile",
     "MessageRecord",
     "MessageRepository",
     "NewMessage",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.domain import MessageStatus, Notice
 
-__all__ = ["AgentMessageView", "ChatSurface", "ContactView", "CustomerMessageView"]
+__all__ = ["AgentMessageView", "ChatSurface", "ContactView", "CustomerMessageView", "FileSlot"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +41,14 @@ class AgentMessageView:
     template: str | None
     language: str | None
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSlot:
+    """A file reserved on the chat surface, to be uploaded and then shared."""
+
+    file_id: str
+    upload_url: str
 
 
 class ChatSurface(Protocol):
@@ -84,6 +93,22 @@ class ChatSurface(Protocol):
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...
+
+    async def reserve_file(self, *, filename: str, size: int) -> FileSlot:
+        """Reserve a file of ``size`` bytes (its id is known before any upload)."""
+        ...
+
+    async def upload_file(self, *, slot: FileSlot, path: Path) -> None:
+        """Upload the bytes of ``path``, streaming, into a reserved file."""
+        ...
+
+    async def share_file(self, *, slot: FileSlot, channel: str, thread_ts: str, title: str) -> None:
+        """Show an uploaded file in a thread."""
+        ...
+
+    async def file_shared(self, *, file_id: str, channel: str) -> bool:
+        """Whether a file is shared in ``channel`` already (a crash may hide that)."""
+        ...
 
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
         """Show the conversation's window, as it stands now, on the thread's parent."""

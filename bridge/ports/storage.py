@@ -139,6 +139,10 @@ class MessageRepository(Protocol):
         """Mark a reply not sent yet as deleted, so it never goes out; False if too late."""
         ...
 
+    async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
+        """Where a customer's file stands on its way into the thread."""
+        ...
+
     async def template_usage(self, *, recent: int) -> dict[str, int]:
         """How often each template was sent, over the ``recent`` latest template messages."""
         ...

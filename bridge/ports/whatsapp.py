@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from bridge.domain import MessageTemplate, WebhookEvent
 
-__all__ = ["WebhookParser", "WhatsApp"]
+__all__ = ["MediaFile", "WebhookParser", "WhatsApp"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaFile:
+    """A customer's media, fetched to a local file."""
+
+    mime_type: str
+    size: int
 
 
 class WhatsApp(Protocol):
@@ -30,6 +40,11 @@ class WhatsApp(Protocol):
         ...
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None: ...
+
+    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+        """Download a media object to ``dest``, streaming (never whole in memory); a
+        ``DeliveryError`` if it is gone, larger than ``max_bytes``, or unreachable."""
+        ...
 
     async def display_number(self, phone_number_id: str) -> str:
         """The business number's phone number, digits only (for a conversation's parent)."""

@@ -11,12 +11,14 @@ from bridge.jobs import (
     PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
+    RelayMedia,
     SendReply,
     ShowDelivery,
     ShowWindow,
 )
 from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
 from bridge.usecases.inbound import PostCustomerMessageHandler
+from bridge.usecases.media import RelayMediaHandler
 from bridge.usecases.notices import PostNoticeHandler
 from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
 from bridge.usecases.statuses import ShowDeliveryHandler
@@ -36,6 +38,7 @@ def job_handlers(
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
+        RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
         SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),
         MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
     }

@@ -16,8 +16,16 @@ from bridge.domain import (
     window_expires_at,
 )
 from bridge.errors import UnworkableJobError
-from bridge.jobs import JobContext, JobFailure, JobHandler, PostCustomerMessage, ShowWindow
+from bridge.jobs import (
+    JobContext,
+    JobFailure,
+    JobHandler,
+    PostCustomerMessage,
+    RelayMedia,
+    ShowWindow,
+)
 from bridge.ports import ChatSurface, CustomerMessageView, NewMessage, UnitOfWork, UnitOfWorkFactory
+from bridge.usecases.media import MEDIA_TYPES
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish
 from bridge.usecases.threads import ensure_thread, recheck_since
@@ -80,6 +88,14 @@ async def receive_inbound(
         arrival=arrival,
     )
     # The parent shows the renewed window; a burst of messages costs one update.
+    if event.message_type in MEDIA_TYPES:
+        # The file follows its post, and never holds up the messages behind it.
+        await uow.jobs.enqueue(
+            RelayMedia(conversation_id=conversation.id, message_id=message.id),
+            now=now,
+            seq=event.timestamp,
+            arrival=arrival,
+        )
     # Behind the message's own post (same cause, queued after), so the thread exists.
     await uow.jobs.enqueue_once(
         ShowWindow(conversation_id=conversation.id), now=now, seq=event.timestamp, arrival=arrival

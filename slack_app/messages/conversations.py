@@ -75,7 +75,7 @@ def _describe(message: CustomerMessageView) -> str:
     )
     if kind in {"image", "video", "audio", "voice", "document", "sticker"}:
         caption = f": {whatsapp_to_slack(message.text)}" if message.text else ""
-        return f"{label}{caption} _(files arrive in a later version)_"
+        return f"{label}{caption} _(the file follows)_"
     summary = json.dumps({k: v for k, v in content.items() if k != "text"}, default=str)[:300]
     return (
         f":grey_question: The customer sent a *{escape(kind)}* message "

@@ -106,6 +106,14 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
         return ":pencil2: Edited in time: the customer gets the new text."
     if kind == NoticeKind.REPLY_CANCELLED:
         return ":wastebasket: Deleted in time: the reply will not be sent."
+    if kind == NoticeKind.FILE_NOT_RELAYED:
+        why = advice(notice.problem) if notice.problem else "WhatsApp did not hand it over."
+        replay = (
+            f" An admin can try again with `wabridge deadletters replay {notice.job_ref}`."
+            if notice.job_ref
+            else ""
+        )
+        return f":warning: The customer's file could not be brought here. {why}{replay}"
     if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:
         reason = f" ({escape(notice.error_details)})" if notice.error_details else ""
         replay = (

@@ -32,6 +32,7 @@ _ADVICE: Final[Mapping[DeliveryProblem, str]] = MappingProxyType(
             "WhatsApp held back this marketing message for this user: try again later."
         ),
         _P.MEDIA_UNSUPPORTED: "WhatsApp does not accept this media type: send another format.",
+        _P.MEDIA_TOO_LARGE: "The file is larger than can be relayed: ask for a smaller one.",
         _P.TYPE_UNSUPPORTED: "This message type is not supported by WhatsApp.",
         _P.EXPERIMENT: "This customer is in a WhatsApp experiment and cannot get this message.",
         _P.TEMPLATE: (

@@ -218,3 +218,10 @@ class SqlMessages(Repository):
             .values(status=MessageStatus.DELETED.value, failed_at=None)
         )
         return self._changed(result)
+
+    async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
+        """Where a customer's file stands on its way into the thread."""
+        row = await self._session.get(Message, message_id, populate_existing=True)
+        if row is not None:
+            row.content = {**row.content, "relay": {"file_id": file_id, "shared": shared}}
+            await self._session.flush()

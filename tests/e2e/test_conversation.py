@@ -225,3 +225,30 @@ def test_editing_a_sent_reply_tells_the_agent_it_was_not_delivered(sandbox: Sand
     )
     assert sandbox.wait_idle()
     assert [m["text"]["body"] for m in sandbox.meta.sent_messages()] == ["Tomorow"]
+
+
+def test_a_customer_picture_arrives_in_the_thread_as_a_file(sandbox: Sandbox) -> None:
+    picture = bytes(range(256)) * 400  # 100 KB
+    sandbox.meta.add_media("4400000000000001", picture, "image/jpeg")
+    payload = sandbox.meta.build_media_webhook(
+        from_wa_id=ADA[0],
+        name=ADA[1],
+        media_id="4400000000000001",
+        kind="image",
+        caption="the damaged box",
+    )
+    assert sandbox.meta.post_webhook(payload).status_code == 200
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
+    thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
+
+    def shared() -> list[dict[str, object]]:
+        return [f for m in sandbox.slack.thread(CHANNEL, thread_ts) for f in (m.files or [])]
+
+    assert sandbox.slack.wait_for(lambda: len(shared()) == 1, timeout=20)
+    [file] = shared()
+    assert sandbox.slack.file_content(str(file["id"])) == picture
+    assert str(file["name"]).endswith(".jpg")
+    texts = thread_texts(sandbox, thread_ts)
+    assert "the damaged box" in texts[0]
+    assert sandbox.wait_idle()
+    assert len(shared()) == 1

@@ -328,7 +328,9 @@ async def test_a_token_that_may_not_read_the_channel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     meta, slack = simulators
-    slack.set_scopes(["chat:write", "reactions:write", "users:read", "commands"])
+    slack.set_scopes(
+        ["chat:write", "reactions:write", "users:read", "commands", "files:read", "files:write"]
+    )
     monkeypatch.chdir(tmp_path)
     for name, value in _env(meta, slack, database_url).items():
         monkeypatch.setenv(name, value)

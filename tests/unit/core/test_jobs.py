@@ -16,6 +16,7 @@ from bridge.jobs import (
     PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
+    RelayMedia,
     SendReply,
     ShowDelivery,
     ShowWindow,
@@ -29,6 +30,7 @@ EXAMPLES: list[Job] = [
     PostAgentMessage(conversation_id=1, message_id=2),
     ShowDelivery(conversation_id=1, message_id=2),
     ShowWindow(conversation_id=1),
+    RelayMedia(conversation_id=1, message_id=2),
     PostNotice(
         conversation_id=1,
         notice=Notice(
@@ -71,6 +73,7 @@ def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() ->
         "post_agent_message": Lane.SLACK,
         "show_delivery": Lane.SLACK,
         "show_window": Lane.SLACK,
+        "relay_media": Lane.SLACK,
         "post_notice": Lane.SLACK,
         "send_reply": Lane.WHATSAPP,
         "mark_read": Lane.WHATSAPP,

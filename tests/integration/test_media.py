@@ -1,0 +1,112 @@
+"""A customer's pictures and files: the post first, the file after, never holding anything up."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from bridge.domain import FailureKind
+from bridge.errors import DeliveryError
+from tests import payloads
+from tests.fakes import T0, transient_chat_error
+from tests.integration.world import RETRY_FOR, World
+
+PHOTO = b"\x89PNG fake picture bytes"
+
+
+def _media(wamid: str, kind: str, media_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "from": "4915112345678",
+        "id": wamid,
+        "timestamp": str(int(T0.timestamp())),
+        "type": kind,
+        kind: {"id": media_id, "mime_type": "image/png", **extra},
+    }
+
+
+def _body(*items: dict[str, Any]) -> bytes:
+    contacts = [{"profile": {"name": "Ada"}, "wa_id": "4915112345678"}]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": payloads.DISPLAY_NUMBER,
+            "phone_number_id": payloads.PHONE_NUMBER_ID,
+        },
+        "contacts": contacts,
+        "messages": list(items),
+    }
+    envelope = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "W", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(envelope).encode()
+
+
+async def test_a_picture_arrives_as_a_file_after_its_caption(world: World) -> None:
+    world.whatsapp.media["M1"] = (PHOTO, "image/png")
+    await world.webhook(_body(_media("wamid.1", "image", "M1", caption="my parcel")))
+    await world.drain()
+    thread = await world.thread()
+    texts = world.chat.thread(thread)
+    assert texts[0] == "my parcel" and texts[1].startswith("file:image-")
+    [shared] = world.chat.shared_files(thread)
+    assert shared["content"] == PHOTO and shared["name"].endswith(".png")
+
+
+async def test_a_document_keeps_its_name(world: World) -> None:
+    world.whatsapp.media["D1"] = (b"%PDF-1.7", "application/pdf")
+    await world.webhook(_body(_media("wamid.1", "document", "D1", filename="invoice 42.pdf")))
+    await world.drain()
+    [shared] = world.chat.shared_files(await world.thread())
+    assert shared["name"] == "invoice 42.pdf"
+
+
+async def test_a_file_that_cannot_be_fetched_never_holds_up_the_conversation(
+    world: World,
+) -> None:
+    world.whatsapp.media_fails_with = DeliveryError(
+        code=None, title="Could not reach WhatsApp", kind=FailureKind.TRANSIENT
+    )
+    await world.webhook(_body(_media("wamid.1", "image", "M1")))
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "did you get it?", at=T0)))
+    await world.drain()
+    thread = await world.thread()
+    assert world.chat.thread(thread)[-1] == "did you get it?"
+    # Retried as its own job until the retry bound, then the thread says so.
+    while world.clock.now() - T0 < RETRY_FOR + timedelta(minutes=10):
+        world.clock.advance(minutes=5)
+        await world.drain()
+    assert world.chat.thread(thread)[-1] == "notice:file_not_relayed:None"
+    assert ("relay_media", "failed", "meta:other") in await world.job_states("relay_media")
+
+
+async def test_a_file_too_large_gets_a_notice_at_once(world: World) -> None:
+    world.whatsapp.media["BIG"] = (b"x" * 64, "video/mp4")
+    from bridge.usecases import media
+
+    limit, media.MAX_RELAY_BYTES = media.MAX_RELAY_BYTES, 16  # type: ignore[misc]
+    try:
+        await world.webhook(_body(_media("wamid.1", "video", "BIG")))
+        await world.drain()
+    finally:
+        media.MAX_RELAY_BYTES = limit  # type: ignore[misc]
+    thread = await world.thread()
+    assert world.chat.thread(thread)[-1] == "notice:file_not_relayed:None"
+    assert world.whatsapp.calls == 0
+    assert ("relay_media", "failed", "media_too_large") in await world.job_states("relay_media")
+
+
+async def test_a_file_shared_before_a_crash_is_not_shared_twice(world: World) -> None:
+    world.whatsapp.media["M1"] = (PHOTO, "image/png")
+    world.chat.fail_next.append(transient_chat_error())  # the upload fails once...
+    await world.webhook(_body(_media("wamid.1", "image", "M1")))
+    await world.drain()
+    world.clock.advance(seconds=5)
+    await world.drain()
+    thread = await world.thread()
+    assert len(world.chat.shared_files(thread)) == 1
+    # ...and a job that finds its file already shared only records it.
+    async with world.uow() as uow:
+        [message] = [m for m in await uow.messages.for_conversation(1) if m.wamid == "wamid.1"]
+    assert message.content["relay"]["shared"] is True
