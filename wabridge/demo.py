@@ -29,6 +29,27 @@ class DemoFailedError(Exception):
     pass
 
 
+def _picture() -> bytes:
+    """A small real PNG (a green square), so the file in Slack is a picture."""
+    import struct
+    import zlib
+
+    width = height = 16
+    raw = b"".join(b"\x00" + b"\x25\xd3\x66" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
 class _Script:
     def __init__(self, sandbox: Sandbox) -> None:
         self.box = sandbox
@@ -88,6 +109,46 @@ def _play(script: _Script) -> None:
         "Slack: the agent's reply shows ✔ sent, 📬 delivered and 👀 read",
         lambda: wanted <= set(slack.reactions(CHANNEL, reply.ts)),
     )
+
+    script.step("Ada sends a photo of the delivery note")
+    photo = _picture()
+    meta.add_media("4400000000000001", photo, "image/png")
+    meta.post_webhook(
+        meta.build_media_webhook(
+            from_wa_id=CUSTOMER[0],
+            name=CUSTOMER[1],
+            media_id="4400000000000001",
+            caption="This is what the courier left",
+        )
+    )
+
+    def files() -> list[dict[str, object]]:
+        return [f for m in slack.thread(CHANNEL, parent.ts) for f in (m.files or [])]
+
+    script.expect(
+        "Slack: the caption, then the picture itself as a file in the thread",
+        lambda: len(files()) == 1,
+    )
+    [shared] = files()
+    same = slack.file_content(str(shared["id"])) == photo
+    script.say(
+        f"Slack file: {shared['name']} ({len(photo)} bytes, {'identical' if same else 'DIFFERENT'})"
+    )
+    if not same:
+        raise DemoFailedError("the file in Slack is not the customer's")
+
+    script.step("WhatsApp refuses a reply: the agent is told why, in plain words")
+    meta.fail_next(131026, "Message undeliverable", details="Receiver is incapable of receiving")
+    refused = slack.agent_reply(channel=CHANNEL, thread_ts=parent.ts, text="Could you resend it?")
+    script.expect(
+        "Slack: ❌ on the reply, and a notice with Meta's code and what to do",
+        lambda: (
+            "x" in slack.reactions(CHANNEL, refused.ts)
+            and any("131026" in m.text for m in slack.thread(CHANNEL, parent.ts))
+        ),
+    )
+    explained = next(m for m in slack.thread(CHANNEL, parent.ts) if "131026" in m.text)
+    script.say(f"Slack notice: {explained.text}")
 
     script.step(
         f"{LATE_CUSTOMER[1]} wrote 25 hours ago (Meta delivered it late): "

@@ -31,8 +31,10 @@ def test_demo_plays_every_step(tmp_path: Path) -> None:
         "the window is closed and a template is needed",
         "WhatsApp: nothing was sent to Grace",
         "WhatsApp: the template went out to Grace",
+        "Slack: the caption, then the picture itself as a file in the thread",
+        "Slack: ❌ on the reply, and a notice with Meta's code and what to do",
         "Slack: the bridge warns in her thread and suggests templates",
     ):
         assert step in out, step
-    assert "All 6 steps observed" in out
+    assert "All 8 steps observed" in out
     assert list(tmp_path.glob("wabridge-demo-*")) == []  # cleans up after itself
