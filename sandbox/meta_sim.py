@@ -267,7 +267,7 @@ class MetaSimulator(ServedApp):
         with self._lock:
             return copy.deepcopy(self._deliveries)
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> bool:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> bool:
         """Poll `predicate` until true or `timeout` seconds pass."""
         return wait_for(predicate, timeout)
 

@@ -333,7 +333,7 @@ class SlackSimulator(ServedApp):
             file = self._ws.files.get(file_id)
             return None if file is None else file.content
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> bool:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> bool:
         """Poll `predicate` until true or `timeout` seconds pass."""
         return wait_for(predicate, timeout)
 

@@ -115,11 +115,11 @@ def test_a_6000_character_reply_goes_out_in_two_parts(sandbox: Sandbox) -> None:
     long = "\n\n".join(f"Step {n}. " + "Please check the settings page. " * 30 for n in range(6))
     assert len(long) > 5000
     sandbox.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text=long)
-    assert sandbox.meta.wait_for(lambda: len(sent_texts(sandbox)) == 2)
+    assert sandbox.meta.wait_for(lambda: len(sent_texts(sandbox)) == 2, timeout=30)
     assert all(len(part) <= 4096 for part in sent_texts(sandbox))
     assert " ".join(sent_texts(sandbox)).split() == long.split()
     assert sandbox.slack.wait_for(
-        lambda: any("2 parts" in text for text in thread_texts(sandbox, thread_ts))
+        lambda: any("2 parts" in text for text in thread_texts(sandbox, thread_ts)), timeout=30
     )
 
 
