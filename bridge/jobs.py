@@ -42,6 +42,7 @@ __all__ = [
     "PostNotice",
     "RelayMedia",
     "SendReply",
+    "ShowCustomerChange",
     "ShowDelivery",
     "ShowWindow",
     "decode",
@@ -81,6 +82,20 @@ class ShowDelivery:
     TYPE: ClassVar[str] = "show_delivery"
     LANE: ClassVar[Lane] = Lane.SLACK
     BLOCKING: ClassVar[bool] = False
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ShowCustomerChange:
+    """Show what a customer did to an earlier message: a reaction on its post (or its
+    removal), an edit of its text, or its deletion. It keeps the customer's order, so the
+    message it changes has been shown (or has failed) before it runs."""
+
+    TYPE: ClassVar[str] = "show_customer_change"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = True
 
     conversation_id: int
     message_id: int
@@ -167,6 +182,7 @@ Job = (
     | ShowDelivery
     | ShowWindow
     | RelayMedia
+    | ShowCustomerChange
     | PostNotice
     | SendReply
     | MarkRead

@@ -19,6 +19,7 @@ SCOPE_OF_METHOD: Final[Mapping[str, str | None]] = MappingProxyType(
         "chat.update": "chat:write",
         "chat.postEphemeral": "chat:write",
         "reactions.add": "reactions:write",
+        "reactions.remove": "reactions:write",
         "conversations.history": "channels:history",
         "conversations.replies": "channels:history",
         "users.info": "users:read",

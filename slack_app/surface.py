@@ -32,8 +32,10 @@ from slack_app.messages import (
     offers_templates,
     thread_parent_text,
 )
+from slack_app.messages.customer import DELETED_TEXT
 from slack_app.messages.templates import send_template_button
 from slack_app.pacing import ChannelPacer
+from slack_app.text import slack_emoji_name
 
 __all__ = ["SlackSurface"]
 
@@ -177,6 +179,49 @@ class SlackSurface:
             key=key,
             recheck_since=recheck_since,
             blocks=self._blocks(text, contact.conversation_id),
+        )
+
+    async def react_for_customer(self, *, channel: str, ts: str, emoji: str) -> bool:
+        name = slack_emoji_name(emoji)
+        if name is None or name in STAGE_REACTIONS.values():
+            return False  # no such Slack emoji, or one that would read as a delivery status
+        try:
+            await self._call(
+                "reactions.add",
+                self._client.reactions_add(channel=channel, timestamp=ts, name=name),
+            )
+        except ChatError as error:
+            if error.error in ALREADY_DONE:
+                return True
+            if error.error == "invalid_name":  # Slack does not know it by that name
+                return False
+            raise
+        return True
+
+    async def unreact_for_customer(self, *, channel: str, ts: str, emoji: str) -> None:
+        name = slack_emoji_name(emoji)
+        if name is None or name in STAGE_REACTIONS.values():
+            return  # it was shown as a line, not a reaction
+        try:
+            await self._call(
+                "reactions.remove",
+                self._client.reactions_remove(channel=channel, timestamp=ts, name=name),
+            )
+        except ChatError as error:
+            if error.error not in ALREADY_DONE:
+                raise
+
+    async def update_customer_message(
+        self, *, channel: str, ts: str, message: CustomerMessageView
+    ) -> None:
+        await self._call(
+            "chat.update",
+            self._client.chat_update(channel=channel, ts=ts, text=customer_message_text(message)),
+        )
+
+    async def mark_customer_message_deleted(self, *, channel: str, ts: str) -> None:
+        await self._call(
+            "chat.update", self._client.chat_update(channel=channel, ts=ts, text=DELETED_TEXT)
         )
 
     async def reserve_file(self, *, filename: str, size: int) -> FileSlot:

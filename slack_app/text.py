@@ -20,7 +20,7 @@ from typing import Final, Protocol
 
 import emoji
 
-__all__ = ["UserNames", "slack_to_whatsapp", "whatsapp_to_slack"]
+__all__ = ["UserNames", "slack_emoji_name", "slack_to_whatsapp", "whatsapp_to_slack"]
 
 
 class UserNames(Protocol):
@@ -251,3 +251,17 @@ def whatsapp_to_slack(text: str) -> str:
             out.append(match.group("indent") + "• ")
     out.append(_escape(text[pos:]))
     return "".join(out)
+
+
+_SHORTCODE: Final = re.compile(r"^:([a-z0-9_+-]+):$")
+
+
+def slack_emoji_name(emoji_text: str) -> str | None:
+    """The Slack name of one emoji a customer reacted with (``👍`` -> ``+1``), or None when
+    it has none Slack would know (it is then shown as text instead)."""
+    named = emoji.demojize(emoji_text.strip(), language="alias")
+    match = _SHORTCODE.match(named)
+    if match is None:
+        return None
+    name = match.group(1)
+    return "+1" if name == "thumbsup" else name

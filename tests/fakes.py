@@ -142,6 +142,8 @@ class FakeChat:
     rechecks: int = 0
     #: Every window shown on a parent: (thread, window end).
     windows: list[tuple[str, datetime | None]] = field(default_factory=list)
+    #: Customers' reactions shown on posts: ts -> emoji.
+    customer_reactions: dict[str, list[str]] = field(default_factory=dict)
     #: Files by id: name, content, the thread it was shared in.
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ts: int = 0
@@ -189,9 +191,10 @@ class FakeChat:
             await self.hold.wait()
         if self.customer_posts_fail_with is not None:
             raise self.customer_posts_fail_with
-        return self._post(
-            channel, thread_ts, message.text or message.message_type, key, recheck_since
-        )
+        text = message.text or message.message_type
+        if message.quoted is not None:
+            text = f"> {message.quoted}\n{text}"
+        return self._post(channel, thread_ts, text, key, recheck_since)
 
     async def post_agent_message(
         self,
@@ -218,6 +221,26 @@ class FakeChat:
     ) -> str:
         text = f"notice:{notice.kind.value}:{notice.error_code}"
         return self._post(channel, thread_ts, text, key, recheck_since)
+
+    async def react_for_customer(self, *, channel: str, ts: str, emoji: str) -> bool:
+        if emoji in ("👀", "✔️", "❌", "📬"):
+            return False
+        self.customer_reactions.setdefault(ts, []).append(emoji)
+        return True
+
+    async def unreact_for_customer(self, *, channel: str, ts: str, emoji: str) -> None:
+        if emoji in self.customer_reactions.get(ts, []):
+            self.customer_reactions[ts].remove(emoji)
+
+    async def update_customer_message(
+        self, *, channel: str, ts: str, message: CustomerMessageView
+    ) -> None:
+        post = next(p for p in self.posts if p.ts == ts)
+        post.text = f"{message.text}(edited)"
+
+    async def mark_customer_message_deleted(self, *, channel: str, ts: str) -> None:
+        post = next(p for p in self.posts if p.ts == ts)
+        post.text = "(deleted)"
 
     async def reserve_file(self, *, filename: str, size: int) -> FileSlot:
         self._ts += 1

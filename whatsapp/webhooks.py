@@ -179,6 +179,16 @@ def _inbound(
     context_wamid = _str(context.get("id")) if isinstance(context, dict) else ""
     if not context_wamid and kind in _TARGET_KEYS:
         context_wamid = _str(content.get(_TARGET_KEYS[kind]))
+    if isinstance(context, dict):
+        # What the customer sees around the message: forwarded, or asking about a product.
+        for flag in ("forwarded", "frequently_forwarded"):
+            if context.get(flag) is True:
+                content[flag] = True
+        if isinstance(context.get("referred_product"), dict):
+            content["referred_product"] = dict(context["referred_product"])
+    referral = m.get("referral")
+    if isinstance(referral, dict):  # the customer came from a click-to-WhatsApp ad
+        content["referral"] = dict(referral)
     return InboundMessage(
         wamid=wamid,
         phone_number_id=phone_number_id,

@@ -31,6 +31,9 @@ class CustomerMessageView:
     text: str | None
     content: dict[str, Any] = field(default_factory=dict)
     sent_at: datetime | None = None
+    #: What the message replies to, as the thread showed it (None: not a reply).
+    quoted: str | None = None
+    edited: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +96,21 @@ class ChatSurface(Protocol):
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...
+
+    async def react_for_customer(self, *, channel: str, ts: str, emoji: str) -> bool:
+        """Show a customer's reaction on a post; False when it cannot be shown as a reaction
+        (no such Slack emoji, or one that would look like a delivery status)."""
+        ...
+
+    async def unreact_for_customer(self, *, channel: str, ts: str, emoji: str) -> None: ...
+
+    async def update_customer_message(
+        self, *, channel: str, ts: str, message: CustomerMessageView
+    ) -> None:
+        """Show a customer's edit in their message's post, marked edited."""
+        ...
+
+    async def mark_customer_message_deleted(self, *, channel: str, ts: str) -> None: ...
 
     async def reserve_file(self, *, filename: str, size: int) -> FileSlot:
         """Reserve a file of ``size`` bytes (its id is known before any upload)."""

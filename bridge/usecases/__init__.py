@@ -13,11 +13,12 @@ from bridge.jobs import (
     PostNotice,
     RelayMedia,
     SendReply,
+    ShowCustomerChange,
     ShowDelivery,
     ShowWindow,
 )
 from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
-from bridge.usecases.inbound import PostCustomerMessageHandler
+from bridge.usecases.inbound import PostCustomerMessageHandler, ShowCustomerChangeHandler
 from bridge.usecases.media import RelayMediaHandler
 from bridge.usecases.notices import PostNoticeHandler
 from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
@@ -39,6 +40,7 @@ def job_handlers(
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
+        ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat),
         SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),
         MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from bridge.domain import (
     Direction,
@@ -22,17 +22,29 @@ from bridge.jobs import (
     JobHandler,
     PostCustomerMessage,
     RelayMedia,
+    ShowCustomerChange,
     ShowWindow,
 )
-from bridge.ports import ChatSurface, CustomerMessageView, NewMessage, UnitOfWork, UnitOfWorkFactory
+from bridge.ports import (
+    ChatSurface,
+    ConversationRecord,
+    CustomerMessageView,
+    MessageRecord,
+    NewMessage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from bridge.usecases.media import MEDIA_TYPES
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.records import finish
+from bridge.usecases.records import finish, load_message
 from bridge.usecases.threads import ensure_thread, recheck_since
 
-__all__ = ["PostCustomerMessageHandler", "receive_inbound"]
+__all__ = ["CHANGES", "PostCustomerMessageHandler", "ShowCustomerChangeHandler", "receive_inbound"]
 
 log = logging.getLogger(__name__)
+
+#: Message types that change an earlier message rather than add one.
+CHANGES: Final = frozenset({"reaction", "edit", "revoke"})
 
 
 async def receive_inbound(
@@ -80,9 +92,11 @@ async def receive_inbound(
         from_contact=True,
         window_expires_at=window_expires_at(event.timestamp),
     )
-    # In the customer's order: by the message's own time, then as it reached us.
+    # In the customer's order: by the message's own time, then as it reached us. A change
+    # to an earlier message (a reaction, an edit, a deletion) shows on that message's post.
+    post = ShowCustomerChange if event.message_type in CHANGES else PostCustomerMessage
     await uow.jobs.enqueue(
-        PostCustomerMessage(conversation_id=conversation.id, message_id=message.id),
+        post(conversation_id=conversation.id, message_id=message.id),
         now=now,
         seq=event.timestamp,
         arrival=arrival,
@@ -112,6 +126,25 @@ async def receive_inbound(
     return True
 
 
+async def view_of(uow: UnitOfWorkFactory, message: MessageRecord) -> CustomerMessageView:
+    """A customer message as the thread shows it, with the text of what it replies to."""
+    quoted = None
+    target = message.content.get("context_wamid")
+    if isinstance(target, str) and message.message_type not in CHANGES:
+        async with uow() as unit:
+            replied_to = await unit.messages.by_wamid(target)
+        if replied_to is not None:
+            quoted = str(replied_to.content.get("text") or f"[{replied_to.message_type}]")
+    return CustomerMessageView(
+        message_type=message.message_type,
+        text=message.content.get("text"),
+        content=message.content,
+        sent_at=message.created_at,
+        quoted=quoted,
+        edited=bool(message.content.get("edited")),
+    )
+
+
 class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
     def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
         self._uow = uow
@@ -133,12 +166,7 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
         ts = await self._chat.post_customer_message(
             channel=conversation.slack_channel,
             thread_ts=thread_ts,
-            message=CustomerMessageView(
-                message_type=message.message_type,
-                text=message.content.get("text"),
-                content=message.content,
-                sent_at=message.created_at,
-            ),
+            message=await view_of(self._uow, message),
             key=ctx.uid,
             recheck_since=recheck_since(ctx.queued_at, retried=retried),
         )
@@ -159,3 +187,88 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
             job_ref=f"job:{failure.job_id}",
         )
         await queue_notice(uow, job.conversation_id, notice, now=failure.at)
+
+
+class ShowCustomerChangeHandler(JobHandler[ShowCustomerChange]):
+    """A customer's reaction, edit or deletion, shown on the post of the message it is about.
+    A change to a message the thread never showed is posted as a line of its own."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+        self._uow = uow
+        self._chat = chat
+
+    async def run(self, job: ShowCustomerChange, ctx: JobContext) -> None:
+        change, conversation, _ = await load_message(
+            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
+        target_wamid = change.content.get("context_wamid")
+        async with self._uow() as uow:
+            target = (
+                await uow.messages.by_wamid(target_wamid) if isinstance(target_wamid, str) else None
+            )
+        if target is None or target.slack_ts is None:
+            # Never shown (before the bridge, or its post failed): the change says it itself.
+            await self._as_a_line(change, conversation, ctx)
+            return
+        channel, ts = conversation.slack_channel, target.slack_ts
+        kind = change.message_type
+        if kind == "reaction":
+            emoji = change.content.get("emoji")
+            previous = target.content.get("customer_reaction")
+            if isinstance(previous, str) and previous and previous != emoji:
+                await self._chat.unreact_for_customer(channel=channel, ts=ts, emoji=previous)
+            shown = not (isinstance(emoji, str) and emoji) or await self._chat.react_for_customer(
+                channel=channel, ts=ts, emoji=emoji
+            )
+            if not shown:  # an emoji Slack does not know: said in words, not mistaken for a status
+                await self._as_a_line(change, conversation, ctx)
+                return
+            async with self._uow() as uow:
+                await uow.messages.set_customer_reaction(target.id, emoji or None)
+                await ctx.finish(uow)
+                await uow.commit()
+            return
+        if kind == "edit":
+            inner = change.content.get("message") or {}
+            text = change.content.get("text")
+            edited = await view_of(self._uow, target)
+            await self._chat.update_customer_message(
+                channel=channel,
+                ts=ts,
+                message=CustomerMessageView(
+                    message_type=str(inner.get("type") or target.message_type),
+                    text=text,
+                    content={**target.content, "text": text},
+                    sent_at=target.created_at,
+                    quoted=edited.quoted,
+                    edited=True,
+                ),
+            )
+            async with self._uow() as uow:
+                await uow.messages.record_customer_edit(target.id, text=text)
+                await ctx.finish(uow)
+                await uow.commit()
+            return
+        await self._chat.mark_customer_message_deleted(channel=channel, ts=ts)  # revoke
+        async with self._uow() as uow:
+            await uow.messages.mark_revoked(target.id)
+            await ctx.finish(uow)
+            await uow.commit()
+
+    async def _as_a_line(
+        self, change: MessageRecord, conversation: ConversationRecord, ctx: JobContext
+    ) -> None:
+        thread_ts = await ensure_thread(
+            uow=self._uow, chat=self._chat, conversation=conversation, retried=ctx.attempt > 1
+        )
+        ts = await self._chat.post_customer_message(
+            channel=conversation.slack_channel,
+            thread_ts=thread_ts,
+            message=await view_of(self._uow, change),
+            key=ctx.uid,
+            recheck_since=recheck_since(ctx.queued_at, retried=ctx.attempt > 1),
+        )
+        async with self._uow() as uow:
+            await uow.messages.set_slack_ts(change.id, ts)
+            await ctx.finish(uow)
+            await uow.commit()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
-from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
-from slack_app.text import whatsapp_to_slack
+from bridge.ports import AgentMessageView, ContactView
+from slack_app.messages.customer import customer_message_text, escape
 
 __all__ = [
     "agent_message_text",
@@ -15,11 +14,6 @@ __all__ = [
     "thread_parent_text",
     "window_line",
 ]
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so text from outside never becomes a mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _number(value: str) -> str:
@@ -52,44 +46,6 @@ def thread_parent_text(contact: ContactView, *, now: datetime) -> str:
         f"number {_number(contact.business_number)}. Reply in this thread to answer.\n"
         + window_line(contact.window_expires_at, now)
     )
-
-
-def _describe(message: CustomerMessageView) -> str:
-    content = message.content
-    kind = message.message_type
-    if kind == "location":
-        name = content.get("name") or "a location"
-        where = f"{content.get('latitude')}, {content.get('longitude')}"
-        return f":round_pushpin: Shared {escape(str(name))}: {where}"
-    if kind == "reaction":
-        return f"Reacted {escape(str(content.get('emoji') or '(removed a reaction)'))}"
-    if kind == "contacts":
-        names = [
-            str(c.get("name", {}).get("formatted_name", "a contact"))
-            for c in content.get("contacts", [])
-            if isinstance(c, dict)
-        ]
-        return ":bust_in_silhouette: Shared contact: " + escape(", ".join(names) or "a contact")
-    label = {"image": ":frame_with_picture: Image", "video": ":film_frames: Video"}.get(
-        kind, f":paperclip: {kind.capitalize()}"
-    )
-    if kind in {"image", "video", "audio", "voice", "document", "sticker"}:
-        caption = f": {whatsapp_to_slack(message.text)}" if message.text else ""
-        return f"{label}{caption} _(the file follows)_"
-    summary = json.dumps({k: v for k, v in content.items() if k != "text"}, default=str)[:300]
-    return (
-        f":grey_question: The customer sent a *{escape(kind)}* message "
-        f"wabridge cannot show yet: `{escape(summary)}`"
-    )
-
-
-def customer_message_text(message: CustomerMessageView) -> str:
-    """A customer's message as Slack mrkdwn: their formatting kept, nothing they type active."""
-    if message.message_type == "text" and message.text is not None:
-        return whatsapp_to_slack(message.text)
-    if message.message_type in {"button", "interactive"} and message.text:
-        return f":radio_button: {whatsapp_to_slack(message.text)}"
-    return _describe(message)
 
 
 def agent_message_text(message: AgentMessageView) -> str:

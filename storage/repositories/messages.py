@@ -221,7 +221,20 @@ class SqlMessages(Repository):
 
     async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
         """Where a customer's file stands on its way into the thread."""
+        await self._merge_content(message_id, relay={"file_id": file_id, "shared": shared})
+
+    async def _merge_content(self, message_id: int, **values: Any) -> None:
         row = await self._session.get(Message, message_id, populate_existing=True)
         if row is not None:
-            row.content = {**row.content, "relay": {"file_id": file_id, "shared": shared}}
+            row.content = {**row.content, **values}
             await self._session.flush()
+
+    async def set_customer_reaction(self, message_id: int, emoji: str | None) -> None:
+        """The emoji a customer reacted to this message with (None: they took it back)."""
+        await self._merge_content(message_id, customer_reaction=emoji)
+
+    async def record_customer_edit(self, message_id: int, *, text: str | None) -> None:
+        await self._merge_content(message_id, text=text, edited=True)
+
+    async def mark_revoked(self, message_id: int) -> None:
+        await self._set(message_id, status=MessageStatus.DELETED.value)

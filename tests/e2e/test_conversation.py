@@ -252,3 +252,30 @@ def test_a_customer_picture_arrives_in_the_thread_as_a_file(sandbox: Sandbox) ->
     assert "the damaged box" in texts[0]
     assert sandbox.wait_idle()
     assert len(shared()) == 1
+
+
+def test_a_customer_reacts_edits_and_deletes_and_the_post_follows(sandbox: Sandbox) -> None:
+    wamid = sandbox.meta.send_text(*ADA, "My parcel is late")
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
+    thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
+    assert sandbox.slack.wait_for(lambda: "My parcel is late" in thread_texts(sandbox, thread_ts))
+    post = sandbox.slack.thread(CHANNEL, thread_ts)[0].ts
+
+    def change(kind: str, body: dict[str, object]) -> None:
+        payload = sandbox.meta.build_message_webhook(
+            from_wa_id=ADA[0], name=ADA[1], message={"type": kind, kind: body}
+        )
+        assert sandbox.meta.post_webhook(payload).status_code == 200
+
+    change("reaction", {"message_id": wamid, "emoji": "\N{THUMBS UP SIGN}"})
+    assert sandbox.slack.wait_for(lambda: sandbox.slack.reactions(CHANNEL, post) == ["+1"])
+    change("reaction", {"message_id": wamid, "emoji": ""})
+    assert sandbox.slack.wait_for(lambda: sandbox.slack.reactions(CHANNEL, post) == [])
+
+    edit = {"original_message_id": wamid, "message": {"type": "text", "text": {"body": "Found it"}}}
+    change("edit", edit)
+    assert sandbox.slack.wait_for(lambda: "Found it" in thread_texts(sandbox, thread_ts)[0])
+    change("revoke", {"original_message_id": wamid})
+    assert sandbox.slack.wait_for(lambda: "deleted" in thread_texts(sandbox, thread_ts)[0])
+    assert sandbox.wait_idle()
+    assert len(sandbox.slack.thread(CHANNEL, thread_ts)) == 1  # changed in place, no new lines

@@ -108,5 +108,7 @@ async def test_a_file_shared_before_a_crash_is_not_shared_twice(world: World) ->
     assert len(world.chat.shared_files(thread)) == 1
     # ...and a job that finds its file already shared only records it.
     async with world.uow() as uow:
-        [message] = [m for m in await uow.messages.for_conversation(1) if m.wamid == "wamid.1"]
+        [conversation] = await uow.conversations.list_recent(limit=10, offset=0)
+        messages = await uow.messages.for_conversation(conversation.id)
+        [message] = [m for m in messages if m.wamid == "wamid.1"]
     assert message.content["relay"]["shared"] is True

@@ -18,6 +18,7 @@ from bridge.jobs import (
     PostNotice,
     RelayMedia,
     SendReply,
+    ShowCustomerChange,
     ShowDelivery,
     ShowWindow,
     decode,
@@ -31,6 +32,7 @@ EXAMPLES: list[Job] = [
     ShowDelivery(conversation_id=1, message_id=2),
     ShowWindow(conversation_id=1),
     RelayMedia(conversation_id=1, message_id=2),
+    ShowCustomerChange(conversation_id=1, message_id=2),
     PostNotice(
         conversation_id=1,
         notice=Notice(
@@ -67,13 +69,19 @@ def test_every_job_round_trips_through_json(job: Job) -> None:
 
 def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() -> None:
     blocking = {cls.TYPE for cls in JOB_TYPES.values() if cls.BLOCKING}
-    assert blocking == {"post_customer_message", "post_agent_message", "send_reply"}
+    assert blocking == {
+        "post_customer_message",
+        "show_customer_change",
+        "post_agent_message",
+        "send_reply",
+    }
     assert {cls.TYPE: cls.LANE for cls in JOB_TYPES.values()} == {
         "post_customer_message": Lane.SLACK,
         "post_agent_message": Lane.SLACK,
         "show_delivery": Lane.SLACK,
         "show_window": Lane.SLACK,
         "relay_media": Lane.SLACK,
+        "show_customer_change": Lane.SLACK,
         "post_notice": Lane.SLACK,
         "send_reply": Lane.WHATSAPP,
         "mark_read": Lane.WHATSAPP,

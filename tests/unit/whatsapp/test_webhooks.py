@@ -138,7 +138,10 @@ def test_message_samples_keep_type_content_and_readable_text(
     assert (reaction.text, reaction.context_wamid) == ("😮", "wamid.yzxyzx=")
     assert one("message/unreaction_empty").text is None
     location = one("message/current_location")
-    assert location.content == {"latitude": 12.25089, "longitude": 43.90539}
+    assert location.content == {"latitude": 12.25089, "longitude": 43.90539, "forwarded": True}
+    assert one("message/forwarded_many_times").content["frequently_forwarded"] is True
+    referral = one("message/referral").content["referral"]
+    assert (referral["headline"], referral["source_url"]) == ("AD_TITLE", "AD_OR_POST_FB_URL")
     contacts = one("message/contacts")
     assert contacts.text == "Chandler Bing, Monica, Rachel Green"
     assert len(contacts.content["contacts"]) == 3

@@ -1,4 +1,4 @@
-"""Fixtures for the WhatsApp adapter's tests: where Meta's reference files live."""
+"""Fixtures for the unit tests: where Meta's reference files live."""
 
 from __future__ import annotations
 
