@@ -33,8 +33,11 @@ SCOPE_OF_METHOD: Final[Mapping[str, str | None]] = MappingProxyType(
 
 #: The bot scopes of both manifests.
 BOT_SCOPES: Final = frozenset(
-    {s for s in SCOPE_OF_METHOD.values() if s} | {"groups:history", "commands"}
+    {s for s in SCOPE_OF_METHOD.values() if s} | {"groups:history", "commands", "reactions:read"}
 )
 
-#: The bot events of both manifests: messages in public and in private channels.
-BOT_EVENTS: Final = frozenset({"message.channels", "message.groups"})
+#: The bot events of both manifests: messages in public and in private channels, and
+#: agents' reactions (``reactions:read``), sent to the customer.
+BOT_EVENTS: Final = frozenset(
+    {"message.channels", "message.groups", "reaction_added", "reaction_removed"}
+)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -46,6 +47,10 @@ MAX_RECHECK_PAGES: Final = 50
 #: A file upload may take this long (a large video on a slow link), well inside the lease
 #: the worker keeps extending.
 UPLOAD_TIMEOUT: Final = 600.0
+#: Files are read from Slack in pieces this big: memory stays flat whatever the file's size.
+DOWNLOAD_CHUNK: Final = 256 * 1024
+#: Where Slack serves the files agents share (the bot token is sent nowhere else).
+SLACK_FILE_DOMAINS: Final = ("slack.com", "slack-edge.com", "slack-files.com")
 
 
 def slack_ts(moment: datetime) -> str:
@@ -250,6 +255,50 @@ class SlackSurface:
                 kind=FailureKind.TRANSIENT,
                 error="connection",
             ) from None
+
+    async def download_file(self, *, url: str, dest: Path, max_bytes: int) -> int:
+        # Streamed to disk, with the bot token: and the token goes only to Slack's own hosts.
+        if not self._slack_host(url):
+            raise ChatError(
+                "file download: not a Slack URL", kind=FailureKind.PERMANENT, error="foreign_url"
+            )
+        timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT)
+        headers = {"Authorization": f"Bearer {self._client.token}"}
+        size = 0
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=headers) as response,
+            ):
+                if response.status >= 400:
+                    raise ChatError(
+                        f"file download: HTTP {response.status}",
+                        kind=classify(f"http_{response.status}", response.status),
+                        error=f"download_http_{response.status}",
+                    )
+                with dest.open("wb") as out:
+                    async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise ChatError(
+                                f"file download: larger than {max_bytes} bytes",
+                                kind=FailureKind.PERMANENT,
+                                error="file_too_large",
+                            )
+                        out.write(chunk)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ChatError(
+                f"file download: {type(error).__name__}",
+                kind=FailureKind.TRANSIENT,
+                error="connection",
+            ) from None
+        return size
+
+    def _slack_host(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        if host == urlsplit(self._client.base_url).hostname:
+            return True
+        return any(host == d or host.endswith("." + d) for d in SLACK_FILE_DOMAINS)
 
     async def share_file(self, *, slot: FileSlot, channel: str, thread_ts: str, title: str) -> None:
         await self._pacer.acquire(channel)

@@ -265,3 +265,21 @@ def slack_emoji_name(emoji_text: str) -> str | None:
         return None
     name = match.group(1)
     return "+1" if name == "thumbsup" else name
+
+
+#: Slack's skin tones 2-6, as the Unicode modifiers they stand for.
+_SKIN_TONES: Final = {str(n): chr(0x1F3FB + n - 2) for n in range(2, 7)}
+
+
+def unicode_emoji(name: str) -> str | None:
+    """The Unicode emoji of a Slack reaction name (``+1::skin-tone-3`` -> ``👍🏼``), or None
+    for one only Slack knows (a custom emoji)."""
+    base, _, tone = name.strip(":").partition("::")
+    country = base.removeprefix("flag-")
+    if country != base and len(country) == 2 and country.isalpha():  # flag-de -> 🇩🇪
+        return "".join(chr(0x1F1E6 + ord(c) - ord("a")) for c in country.lower())
+    glyph = emoji.emojize(f":{base}:", language="alias")
+    if not emoji.is_emoji(glyph):
+        return None
+    modifier = _SKIN_TONES.get(tone.removeprefix("skin-tone-"), "") if tone else ""
+    return glyph + modifier

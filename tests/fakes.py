@@ -66,9 +66,29 @@ class FakeWhatsApp:
     #: Media the customer sent: id -> (bytes, MIME type).
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_fails_with: DeliveryError | None = None
+    #: Files agents sent: media id -> (bytes, MIME type, file name).
+    uploads: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
+    upload_fails_with: DeliveryError | None = None
 
     async def send_text(
         self, *, phone_number_id: str, to: str, text: str, reply_to: str | None = None
+    ) -> str:
+        return await self.send_message(
+            phone_number_id=phone_number_id,
+            to=to,
+            message_type="text",
+            content={"text": text},
+            reply_to=reply_to,
+        )
+
+    async def send_message(
+        self,
+        *,
+        phone_number_id: str,
+        to: str,
+        message_type: str,
+        content: Mapping[str, Any],
+        reply_to: str | None = None,
     ) -> str:
         self.calls += 1
         self.sending.set()
@@ -78,8 +98,24 @@ class FakeWhatsApp:
             raise self.fail_next.pop(0)
         if self.fail_with is not None:
             raise self.fail_with
-        self.sent.append({"phone_number_id": phone_number_id, "to": to, "text": text})
+        sent: dict[str, Any] = {"phone_number_id": phone_number_id, "to": to}
+        if message_type == "text" and set(content) == {"text"}:
+            sent["text"] = content["text"]
+        else:
+            sent.update(type=message_type, **content)
+        if reply_to is not None:
+            sent["reply_to"] = reply_to
+        self.sent.append(sent)
         return f"wamid.OUT{len(self.sent)}"
+
+    async def upload_media(
+        self, *, phone_number_id: str, path: Path, mime_type: str, filename: str
+    ) -> str:
+        if self.upload_fails_with is not None:
+            raise self.upload_fails_with
+        media_id = f"UP{len(self.uploads) + 1}"
+        self.uploads[media_id] = (await asyncio.to_thread(path.read_bytes), mime_type, filename)
+        return media_id
 
     async def send_template(
         self,
@@ -146,6 +182,8 @@ class FakeChat:
     customer_reactions: dict[str, list[str]] = field(default_factory=dict)
     #: Files by id: name, content, the thread it was shared in.
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Files agents shared in threads, by private URL.
+    agent_files: dict[str, bytes] = field(default_factory=dict)
     _ts: int = 0
 
     def _maybe_fail(self) -> None:
@@ -259,6 +297,16 @@ class FakeChat:
 
     async def file_shared(self, *, file_id: str, channel: str) -> bool:
         return self.files.get(file_id, {}).get("shared") is not None
+
+    async def download_file(self, *, url: str, dest: Path, max_bytes: int) -> int:
+        self._maybe_fail()
+        content = self.agent_files[url]
+        if len(content) > max_bytes:
+            raise ChatError(
+                "file download: too large", kind=FailureKind.PERMANENT, error="too_large"
+            )
+        await asyncio.to_thread(dest.write_bytes, content)
+        return len(content)
 
     def shared_files(self, thread_ts: str) -> list[dict[str, Any]]:
         return [f for f in self.files.values() if f["shared"] == thread_ts]

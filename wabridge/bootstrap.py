@@ -29,6 +29,7 @@ from bridge.domain import FailureKind
 from bridge.errors import ChatError
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
+from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
@@ -174,6 +175,7 @@ def build_slack(
     templates: Templates | None = None,
     template_messages: TemplateMessages | None = None,
     template_picker: TemplatePicker | None = None,
+    reactions: AgentReactions | None = None,
 ) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
@@ -202,6 +204,7 @@ def build_slack(
             templates=templates,
             template_messages=template_messages,
             template_picker=template_picker,
+            reactions=reactions,
             clock=clock.now,
             activity=activity,
         ),
@@ -524,6 +527,9 @@ def build(
         template_messages=template_messages,
         template_picker=(
             TemplatePicker(uow=storage.uow, templates=templates) if templates else None
+        ),
+        reactions=AgentReactions(
+            uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
         ),
     )
     workers = build_workers(

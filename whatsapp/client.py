@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, BinaryIO, Final, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,6 +24,7 @@ import httpx
 from bridge.domain import DeliveryProblem, FailureKind, MessageTemplate
 from bridge.errors import DeliveryError
 from bridge.ports import MediaFile
+from whatsapp import outbound
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
@@ -137,6 +138,47 @@ class WhatsAppClient:
         components = send_components(template, values)
         payload = _build(lambda: template_payload(to, template.name, template.language, components))
         return await self.send_payload(phone_number_id, payload)
+
+    async def send_message(
+        self,
+        *,
+        phone_number_id: str,
+        to: str,
+        message_type: str,
+        content: Mapping[str, Any],
+        reply_to: str | None = None,
+    ) -> str:
+        """Send a message in CONTRACT.md's content form; returns its wamid."""
+        payload = _build(
+            lambda: outbound.content_payload(to, message_type, content, reply_to=reply_to)
+        )
+        return await self.send_payload(phone_number_id, payload)
+
+    async def upload_media(
+        self, *, phone_number_id: str, path: Path, mime_type: str, filename: str
+    ) -> str:
+        """``POST /{phone_number_id}/media``, multipart, streamed from disk; the media id.
+        An upload is harmless to repeat (an unused one expires), so it is retried."""
+        ctx = {"phone_number_id": phone_number_id, "mime_type": mime_type}
+        with path.open("rb") as file:
+            response = await self._request(
+                "POST",
+                f"{self._root}/{phone_number_id}/media",
+                data={"messaging_product": "whatsapp", "type": mime_type},
+                files={"file": (filename, file, mime_type)},
+                ctx=ctx,
+                rewind=file,
+            )
+        media_id = _json_object(response).get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise MetaAPIError(
+                code=None,
+                title="Meta took the upload but returned no media id",
+                kind=FailureKind.TRANSIENT,
+                http_status=response.status_code,
+            )
+        log.info("meta media uploaded", extra={**ctx, "media_id": media_id})
+        return media_id
 
     async def display_number(self, phone_number_id: str) -> str:
         """The business number's phone number, digits only."""
@@ -293,6 +335,9 @@ class WhatsAppClient:
         *,
         json: dict[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, BinaryIO, str]] | None = None,
+        rewind: BinaryIO | None = None,
         ctx: Mapping[str, object],
         repeatable: bool = True,
     ) -> httpx.Response:
@@ -306,9 +351,18 @@ class WhatsAppClient:
         while True:
             attempt += 1
             error: MetaAPIError | MetaTransportError
+            if rewind is not None:
+                rewind.seek(0)  # a multipart body is read again on each try
             try:
                 response = await self._http.request(
-                    method, url, json=json, params=params, headers=headers, timeout=self._timeout
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=self._timeout,
                 )
             except httpx.TransportError as exc:  # connect, read, write, pool, protocol errors
                 error = MetaTransportError(

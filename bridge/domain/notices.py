@@ -37,6 +37,10 @@ class NoticeKind(enum.StrEnum):
     REPLY_CANCELLED = "reply_cancelled"
     #: A customer's file could not be brought into the thread.
     FILE_NOT_RELAYED = "file_not_relayed"
+    #: An agent's file was not sent: too large for WhatsApp (``error_details`` says which limit).
+    FILE_NOT_SENT = "file_not_sent"
+    #: An agent's reaction could not reach the customer.
+    REACTION_NOT_SENT = "reaction_not_sent"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -128,6 +128,11 @@ class ChatSurface(Protocol):
         """Whether a file is shared in ``channel`` already (a crash may hide that)."""
         ...
 
+    async def download_file(self, *, url: str, dest: Path, max_bytes: int) -> int:
+        """Download a file an agent shared (its private URL) to ``dest``, streaming; returns
+        its size. A ``ChatError`` if it is gone, unreadable, or larger than ``max_bytes``."""
+        ...
+
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
         """Show the conversation's window, as it stands now, on the thread's parent."""
         ...

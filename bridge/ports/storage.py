@@ -99,6 +99,20 @@ class MessageRepository(Protocol):
 
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None: ...
 
+    async def inbound_by_slack_ts(
+        self, conversation_id: int, slack_ts: str
+    ) -> MessageRecord | None:
+        """The customer message shown as the post ``slack_ts`` in this conversation."""
+        ...
+
+    async def inbound_at_post(self, *, channel: str, slack_ts: str) -> MessageRecord | None:
+        """The customer message shown as the post ``slack_ts`` of ``channel``."""
+        ...
+
+    async def recent_inbound(self, conversation_id: int, *, limit: int) -> list[MessageRecord]:
+        """The customer's latest messages, newest first."""
+        ...
+
     async def for_conversation(self, conversation_id: int) -> list[MessageRecord]: ...
 
     async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
@@ -144,6 +158,10 @@ class MessageRepository(Protocol):
     async def record_customer_edit(self, message_id: int, *, text: str | None) -> None: ...
 
     async def mark_revoked(self, message_id: int) -> None: ...
+
+    async def record_media_id(self, message_id: int, media_id: str) -> None: ...
+
+    async def set_agent_reaction(self, message_id: int, emoji: str | None) -> None: ...
 
     async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
         """Where a customer's file stands on its way into the thread."""

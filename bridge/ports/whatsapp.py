@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.domain import MessageTemplate, WebhookEvent
 
@@ -37,6 +37,25 @@ class WhatsApp(Protocol):
         values: Mapping[str, str],
     ) -> str:
         """Send ``template`` filled with ``values`` (keyed by ``Placeholder.key``)."""
+        ...
+
+    async def send_message(
+        self,
+        *,
+        phone_number_id: str,
+        to: str,
+        message_type: str,
+        content: Mapping[str, Any],
+        reply_to: str | None = None,
+    ) -> str:
+        """Send any message in CONTRACT.md's content form (``{"media_id", "caption"}`` for
+        an image…); returns its wamid. Content WhatsApp would refuse fails before any call."""
+        ...
+
+    async def upload_media(
+        self, *, phone_number_id: str, path: Path, mime_type: str, filename: str
+    ) -> str:
+        """Upload a file for sending (streamed from ``path``); returns its media id."""
         ...
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None: ...

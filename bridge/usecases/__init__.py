@@ -41,6 +41,6 @@ def job_handlers(
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
         ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat),
-        SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, clock=clock),
+        SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, chat=chat, clock=clock),
         MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
     }

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 from bridge.codec import from_json
 from bridge.domain import (
@@ -28,17 +30,28 @@ from bridge.domain import (
     SenderType,
     window_is_open,
 )
+from bridge.domain.media import CAPTIONED, MAX_CAPTION, MEDIA_LIMITS, outbound_file
 from bridge.domain.text import split_text
 from bridge.errors import DeliveryError, UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
-from bridge.ports import Clock, NewMessage, UnitOfWork, UnitOfWorkFactory, WhatsApp
+from bridge.ports import (
+    ChatSurface,
+    Clock,
+    MessageRecord,
+    NewMessage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WhatsApp,
+)
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message
 
 __all__ = [
     "REPLY_SETTLE",
+    "AgentFile",
     "ChangeOutcome",
     "MarkReadHandler",
+    "Quote",
     "Replies",
     "ReplyChanges",
     "ReplyOutcome",
@@ -54,6 +67,58 @@ log = logging.getLogger(__name__)
 REPLY_SETTLE: Final = timedelta(milliseconds=250)
 #: On which refused try the agent hears that a reply is waiting: a blip passes unnoticed.
 TELL_AGENT_ON_ATTEMPT: Final = 2
+#: A quote is matched against this many of the customer's latest messages.
+QUOTE_LOOKBACK: Final = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentFile:
+    """A file an agent shared in the thread, as Slack describes it."""
+
+    id: str
+    name: str
+    mime_type: str
+    size: int
+    url: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """A customer message an agent's reply points at: a link to its post (``slack_ts``) or
+    its words quoted (``text``). ``rest`` is the reply without the link or quote."""
+
+    slack_ts: str | None = None
+    text: str | None = None
+    rest: str = ""
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+async def _quoted_wamid(uow: UnitOfWork, conversation_id: int, quote: Quote | None) -> str | None:
+    """The wamid of the customer message a quote points at, if it is one of this thread's."""
+    if quote is None:
+        return None
+    if quote.slack_ts is not None:
+        linked = await uow.messages.inbound_by_slack_ts(conversation_id, quote.slack_ts)
+        return linked.wamid if linked is not None else None
+    if quote.text and _normal(quote.text):
+        wanted = _normal(quote.text)
+        for message in await uow.messages.recent_inbound(conversation_id, limit=QUOTE_LOOKBACK):
+            said = message.content.get("text") or message.content.get("caption")
+            if isinstance(said, str) and _normal(said) == wanted:
+                return message.wamid
+    return None
 
 
 class ReplyOutcome(enum.StrEnum):
@@ -97,10 +162,15 @@ class Replies:
         user: str,
         text: str,
         event_id: str | None,
+        files: Sequence[AgentFile] = (),
+        quote: Quote | None = None,
     ) -> ReplyResult:
-        """Queue a reply for WhatsApp if the window allows; else tell the agent why not.
+        """Queue a reply (its text, in parts if long, and its files) for WhatsApp if the
+        window allows; else tell the agent why not.
 
         ``posted_at`` is when Slack says the agent posted it: replies go out in that order.
+        ``quote`` is a customer message the agent quoted or linked: the reply then quotes it
+        on WhatsApp too.
         """
         now = self._clock.now()
         async with self._uow() as uow:
@@ -120,6 +190,8 @@ class Replies:
                 posted_at=posted_at,
                 user=user,
                 text=text,
+                files=files,
+                quote=quote,
                 now=now,
             )
             await uow.commit()
@@ -142,6 +214,8 @@ class Replies:
         posted_at: datetime,
         user: str,
         text: str,
+        files: Sequence[AgentFile],
+        quote: Quote | None,
         now: datetime,
     ) -> ReplyResult:
         if not window_is_open(window_expires_at, now=now):
@@ -151,7 +225,9 @@ class Replies:
                     direction=Direction.OUTBOUND,
                     sender_type=SenderType.AGENT,
                     message_type="text",
-                    content={"text": text},
+                    content={"text": text, "files": [f.name for f in files]}
+                    if files
+                    else {"text": text},
                     status=MessageStatus.FAILED,
                     created_at=now,
                     slack_user=user,
@@ -176,28 +252,61 @@ class Replies:
             )
             await queue_notice(uow, conversation_id, notice, now=now)
             return ReplyResult(outcome=ReplyOutcome.WINDOW_CLOSED, conversation_id=conversation_id)
+        reply_to = await _quoted_wamid(uow, conversation_id, quote)
+        if reply_to is not None and quote is not None:
+            text = quote.rest  # the customer sees WhatsApp's own quote instead
+        sendable: list[tuple[AgentFile, str]] = []
+        for file in files:
+            fit = outbound_file(file.name, file.mime_type, file.size)
+            if fit.refusal is not None:
+                notice = Notice(
+                    kind=NoticeKind.FILE_NOT_SENT, error_details=fit.refusal, reply_ts=slack_ts
+                )
+                await queue_notice(uow, conversation_id, notice, now=now)
+            else:
+                sendable.append((file, fit.kind))
+        caption: str | None = None
+        if (
+            len(sendable) == 1
+            and sendable[0][1] in CAPTIONED
+            and 0 < len(text.strip()) <= MAX_CAPTION
+        ):
+            caption, text = text.strip(), ""  # one picture with a few words: a caption
         parts = split_text(text.strip()) if text.strip() else []
-        if not parts:
-            # Caught before any call: Meta would refuse an empty text, and a retry cannot help.
-            await queue_notice(
-                uow,
-                conversation_id,
-                Notice(kind=NoticeKind.REPLY_EMPTY, reply_ts=slack_ts),
-                now=now,
-            )
+        if not parts and not sendable:
+            if not files:
+                # Caught before any call: Meta would refuse an empty text; a retry cannot help.
+                await queue_notice(
+                    uow,
+                    conversation_id,
+                    Notice(kind=NoticeKind.REPLY_EMPTY, reply_ts=slack_ts),
+                    now=now,
+                )
             return ReplyResult(outcome=ReplyOutcome.EMPTY, conversation_id=conversation_id)
-        message_ids: list[int] = []
+        items: list[tuple[str, dict[str, Any]]] = []
         for number, part in enumerate(parts, start=1):
-            key = f"slack:{channel}:{slack_ts}" + (f"#{number}" if number > 1 else "")
-            content: dict[str, object] = {"text": part}
+            content: dict[str, Any] = {"text": part}
             if len(parts) > 1:
                 content.update(part=number, parts=len(parts))
+            items.append(("text", content))
+        for file, kind in sendable:
+            content = {"file": file.as_json()}
+            if caption is not None:
+                content["caption"] = caption
+            if kind == "document":
+                content["filename"] = file.name
+            items.append((kind, content))
+        if reply_to is not None:
+            items[0][1]["reply_to"] = reply_to
+        message_ids: list[int] = []
+        for number, (message_type, content) in enumerate(items, start=1):
+            key = f"slack:{channel}:{slack_ts}" + (f"#{number}" if number > 1 else "")
             message = await uow.messages.add(
                 NewMessage(
                     conversation_id=conversation_id,
                     direction=Direction.OUTBOUND,
                     sender_type=SenderType.AGENT,
-                    message_type="text",
+                    message_type=message_type,
                     content=content,
                     status=MessageStatus.PENDING,
                     created_at=now,
@@ -223,7 +332,7 @@ class Replies:
                 MarkRead(conversation_id=conversation_id, wamid=latest.wamid),
                 now=now,
                 seq=posted_at,
-                arrival=len(parts) + 1,
+                arrival=len(items) + 1,
                 not_before=now + self._settle,
             )
         if len(parts) > 1:
@@ -292,11 +401,47 @@ class ReplyChanges:
         return ChangeOutcome.APPLIED if applied else ChangeOutcome.TOO_LATE
 
 
+#: Keys of a stored message's content that are the bridge's own, never sent to WhatsApp.
+_OWN_KEYS: Final = frozenset({"part", "parts", "reply_to", "file", "files", "sent_via"})
+
+
 class SendReplyHandler(JobHandler[SendReply]):
-    def __init__(self, *, uow: UnitOfWorkFactory, whatsapp: WhatsApp, clock: Clock) -> None:
+    """Sends one outbound message: a reply's text (or one part of it), an agent's file, a
+    reaction, a template, or whatever the REST API was given."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        whatsapp: WhatsApp,
+        chat: ChatSurface,
+        clock: Clock,
+    ) -> None:
         self._uow = uow
         self._whatsapp = whatsapp
+        self._chat = chat
         self._clock = clock
+
+    async def _media_id(self, message: MessageRecord, phone_number_id: str) -> str:
+        """An agent's file, brought from Slack to Meta (once: a retry reuses the upload)."""
+        known = message.content.get("media_id")
+        if isinstance(known, str) and known:
+            return known
+        file = message.content["file"]
+        limit = MEDIA_LIMITS.get(message.message_type, MEDIA_LIMITS["document"])
+        with tempfile.TemporaryDirectory(prefix="wabridge-out-") as folder:
+            path = Path(folder) / "file"
+            await self._chat.download_file(url=str(file["url"]), dest=path, max_bytes=limit)
+            media_id = await self._whatsapp.upload_media(
+                phone_number_id=phone_number_id,
+                path=path,
+                mime_type=str(file["mime_type"]),
+                filename=str(file["name"]),
+            )
+        async with self._uow() as uow:
+            await uow.messages.record_media_id(message.id, media_id)
+            await uow.commit()
+        return media_id
 
     async def run(self, job: SendReply, ctx: JobContext) -> None:
         message, conversation, parts = await load_message(
@@ -336,10 +481,18 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.WINDOW_CLOSED,
                 reason="window_closed",
             )
+        content = {k: v for k, v in message.content.items() if k not in _OWN_KEYS}
+        if "file" in message.content:
+            content.pop("media_id", None)
+            content = {
+                "media_id": await self._media_id(message, conversation.phone_number_id),
+                **content,
+            }
+        reply_to = message.content.get("reply_to")
         # From here until the answer is recorded, a crash leaves the outcome unknown, and the
         # next holder of this job asks the agent instead of sending blindly again.
         await ctx.starting_call()
-        if template:
+        if template and "template" in message.content:  # picked in Slack: a stored template
             wamid = await self._whatsapp.send_template(
                 phone_number_id=conversation.phone_number_id,
                 to=conversation.contact_id,
@@ -347,21 +500,31 @@ class SendReplyHandler(JobHandler[SendReply]):
                 values=dict(message.content.get("values") or {}),
             )
         else:
-            wamid = await self._whatsapp.send_text(
+            wamid = await self._whatsapp.send_message(
                 phone_number_id=conversation.phone_number_id,
                 to=conversation.contact_id,
-                text=str(message.content.get("text", "")),
+                message_type=message.message_type,
+                content=content,
+                reply_to=reply_to if isinstance(reply_to, str) else None,
             )
         sent_at = self._clock.now()
+        reaction = message.message_type == "reaction"
         async with self._uow() as uow:
             # What happened outside is recorded even if the lease ran out meanwhile.
             await uow.messages.mark_sent(message.id, wamid=wamid, at=sent_at)
-            await uow.conversations.record_message(
-                conversation.id, at=sent_at, from_contact=False, window_expires_at=None
-            )
-            await uow.jobs.enqueue(
-                ShowDelivery(conversation_id=conversation.id, message_id=message.id), now=sent_at
-            )
+            if reaction:  # no post of its own: it shows as the agent's emoji on the customer's
+                target = await uow.messages.by_wamid(str(message.content.get("message_id")))
+                if target is not None:
+                    emoji = str(message.content.get("emoji") or "")
+                    await uow.messages.set_agent_reaction(target.id, emoji or None)
+            else:
+                await uow.conversations.record_message(
+                    conversation.id, at=sent_at, from_contact=False, window_expires_at=None
+                )
+                await uow.jobs.enqueue(
+                    ShowDelivery(conversation_id=conversation.id, message_id=message.id),
+                    now=sent_at,
+                )
             await ctx.finish(uow)
             await uow.commit()
         log.info("reply sent", extra={**ids, "wamid": wamid})
@@ -392,6 +555,15 @@ class SendReplyHandler(JobHandler[SendReply]):
             title=failure.title or failure.reason,
             details=failure.details or failure.error,
         )
+        if message.message_type == "reaction":
+            notice = Notice(
+                kind=NoticeKind.REACTION_NOT_SENT,
+                error_code=failure.code,
+                error_title=failure.title,
+                problem=failure.problem,
+            )
+            await queue_notice(uow, job.conversation_id, notice, now=failure.at)
+            return
         await uow.jobs.enqueue(
             ShowDelivery(conversation_id=job.conversation_id, message_id=message.id),
             now=failure.at,

@@ -13,6 +13,7 @@ from typing import ParamSpec
 
 from slack_bolt.async_app import AsyncApp
 
+from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import Replies, ReplyChanges
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
@@ -55,6 +56,8 @@ class ListenerDeps:
     templates: Templates | None = None
     template_messages: TemplateMessages | None = None
     template_picker: TemplatePicker | None = None
+    #: None where agents' reactions are not sent (tests that do not need them).
+    reactions: AgentReactions | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     activity: Activity = field(default_factory=Activity)
 

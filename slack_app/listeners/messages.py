@@ -8,16 +8,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 
+from bridge.usecases.replies import AgentFile, Quote
 from slack_app.listeners import ListenerDeps
-from slack_app.text import slack_to_whatsapp
+from slack_app.quotes import find_pointer
+from slack_app.text import slack_to_whatsapp, unicode_emoji
 
-__all__ = ["agent_delete", "agent_edit", "is_agent_reply", "posted_at", "register"]
+__all__ = ["agent_delete", "agent_edit", "agent_files", "is_agent_reply", "posted_at", "register"]
 
 log = logging.getLogger(__name__)
 
-# Subtypes of a human's message that are still that human speaking.
-_HUMAN_SUBTYPES = (None, "thread_broadcast")
+# Subtypes of a human's message that are still that human speaking (or sharing a file).
+_HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
 def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
@@ -28,7 +31,30 @@ def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
     if not thread_ts or thread_ts == event.get("ts") or not event.get("user"):
         return False
     text = str(event.get("text") or "")
-    return bool(text.strip()) and not text.lstrip().startswith(note_prefix)
+    if text.lstrip().startswith(note_prefix):
+        return False
+    return bool(text.strip()) or bool(agent_files(event))
+
+
+def agent_files(event: dict[str, Any]) -> list[AgentFile]:
+    """The files a message shares, as far as a bot can fetch them."""
+    files: list[AgentFile] = []
+    for file in event.get("files") or ():
+        if not isinstance(file, dict) or file.get("mode") in ("tombstone", "external"):
+            continue
+        url = file.get("url_private_download") or file.get("url_private")
+        if not file.get("id") or not isinstance(url, str):
+            continue
+        files.append(
+            AgentFile(
+                id=str(file["id"]),
+                name=str(file.get("name") or file.get("title") or "file"),
+                mime_type=str(file.get("mimetype") or "application/octet-stream"),
+                size=int(file.get("size") or 0),
+                url=url,
+            )
+        )
+    return files
 
 
 def _human_in_a_thread(message: dict[str, Any]) -> bool:
@@ -94,13 +120,61 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             return
         if not is_agent_reply(event, note_prefix=deps.note_prefix):
             return
-        text = await slack_to_whatsapp(str(event["text"]), users=deps.users)
+        raw = str(event.get("text") or "")
+        text = await slack_to_whatsapp(raw, users=deps.users)
+        quote = None
+        if (pointer := find_pointer(raw, channel=channel)) is not None:
+            quote = Quote(
+                slack_ts=pointer.slack_ts,
+                text=(
+                    await slack_to_whatsapp(pointer.quoted, users=deps.users)
+                    if pointer.quoted
+                    else None
+                ),
+                rest=await slack_to_whatsapp(pointer.rest, users=deps.users),
+            )
         await deps.replies.queue(
-            channel=str(event["channel"]),
+            channel=channel,
             thread_ts=str(event["thread_ts"]),
             slack_ts=str(event["ts"]),
             posted_at=posted_at(str(event["ts"])),
             user=str(event["user"]),
             text=text,
             event_id=body.get("event_id"),
+            files=agent_files(event),
+            quote=quote,
         )
+
+    async def on_reaction(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, added: bool
+    ) -> None:
+        item = event.get("item") or {}
+        user = str(event.get("user") or "")
+        if item.get("type") != "message" or not user or user == context.bot_user_id:
+            return  # the bridge's own reactions (statuses, the customer's) are not sent
+        if deps.reactions is None:
+            return
+        name = str(event.get("reaction") or "")
+        await deps.reactions.react(
+            channel=str(item.get("channel") or ""),
+            ts=str(item.get("ts") or ""),
+            user=user,
+            emoji=unicode_emoji(name),
+            added=added,
+            reacted_at=posted_at(str(event.get("event_ts") or item.get("ts"))),
+            event_id=body.get("event_id"),
+        )
+
+    @app.event("reaction_added")
+    @deps.activity.track
+    async def on_reaction_added(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await on_reaction(event, body, context, added=True)
+
+    @app.event("reaction_removed")
+    @deps.activity.track
+    async def on_reaction_removed(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await on_reaction(event, body, context, added=False)

@@ -114,6 +114,11 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
             else ""
         )
         return f":warning: The customer's file could not be brought here. {why}{replay}"
+    if kind == NoticeKind.FILE_NOT_SENT:
+        return f":paperclip: *File not sent.* {escape(notice.error_details or '')}".rstrip()
+    if kind == NoticeKind.REACTION_NOT_SENT:
+        why = f" (error {notice.error_code})" if notice.error_code is not None else ""
+        return f":x: Your reaction did not reach the customer{why}. {advice(notice.problem)}"
     if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:
         reason = f" ({escape(notice.error_details)})" if notice.error_details else ""
         replay = (

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import MessageRecord, NewMessage
-from storage.models import Message
+from storage.models import Conversation, Message
 from storage.repositories.base import Repository
 
 __all__ = ["SqlMessages"]
@@ -93,6 +93,47 @@ class SqlMessages(Repository):
             .limit(1)
         )
         return None if row is None else _record(row)
+
+    async def inbound_by_slack_ts(
+        self, conversation_id: int, slack_ts: str
+    ) -> MessageRecord | None:
+        row = await self._session.scalar(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.INBOUND.value,
+                Message.slack_ts == slack_ts,
+                Message.wamid.is_not(None),
+            )
+            .limit(1)
+        )
+        return None if row is None else _record(row)
+
+    async def inbound_at_post(self, *, channel: str, slack_ts: str) -> MessageRecord | None:
+        row = await self._session.scalar(
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Conversation.slack_channel == channel,
+                Message.direction == Direction.INBOUND.value,
+                Message.slack_ts == slack_ts,
+            )
+            .limit(1)
+        )
+        return None if row is None else _record(row)
+
+    async def recent_inbound(self, conversation_id: int, *, limit: int) -> list[MessageRecord]:
+        rows = await self._session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.INBOUND.value,
+                Message.wamid.is_not(None),
+            )
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
 
     async def for_conversation(self, conversation_id: int) -> list[MessageRecord]:
         rows = await self._session.scalars(
@@ -235,6 +276,14 @@ class SqlMessages(Repository):
 
     async def record_customer_edit(self, message_id: int, *, text: str | None) -> None:
         await self._merge_content(message_id, text=text, edited=True)
+
+    async def record_media_id(self, message_id: int, media_id: str) -> None:
+        """An agent's file, uploaded to Meta: a retry sends it without uploading again."""
+        await self._merge_content(message_id, media_id=media_id)
+
+    async def set_agent_reaction(self, message_id: int, emoji: str | None) -> None:
+        """The emoji the business reacted to a customer message with (None: taken back)."""
+        await self._merge_content(message_id, agent_reaction=emoji)
 
     async def mark_revoked(self, message_id: int) -> None:
         await self._set(message_id, status=MessageStatus.DELETED.value)
