@@ -1,10 +1,11 @@
 """Every kind of queued work, as a frozen dataclass, and the one codec that stores them.
 
-A job belongs to a conversation and a ``Lane`` (the adapter whose calls it makes). Within
-one conversation and lane, jobs run in the order of the events that caused them, retries
-included. A *blocking* job (a customer message, an agent's reply) holds up the jobs behind
-it while it is retried; a *cosmetic* one (a reaction, a status display, a notice) never
-holds up anything: it waits for the blocking jobs ahead of it and fails alone.
+A job belongs to a conversation (but for news about the whole account, which belongs to
+none) and a ``Lane`` (the adapter whose calls it makes). Within one conversation and lane,
+jobs run in the order of the events that caused them, retries included. A *blocking* job
+(a customer message, an agent's reply) holds up the jobs behind it while it is retried; a
+*cosmetic* one (a reaction, a status display, a notice) never holds up anything: it waits
+for the blocking jobs ahead of it and fails alone.
 
 The table from job type to handler is built in ``bridge.usecases.job_handlers``, since the
 handlers are the use cases' own.
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 from bridge.codec import from_json, to_json
+from bridge.domain.account import OperatorNotice
 from bridge.domain.failures import DeliveryProblem, FailureKind
 from bridge.domain.notices import Notice
 from bridge.errors import JobDecodeError
@@ -40,6 +42,7 @@ __all__ = [
     "PostAgentMessage",
     "PostCustomerMessage",
     "PostNotice",
+    "PostOperatorNotice",
     "RelayMedia",
     "SendReply",
     "ShowCustomerChange",
@@ -139,6 +142,21 @@ class PostNotice:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PostOperatorNotice:
+    """Tell the operators, in a message of its own in ``channel``, about their WhatsApp
+    account or one of its numbers (quality, limits, restrictions, bans). It belongs to no
+    conversation, so it waits for nothing and holds up nothing."""
+
+    TYPE: ClassVar[str] = "post_operator_notice"
+    LANE: ClassVar[Lane] = Lane.SLACK
+    BLOCKING: ClassVar[bool] = False
+    conversation_id: ClassVar[None] = None
+
+    channel: str
+    notice: OperatorNotice
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PostAgentMessage:
     """Show in the thread a message an agent sent from outside it (a template from ``/wa``
     or the template modal), opening the thread if the conversation has none yet."""
@@ -184,6 +202,7 @@ Job = (
     | RelayMedia
     | ShowCustomerChange
     | PostNotice
+    | PostOperatorNotice
     | SendReply
     | MarkRead
 )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "account_change_webhook",
     "error_envelope",
     "fbtrace_id",
     "messages_webhook",
@@ -152,3 +153,16 @@ def status_error(code: int, title: str, message: str, details: str) -> dict[str,
         "error_data": {"details": details},
         "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
     }
+
+
+def account_change_webhook(
+    *, waba_id: str, field: str, value: Mapping[str, Any], time_: int | None = None
+) -> dict[str, Any]:
+    """A webhook about the account or a number (``account_update``,
+    ``phone_number_quality_update``): ``entry.id`` is the WABA, no ``metadata``."""
+    entry = {
+        "id": waba_id,
+        "time": int(time.time()) if time_ is None else time_,
+        "changes": [{"value": dict(value), "field": field}],
+    }
+    return {"object": "whatsapp_business_account", "entry": [entry]}

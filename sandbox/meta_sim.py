@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox.forms import FormPart, parse_multipart
 from sandbox.meta_payloads import (
+    account_change_webhook,
     error_envelope,
     messages_webhook,
     new_wamid,
@@ -424,7 +425,7 @@ class MetaSimulator(ServedApp):
         errors: Sequence[Mapping[str, Any]] | None = None,
         phone_number_id: str | None = None,
     ) -> dict[str, Any]:
-        """A status webhook (sent, delivered, read, or failed with `errors`) of a send."""
+        """A status webhook (sent, delivered, read, played, or failed with `errors`) of a send."""
         number_id, display = self._display(phone_number_id)
         obj = status_object(
             wamid=wamid,
@@ -438,6 +439,43 @@ class MetaSimulator(ServedApp):
             display_phone_number=display,
             phone_number_id=number_id,
             statuses=[obj],
+        )
+
+    def build_account_update_webhook(
+        self, event: str, *, timestamp: int | None = None, **details: Any
+    ) -> dict[str, Any]:
+        """An ``account_update`` webhook: ``event`` (``ACCOUNT_VIOLATION``,
+        ``ACCOUNT_RESTRICTION``, ``DISABLED_UPDATE``...) with its details as Meta nests them,
+        e.g. ``violation_info={"violation_type": "SCAM"}``."""
+        return account_change_webhook(
+            waba_id=self.waba_id,
+            field="account_update",
+            value={"event": event, **details},
+            time_=timestamp,
+        )
+
+    def build_phone_number_quality_webhook(
+        self,
+        event: str,
+        *,
+        current_limit: str | None = None,
+        old_limit: str | None = None,
+        phone_number_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> dict[str, Any]:
+        """A ``phone_number_quality_update`` webhook for a number (``FLAGGED``, ``UNFLAGGED``,
+        ``DOWNGRADE``, ``UPGRADE``), with its messaging limits as tiers (``TIER_1K``)."""
+        _, display = self._display(phone_number_id)
+        value: dict[str, Any] = {"display_phone_number": display, "event": event}
+        if current_limit is not None:
+            value["current_limit"] = current_limit
+        if old_limit is not None:
+            value["old_limit"] = old_limit
+        return account_change_webhook(
+            waba_id=self.waba_id,
+            field="phone_number_quality_update",
+            value=value,
+            time_=timestamp,
         )
 
     def _webhook_headers(self, body: bytes, signature: str | None, sign: bool) -> dict[str, str]:
@@ -633,8 +671,10 @@ class MetaSimulator(ServedApp):
         if failed is not None:
             plan = [failed]
         else:
-            # A reaction only ever produces a `sent` status.
+            # A reaction only ever produces a `sent` status; a voice note is played once read.
             statuses = [s for s in self.auto_statuses if kind != "reaction" or s == "sent"]
+            if kind == "audio" and statuses and statuses[-1] == "read":
+                statuses.append("played")
             plan = [_StatusStep(s, {}) for s in statuses]
         if plan and self.webhook_url is not None and self._outbox is not None:
             self._outbox.spawn(self._deliver_statuses(wamid, wa_id, phone_number_id, plan))

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bridge.domain import FailureKind, MessageStatus, Notice
+from bridge.domain import FailureKind, MessageStatus, Notice, OperatorNotice
 from bridge.errors import ChatError
 from bridge.ports import AgentMessageView, ContactView, CustomerMessageView, FileSlot
 from slack_app.errors import ALREADY_DONE, classify
@@ -31,6 +31,7 @@ from slack_app.messages import (
     customer_message_text,
     notice_text,
     offers_templates,
+    operator_notice_text,
     thread_parent_text,
 )
 from slack_app.messages.customer import DELETED_TEXT
@@ -386,6 +387,22 @@ class SlackSurface:
             key=key,
             recheck_since=recheck_since,
             blocks=self._blocks(text, conversation_id) if offers_templates(notice) else None,
+        )
+
+    async def post_operator_notice(
+        self,
+        *,
+        channel: str,
+        notice: OperatorNotice,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            thread_ts=None,
+            text=operator_notice_text(notice),
+            key=key,
+            recheck_since=recheck_since,
         )
 
     async def show_delivery(

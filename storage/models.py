@@ -32,6 +32,7 @@ __all__ = [
     "BusinessNumber",
     "Contact",
     "Conversation",
+    "Counter",
     "InboxEntry",
     "JobEntry",
     "LanePauseEntry",
@@ -153,10 +154,15 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    played_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     error_code: Mapped[int | None]
     error_title: Mapped[str | None] = mapped_column(String(512))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # How Meta prices the message, as its statuses said.
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    billable: Mapped[bool | None] = mapped_column(Boolean)
+    pricing_model: Mapped[str | None] = mapped_column(String(32))
 
 
 class InboxEntry(Base):
@@ -194,9 +200,11 @@ class JobEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # Random and stable across retries: the key that finds the job's Slack post again.
+    # Random and stable across retries: the key that finds the job's Slack post again (or,
+    # for a job queued once per webhook event, derived from that event).
     uid: Mapped[str] = mapped_column(String(32), unique=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    # None for news about the whole account, which belongs to no conversation.
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     lane: Mapped[str] = mapped_column(String(16))
     job_type: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]]
@@ -270,6 +278,16 @@ class ScheduledRun(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     claimed_at: Mapped[datetime]
+
+
+class Counter(Base):
+    """A running total for ``/metrics`` (statuses for unknown messages...), kept here so that
+    every process counts into, and reports, the same number."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class SlackEvent(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     SqlConversations,
+    SqlCounters,
     SqlInbox,
     SqlJobs,
     SqlMessages,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
     pauses: SqlPauses
     templates: SqlTemplates
     schedule: SqlSchedule
+    counters: SqlCounters
 
     def __init__(
         self,
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.pauses = SqlPauses(session, skip_locked=skip)
         self.templates = SqlTemplates(session, skip_locked=skip)
         self.schedule = SqlSchedule(session, skip_locked=skip)
+        self.counters = SqlCounters(session, skip_locked=skip)
         return self
 
     async def __aexit__(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bridge.domain import FailureKind, MessageStatus, MessageTemplate, Notice
+from bridge.domain import FailureKind, MessageStatus, MessageTemplate, Notice, OperatorNotice
 from bridge.errors import ChatError, DeliveryError
 from bridge.ports import AgentMessageView, ContactView, CustomerMessageView, FileSlot, MediaFile
 from slack_app.errors import classify as classify_slack
@@ -184,6 +184,11 @@ class FakeChat:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Files agents shared in threads, by private URL.
     agent_files: dict[str, bytes] = field(default_factory=dict)
+    #: Every notice posted in a thread, as the core sent it.
+    notices: list[Notice] = field(default_factory=list)
+    #: Operator notices: messages of their own in a channel (kept apart from the threads).
+    operator_posts: list[Post] = field(default_factory=list)
+    operator_notices: list[OperatorNotice] = field(default_factory=list)
     _ts: int = 0
 
     def _maybe_fail(self) -> None:
@@ -258,10 +263,32 @@ class FakeChat:
         recheck_since: datetime | None,
     ) -> str:
         text = f"notice:{notice.kind.value}:{notice.error_code}"
-        return self._post(channel, thread_ts, text, key, recheck_since)
+        ts = self._post(channel, thread_ts, text, key, recheck_since)
+        self.notices.append(notice)
+        return ts
+
+    async def post_operator_notice(
+        self,
+        *,
+        channel: str,
+        notice: OperatorNotice,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        if recheck_since is not None:
+            self.rechecks += 1
+            for post in self.operator_posts:
+                if post.key == key:
+                    return post.ts
+        self._maybe_fail()
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        self.operator_posts.append(Post(channel, ts, None, f"operator:{notice.kind.value}", key))
+        self.operator_notices.append(notice)
+        return ts
 
     async def react_for_customer(self, *, channel: str, ts: str, emoji: str) -> bool:
-        if emoji in ("👀", "✔️", "❌", "📬"):
+        if emoji in ("👀", "✔️", "❌", "📬", "🎧"):
             return False
         self.customer_reactions.setdefault(ts, []).append(emoji)
         return True

@@ -40,16 +40,31 @@ def messages(*items: dict[str, Any], name: str = "Ada", wa_id: str = "4915112345
     return json.dumps(envelope(_value(contacts=contacts, messages=list(items)))).encode()
 
 
-def status(wamid: str, state: str, *, at: datetime, error: tuple[int, str] | None = None) -> bytes:
+def status(
+    wamid: str,
+    state: str,
+    *,
+    at: datetime,
+    error: tuple[int, str] | None = None,
+    pricing: dict[str, Any] | None = None,
+) -> bytes:
     item: dict[str, Any] = {
         "id": wamid,
         "status": state,
         "timestamp": str(int(at.timestamp())),
         "recipient_id": "4915112345678",
     }
+    if pricing is not None:
+        item["pricing"] = pricing
     if error is not None:
         code, title = error
         item["errors"] = [
             {"code": code, "title": title, "message": title, "error_data": {"details": title}}
         ]
     return json.dumps(envelope(_value(statuses=[item]))).encode()
+
+
+def account_change(field: str, value: dict[str, Any], *, time: int = 1764244800) -> bytes:
+    """An ``account_update`` or ``phone_number_quality_update`` webhook (``entry.id``: the WABA)."""
+    entry = {"id": "WABA1", "time": time, "changes": [{"field": field, "value": value}]}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()

@@ -6,9 +6,30 @@ the same whichever process answers and whichever process did the work.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator
 
-__all__ = ["Metrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["Metrics", "StoredCounter"]
+
+
+class StoredCounter(Collector):
+    """A counter whose total lives in the database (every process adds to it): the scrape
+    sets the total it read, and Prometheus sees an ordinary ``_total`` counter."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._value = 0
+        registry.register(self)
+
+    def set(self, value: int) -> None:
+        self._value = value
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self._value)
 
 
 class Metrics:
@@ -56,6 +77,11 @@ class Metrics:
             "1 while an adapter's work is paused on refused credentials",
             ["lane"],
             registry=registry,
+        )
+        self.statuses_unknown = StoredCounter(
+            "wabridge_statuses_unknown",
+            "Delivery statuses for messages this bridge never sent (logged, then ignored)",
+            registry,
         )
         self.listeners_running = Gauge(
             "wabridge_slack_listeners_running",

@@ -7,6 +7,7 @@ understand becomes an ``UnknownEvent`` so it is kept and shown, never dropped or
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -14,8 +15,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bridge.domain import (
+    AccountEvent,
+    AccountEventKind,
     InboundMessage,
     MessageStatus,
+    OperatorNotice,
+    Restriction,
     StatusUpdate,
     TemplateUpdate,
     UnknownEvent,
@@ -32,6 +37,7 @@ _STATUSES: Final[Mapping[str, MessageStatus]] = {
     "sent": MessageStatus.SENT,
     "delivered": MessageStatus.DELIVERED,
     "read": MessageStatus.READ,
+    "played": MessageStatus.PLAYED,
     "failed": MessageStatus.FAILED,
 }
 _CAPTIONED: Final = frozenset({"image", "video", "document", "audio", "sticker"})
@@ -48,14 +54,24 @@ _TEMPLATE_FIELDS: Final = frozenset(
         "message_template_status_update",
         "message_template_quality_update",
         "template_category_update",
+        "message_template_components_update",
+        "template_components_update",
     }
 )
+#: Template events that name a status other than the one the template ends up in.
+_TEMPLATE_STATUS_OF_EVENT: Final[Mapping[str, str]] = {
+    # No longer flagged, paused or disabled: it can be sent again.
+    "REINSTATED": "APPROVED",
+}
 
 
 def _template_update(value: dict[str, Any], waba_id: str) -> TemplateUpdate:
-    """One of Meta's template webhooks (status, quality or category) as one event."""
+    """One of Meta's template webhooks (status, quality, category or wording) as one event."""
     name = _required(value, "message_template_name")
     template_id = value.get("message_template_id")
+    event = _str(value.get("event")).upper()
+    reason = _str(value.get("reason"))
+    buttons = value.get("message_template_buttons")
     return TemplateUpdate(
         waba_id=waba_id,
         template_id=str(template_id)
@@ -63,14 +79,127 @@ def _template_update(value: dict[str, Any], waba_id: str) -> TemplateUpdate:
         else None,
         name=name,
         language=_str(value.get("message_template_language")),
-        status=_str(value.get("event")).upper() or None,
+        status=_TEMPLATE_STATUS_OF_EVENT.get(event, event) or None,
         quality=_str(value.get("new_quality_score")).upper() or None,
         category=(
             _str(value.get("new_category")) or _str(value.get("message_template_category"))
         ).upper()
         or None,
-        reason=_str(value.get("reason")) or None,
+        reason=reason if reason and reason.upper() != "NONE" else None,
+        header_text=_optional_str(value.get("message_template_title")),
+        body_text=_optional_str(value.get("message_template_element")),
+        footer_text=_optional_str(value.get("message_template_footer")),
+        buttons=tuple(
+            _str(b.get("message_template_button_text")) for b in buttons if isinstance(b, dict)
+        )
+        if isinstance(buttons, list)
+        else None,
     )
+
+
+# --- account and phone number news ----------------------------------------------------------
+
+_ACCOUNT_EVENTS: Final[Mapping[str, AccountEventKind]] = {
+    "ACCOUNT_VIOLATION": AccountEventKind.VIOLATION,
+    "ACCOUNT_RESTRICTION": AccountEventKind.RESTRICTED,
+    "ACCOUNT_DELETED": AccountEventKind.DELETED,
+    "ACCOUNT_OFFBOARDED": AccountEventKind.OFFBOARDED,
+    "ACCOUNT_RECONNECTED": AccountEventKind.RECONNECTED,
+}
+#: ``DISABLED_UPDATE`` says what happened in ``ban_info.waba_ban_state``.
+_BAN_STATES: Final[Mapping[str, AccountEventKind]] = {
+    "DISABLE": AccountEventKind.DISABLED,
+    "SCHEDULE_FOR_DISABLE": AccountEventKind.DISABLE_SCHEDULED,
+    "REINSTATE": AccountEventKind.REINSTATED,
+}
+_RESTRICTIONS: Final[Mapping[str, Restriction]] = {
+    "RESTRICTED_BIZ_INITIATED_MESSAGING": Restriction.START_CONVERSATIONS,
+    "RESTRICTED_CUSTOMER_INITIATED_MESSAGING": Restriction.REPLY_TO_CUSTOMERS,
+    "RESTRICTED_ADD_PHONE_NUMBER_ACTION": Restriction.ADD_PHONE_NUMBERS,
+}
+_NUMBER_EVENTS: Final[Mapping[str, AccountEventKind]] = {
+    "FLAGGED": AccountEventKind.QUALITY_DOWN,
+    "UNFLAGGED": AccountEventKind.QUALITY_UP,
+    "DOWNGRADE": AccountEventKind.LIMIT_DOWN,
+    "UPGRADE": AccountEventKind.LIMIT_UP,
+    "THROUGHPUT_UPGRADE": AccountEventKind.LIMIT_UP,
+}
+_QUALITY_KINDS: Final[Mapping[str, AccountEventKind]] = {
+    "GREEN": AccountEventKind.QUALITY_UP,
+    "YELLOW": AccountEventKind.QUALITY_DOWN,
+    "RED": AccountEventKind.QUALITY_DOWN,
+}
+
+
+def _event_id(field: str, entry: Mapping[str, Any], value: Mapping[str, Any]) -> str:
+    """The same for every delivery of one event: what Meta sent, hashed."""
+    identity = {"field": field, "entry": entry.get("id"), "time": entry.get("time"), "value": value}
+    canonical = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _account_update(value: dict[str, Any], entry: Mapping[str, Any], field: str) -> AccountEvent:
+    name = _required(value, "event").upper()
+    kind = _ACCOUNT_EVENTS.get(name, AccountEventKind.OTHER)
+    ban = _dict(value.get("ban_info"))
+    if name == "DISABLED_UPDATE":
+        kind = _BAN_STATES.get(_str(ban.get("waba_ban_state")).upper(), AccountEventKind.OTHER)
+    restrictions = [r for r in _list(value.get("restriction_info")) if isinstance(r, dict)]
+    ends = [_maybe_timestamp(r.get("expiration")) for r in restrictions]
+    violation = _str(_dict(value.get("violation_info")).get("violation_type"))
+    return AccountEvent(
+        event_id=_event_id(field, entry, value),
+        name=name,
+        notice=OperatorNotice(
+            kind=kind,
+            waba_id=_str(entry.get("id")) or None,
+            violation=violation or None,
+            restrictions=tuple(
+                dict.fromkeys(
+                    _RESTRICTIONS.get(_str(r.get("restriction_type")).upper(), Restriction.OTHER)
+                    for r in restrictions
+                )
+            ),
+            until=max((e for e in ends if e is not None), default=None),
+            effective=_str(ban.get("waba_ban_date")) or None,
+        ),
+    )
+
+
+def _number_quality_update(
+    value: dict[str, Any], entry: Mapping[str, Any], field: str
+) -> AccountEvent:
+    name = _required(value, "event").upper()
+    quality = (
+        _str(value.get("new_quality_score")) or _str(value.get("quality_rating"))
+    ).upper() or None
+    kind = _NUMBER_EVENTS.get(name) or _QUALITY_KINDS.get(quality or "", AccountEventKind.OTHER)
+    limit = _str(value.get("current_limit")) or _str(
+        value.get("max_daily_conversations_per_business")
+    )
+    return AccountEvent(
+        event_id=_event_id(field, entry, value),
+        name=name,
+        notice=OperatorNotice(
+            kind=kind,
+            waba_id=_str(entry.get("id")) or None,
+            number=_str(value.get("display_phone_number")) or None,
+            quality=quality,
+            limit=_tier(limit),
+            previous_limit=_tier(_str(value.get("old_limit"))),
+        ),
+    )
+
+
+def _tier(value: str) -> str | None:
+    """A messaging limit as conversations a day: ``TIER_1K`` -> ``1K``."""
+    return value.upper().removeprefix("TIER_") or None
+
+
+_ACCOUNT_FIELDS: Final[Mapping[str, Callable[..., AccountEvent]]] = {
+    "account_update": _account_update,
+    "phone_number_quality_update": _number_quality_update,
+}
 
 
 class _MalformedError(Exception):
@@ -106,18 +235,22 @@ def _events(payload: Mapping[str, Any]) -> Iterator[WebhookEvent]:
         if not isinstance(changes, list):
             yield UnknownEvent(kind="malformed_entry", raw=_as_dict(entry))
             continue
-        entry_id = _str(entry.get("id")) if isinstance(entry, dict) else ""
         for change in changes:
-            yield from _change_events(change, entry_id)
+            yield from _change_events(change, entry)
 
 
-def _change_events(change: object, entry_id: str = "") -> Iterator[WebhookEvent]:
+def _change_events(change: object, entry: Mapping[str, Any]) -> Iterator[WebhookEvent]:
     if not isinstance(change, dict):
         yield UnknownEvent(kind="malformed_change", raw=_as_dict(change))
         return
     field = change.get("field")
+    entry_id = _str(entry.get("id"))
     if isinstance(field, str) and field in _TEMPLATE_FIELDS:
         yield _guard("malformed_template_update", change.get("value"), _template_update, entry_id)
+        return
+    if isinstance(field, str) and field in _ACCOUNT_FIELDS:
+        build = _ACCOUNT_FIELDS[field]
+        yield _guard(f"malformed_{field}", change.get("value"), build, entry, field)
         return
     if field != "messages":
         yield UnknownEvent(kind=f"field:{field}", raw=change)
@@ -213,6 +346,8 @@ def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
     error_data = error.get("error_data")
     details = _str(error_data.get("details")) if isinstance(error_data, dict) else ""
     code = error.get("code")
+    pricing = _dict(s.get("pricing"))
+    billable = pricing.get("billable")
     return StatusUpdate(
         wamid=wamid,
         phone_number_id=phone_number_id,
@@ -224,6 +359,9 @@ def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
         error_title=_str(error.get("title")) or None,
         error_details=details or _str(error.get("message")) or None,
         problem=problem_of(code) if raw_status == "failed" and isinstance(code, int) else None,
+        pricing_category=_str(pricing.get("category")).lower() or None,
+        billable=billable if isinstance(billable, bool) else None,
+        pricing_model=_str(pricing.get("pricing_model")).upper() or None,
     )
 
 
@@ -299,6 +437,22 @@ def _required(item: dict[str, Any], key: str) -> str:
     if not value:
         raise _MalformedError(f"no {key}")
     return value
+
+
+def _maybe_timestamp(value: object) -> datetime | None:
+    try:
+        return _timestamp(value)
+    except _MalformedError:
+        return None
+
+
+def _optional_str(value: object) -> str | None:
+    """A text Meta sent (possibly empty, which clears it), or None when it sent none."""
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _as_dict(value: object) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Pure values and rules, no I/O. Every rule that depends on time takes ``now``.
 """
 
+from bridge.domain.account import AccountEventKind, OperatorNotice, Restriction
 from bridge.domain.events import (
+    AccountEvent,
     InboundMessage,
     StatusUpdate,
     TemplateUpdate,
@@ -16,6 +18,7 @@ from bridge.domain.message import (
     MessageStatus,
     SenderType,
     advance_status,
+    is_delivery_stage,
     least_advanced,
     reached_stages,
 )
@@ -31,6 +34,8 @@ from bridge.domain.window import (
 __all__ = [
     "REFUSED_WINDOW_CLOSED",
     "WINDOW",
+    "AccountEvent",
+    "AccountEventKind",
     "DeliveryProblem",
     "Direction",
     "FailureKind",
@@ -39,8 +44,10 @@ __all__ = [
     "MessageTemplate",
     "Notice",
     "NoticeKind",
+    "OperatorNotice",
     "Part",
     "Placeholder",
+    "Restriction",
     "SenderType",
     "StatusUpdate",
     "TemplateUpdate",
@@ -48,6 +55,7 @@ __all__ = [
     "ValueProblem",
     "WebhookEvent",
     "advance_status",
+    "is_delivery_stage",
     "least_advanced",
     "reached_stages",
     "window_expires_at",

@@ -6,10 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bridge.domain.account import OperatorNotice
 from bridge.domain.failures import DeliveryProblem
 from bridge.domain.message import MessageStatus
 
-__all__ = ["InboundMessage", "StatusUpdate", "TemplateUpdate", "UnknownEvent", "WebhookEvent"]
+__all__ = [
+    "AccountEvent",
+    "InboundMessage",
+    "StatusUpdate",
+    "TemplateUpdate",
+    "UnknownEvent",
+    "WebhookEvent",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,12 +50,21 @@ class StatusUpdate:
     error_title: str | None = None
     error_details: str | None = None
     problem: DeliveryProblem | None = None
+    #: How Meta prices the message ("service", "marketing", "utility"...), when it says.
+    pricing_category: str | None = None
+    billable: bool | None = None
+    pricing_model: str | None = None
+
+    @property
+    def has_pricing(self) -> bool:
+        return (self.pricing_category, self.billable, self.pricing_model) != (None, None, None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateUpdate:
-    """Meta changed a template: its status (approved, paused, disabled...), its quality or
-    its category. Fields it did not change are None."""
+    """Meta changed a template: its status (approved, paused, disabled...), its quality, its
+    category, or its wording (header, body, footer, buttons). Fields it did not change are
+    None."""
 
     waba_id: str
     template_id: str | None
@@ -57,6 +74,29 @@ class TemplateUpdate:
     quality: str | None = None
     category: str | None = None
     reason: str | None = None
+    header_text: str | None = None
+    body_text: str | None = None
+    footer_text: str | None = None
+    #: The buttons' labels, in order.
+    buttons: tuple[str, ...] | None = None
+
+    @property
+    def changes_wording(self) -> bool:
+        parts = (self.header_text, self.body_text, self.footer_text, self.buttons)
+        return any(part is not None for part in parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountEvent:
+    """Meta reports news about the business account or one of its numbers (quality, messaging
+    limit, restriction, violation, ban...)."""
+
+    #: The same for every delivery of one event (Meta retries), different between events.
+    event_id: str
+    #: Meta's own name for it ("ACCOUNT_VIOLATION", "FLAGGED"), for the log.
+    name: str
+    #: What operators are told (nothing, when its kind is OTHER).
+    notice: OperatorNotice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,4 +107,4 @@ class UnknownEvent:
     raw: dict[str, Any]
 
 
-WebhookEvent = InboundMessage | StatusUpdate | TemplateUpdate | UnknownEvent
+WebhookEvent = InboundMessage | StatusUpdate | TemplateUpdate | AccountEvent | UnknownEvent

@@ -9,6 +9,7 @@ __all__ = [
     "MessageStatus",
     "SenderType",
     "advance_status",
+    "is_delivery_stage",
     "least_advanced",
     "reached_stages",
 ]
@@ -34,6 +35,8 @@ class MessageStatus(enum.StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
+    #: A voice note was played: a stage past ``READ``, shown on its own.
+    PLAYED = "played"
     FAILED = "failed"
     DELETED = "deleted"
 
@@ -44,6 +47,7 @@ _LADDER: dict[MessageStatus, int] = {
     MessageStatus.SENT: 1,
     MessageStatus.DELIVERED: 2,
     MessageStatus.READ: 3,
+    MessageStatus.PLAYED: 4,
 }
 _FINAL = frozenset({MessageStatus.FAILED, MessageStatus.DELETED})
 
@@ -53,12 +57,12 @@ def advance_status(current: MessageStatus, new: MessageStatus) -> MessageStatus 
 
     Statuses never go backwards: a late ``delivered`` after ``read`` changes nothing,
     and ``failed`` is final. A failure can still arrive after ``sent`` or ``delivered``
-    (Meta reports some failures late), but not after ``read``.
+    (Meta reports some failures late), but not once the customer has read (or played) it.
     """
     if current == new or current in _FINAL:
         return None
     if new == MessageStatus.FAILED:
-        return None if current == MessageStatus.READ else new
+        return None if _LADDER.get(current, 0) >= _LADDER[MessageStatus.READ] else new
     if new == MessageStatus.DELETED:
         return new
     if new not in _LADDER or current not in _LADDER:
@@ -67,11 +71,18 @@ def advance_status(current: MessageStatus, new: MessageStatus) -> MessageStatus 
 
 
 def reached_stages(status: MessageStatus) -> tuple[MessageStatus, ...]:
-    """The delivery stages a message at ``status`` has gone through, in order (for display)."""
+    """The delivery stages a message at ``status`` has gone through, in order: a later stage
+    implies the earlier ones (``read`` means it was sent and delivered, whatever Meta reported
+    or skipped)."""
     if status == MessageStatus.FAILED:
         return (MessageStatus.FAILED,)
     rank = _LADDER.get(status, 0)
     return tuple(s for s, r in _LADDER.items() if 0 < r <= rank)
+
+
+def is_delivery_stage(status: MessageStatus) -> bool:
+    """Whether ``status`` is a stage of the delivery ladder (sent, delivered, read, played)."""
+    return _LADDER.get(status, 0) > 0
 
 
 def least_advanced(statuses: list[MessageStatus]) -> MessageStatus:

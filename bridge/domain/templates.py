@@ -7,6 +7,7 @@ parameters are positional, ``{{first_name}}`` when named), and a header that may
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,43 @@ class MessageTemplate:
     button_urls: tuple[str, ...] = ()
     placeholders: tuple[Placeholder, ...] = ()
     template_id: str | None = None
+
+    def reworded(
+        self,
+        *,
+        header_text: str | None = None,
+        body_text: str | None = None,
+        footer_text: str | None = None,
+        buttons: tuple[str, ...] | None = None,
+    ) -> MessageTemplate:
+        """The template after Meta changed its wording (None: that part is unchanged). Text
+        placeholders follow the new wording and keep the examples of those that stay."""
+        header_kind = self.header_kind
+        if header_text is not None and header_kind not in MEDIA_HEADERS:
+            header_kind = "TEXT"
+        new_header = self.header_text if header_text is None else header_text
+        new_body = self.body_text if body_text is None else body_text
+        examples = {p.key: p.example for p in self.placeholders}
+
+        def texts(part: Part, text: str | None) -> list[Placeholder]:
+            found = [Placeholder(part=part, name=n) for n in placeholder_names(text or "")]
+            return [dataclasses.replace(p, example=examples.get(p.key)) for p in found]
+
+        header = (
+            [p for p in self.placeholders if p.part == Part.HEADER]
+            if header_kind != "TEXT"
+            else texts(Part.HEADER, new_header)
+        )
+        kept_buttons = [p for p in self.placeholders if p.part == Part.BUTTON]
+        return dataclasses.replace(
+            self,
+            header_kind=header_kind,
+            header_text=new_header,
+            body_text=new_body,
+            footer_text=self.footer_text if footer_text is None else (footer_text or None),
+            buttons=self.buttons if buttons is None else buttons,
+            placeholders=(*header, *texts(Part.BODY, new_body), *kept_buttons),
+        )
 
     @property
     def usable(self) -> bool:

@@ -26,6 +26,7 @@ from bridge.ports.records import (
 )
 from bridge.ports.storage import (
     ConversationRepository,
+    CounterRepository,
     InboxRepository,
     JobRepository,
     MessageRepository,
@@ -45,6 +46,7 @@ __all__ = [
     "ContactView",
     "ConversationRecord",
     "ConversationRepository",
+    "CounterRepository",
     "CustomerMessageView",
     "DeadWebhook",
     "FailedJob",

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bridge.domain import MessageStatus, Notice
+from bridge.domain import MessageStatus, Notice, OperatorNotice
 
 __all__ = ["AgentMessageView", "ChatSurface", "ContactView", "CustomerMessageView", "FileSlot"]
 
@@ -96,6 +96,18 @@ class ChatSurface(Protocol):
         key: str,
         recheck_since: datetime | None,
     ) -> str: ...
+
+    async def post_operator_notice(
+        self,
+        *,
+        channel: str,
+        notice: OperatorNotice,
+        key: str,
+        recheck_since: datetime | None,
+    ) -> str:
+        """Tell the operators about their account or a number, in a message of its own (not
+        in any thread)."""
+        ...
 
     async def react_for_customer(self, *, channel: str, ts: str, emoji: str) -> bool:
         """Show a customer's reaction on a post; False when it cannot be shown as a reaction

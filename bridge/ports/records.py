@@ -62,6 +62,12 @@ class MessageRecord:
     error_title: str | None
     error_message: str | None
     shown_stages: tuple[str, ...]
+    #: When the customer played it (a voice note).
+    played_at: datetime | None = None
+    #: How Meta prices it, as its statuses said ("service", "marketing"...).
+    pricing_category: str | None = None
+    billable: bool | None = None
+    pricing_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +98,8 @@ class ClaimedJob:
 
     id: int
     uid: str
-    conversation_id: int
+    #: None for news about the whole account (``PostOperatorNotice``).
+    conversation_id: int | None
     lane: Lane
     job_type: str
     payload: dict[str, Any]
@@ -124,7 +131,7 @@ class FailureCount:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FailedJob:
     id: int
-    conversation_id: int
+    conversation_id: int | None
     lane: Lane
     job_type: str
     payload: dict[str, Any]

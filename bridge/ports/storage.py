@@ -29,6 +29,7 @@ from bridge.ports.records import (
 
 __all__ = [
     "ConversationRepository",
+    "CounterRepository",
     "InboxRepository",
     "JobRepository",
     "MessageRepository",
@@ -97,6 +98,11 @@ class MessageRepository(Protocol):
 
     async def by_wamid(self, wamid: str) -> MessageRecord | None: ...
 
+    async def lock_by_wamid(self, wamid: str) -> MessageRecord | None:
+        """The message with that wamid, locked until the transaction ends, so that statuses
+        of one message are applied one after the other whatever the number of workers."""
+        ...
+
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None: ...
 
     async def inbound_by_slack_ts(
@@ -134,7 +140,26 @@ class MessageRepository(Protocol):
     ) -> None: ...
 
     async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
-        """Set a status a webhook reported (the caller has checked it moves forward)."""
+        """Set a status a webhook reported (the caller has checked it moves forward). Its time
+        is recorded, and the earlier stages it implies get ``at`` if they have no time yet."""
+        ...
+
+    async def record_stage_reached(
+        self, message_id: int, *, stage: MessageStatus, at: datetime
+    ) -> None:
+        """A stage reported late (``delivered`` after ``read``): the status stays, but the
+        stage's time becomes ``at`` if it had none or a later one, filled in before."""
+        ...
+
+    async def record_pricing(
+        self,
+        message_id: int,
+        *,
+        category: str | None,
+        billable: bool | None,
+        pricing_model: str | None,
+    ) -> None:
+        """How Meta prices the message; a None leaves what is stored."""
         ...
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None: ...
@@ -222,6 +247,12 @@ class JobRepository(Protocol):
         True if queued. For jobs that read what is current when they run."""
         ...
 
+    async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
+        """Queue ``job`` under ``key`` (at most 32 characters), once: False, queuing nothing,
+        if a job was ever queued under that key (the same webhook delivered again). The key
+        is the job's ``uid``, so it also finds the job's post again."""
+        ...
+
     async def claim(
         self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
     ) -> list[ClaimedJob]:
@@ -265,6 +296,15 @@ class JobRepository(Protocol):
     async def replay(self, job_id: int, *, now: datetime) -> bool:
         """Queue a failed job again, keeping its place; False if no failed job has that id."""
         ...
+
+
+class CounterRepository(Protocol):
+    """Counts kept in the database, so ``/metrics`` shows the same totals whichever process
+    answers and whichever did the work."""
+
+    async def add(self, name: str, amount: int = 1) -> None: ...
+
+    async def all(self) -> dict[str, int]: ...
 
 
 class SlackEventRepository(Protocol):
@@ -332,6 +372,8 @@ class UnitOfWork(Protocol):
     def templates(self) -> TemplateRepository: ...
     @property
     def schedule(self) -> ScheduleRepository: ...
+    @property
+    def counters(self) -> CounterRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -11,6 +11,7 @@ from bridge.jobs import (
     PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
+    PostOperatorNotice,
     RelayMedia,
     SendReply,
     ShowCustomerChange,
@@ -18,6 +19,7 @@ from bridge.jobs import (
     ShowWindow,
 )
 from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
+from bridge.usecases.account import PostOperatorNoticeHandler
 from bridge.usecases.inbound import PostCustomerMessageHandler, ShowCustomerChangeHandler
 from bridge.usecases.media import RelayMediaHandler
 from bridge.usecases.notices import PostNoticeHandler
@@ -38,6 +40,7 @@ def job_handlers(
         PostAgentMessage: PostAgentMessageHandler(uow=uow, chat=chat, clock=clock),
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
+        PostOperatorNotice: PostOperatorNoticeHandler(chat=chat),
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
         ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat),

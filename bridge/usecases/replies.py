@@ -45,6 +45,7 @@ from bridge.ports import (
 )
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message
+from bridge.usecases.statuses import report_failed_delivery
 
 __all__ = [
     "REPLY_SETTLE",
@@ -548,36 +549,19 @@ class SendReplyHandler(JobHandler[SendReply]):
         message = await uow.messages.get(job.message_id)
         if message is None or message.wamid is not None:
             return
-        await uow.messages.mark_failed(
-            message.id,
+        await report_failed_delivery(
+            uow,
+            message,
             at=failure.at,
             code=failure.code,
-            title=failure.title or failure.reason,
-            details=failure.details or failure.error,
-        )
-        if message.message_type == "reaction":
-            notice = Notice(
-                kind=NoticeKind.REACTION_NOT_SENT,
-                error_code=failure.code,
-                error_title=failure.title,
-                problem=failure.problem,
-            )
-            await queue_notice(uow, job.conversation_id, notice, now=failure.at)
-            return
-        await uow.jobs.enqueue(
-            ShowDelivery(conversation_id=job.conversation_id, message_id=message.id),
-            now=failure.at,
-        )
-        notice = Notice(
-            kind=NoticeKind.DELIVERY_FAILED,
-            error_code=failure.code,
-            error_title=failure.title,
-            error_details=failure.details,
+            title=failure.title,
+            details=failure.details,
             problem=failure.problem,
-            reply_ts=message.slack_ts,
+            now=failure.at,
             job_ref=f"job:{failure.job_id}",
+            recorded_title=failure.title or failure.reason,
+            recorded_details=failure.details or failure.error,
         )
-        await queue_notice(uow, job.conversation_id, notice, now=failure.at)
 
 
 class MarkReadHandler(JobHandler[MarkRead]):

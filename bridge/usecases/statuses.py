@@ -5,26 +5,31 @@ from __future__ import annotations
 import enum
 import logging
 from datetime import datetime, timedelta
+from typing import Final
 
 from bridge.domain import (
+    DeliveryProblem,
     MessageStatus,
     Notice,
     NoticeKind,
     StatusUpdate,
     advance_status,
+    is_delivery_stage,
     least_advanced,
     reached_stages,
 )
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
-from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
+from bridge.ports import ChatSurface, MessageRecord, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message
 
 __all__ = [
+    "UNKNOWN_STATUSES",
     "UNKNOWN_STATUS_GRACE",
     "ShowDeliveryHandler",
     "StatusOutcome",
     "apply_status",
+    "report_failed_delivery",
     "status_may_be_early",
 ]
 
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: A status for a wamid we do not know yet may be racing our own commit of that wamid.
 UNKNOWN_STATUS_GRACE = timedelta(minutes=2)
+#: The counter of statuses for messages this bridge never sent (``/metrics``).
+UNKNOWN_STATUSES: Final = "statuses_unknown"
 
 
 class StatusOutcome(enum.StrEnum):
@@ -46,48 +53,103 @@ def status_may_be_early(event: StatusUpdate, *, now: datetime) -> bool:
 
 
 async def apply_status(uow: UnitOfWork, event: StatusUpdate, *, now: datetime) -> StatusOutcome:
-    """Move a sent message's status forward, never back, and queue its Slack display."""
-    message = await uow.messages.by_wamid(event.wamid)
+    """Move a sent message's status forward, never back, and queue its Slack display.
+
+    Statuses come in any order: a late one changes no status, but its time still fills in
+    the stage it reports. Meta's pricing of the message is kept whenever a status carries it.
+    """
+    message = await uow.messages.lock_by_wamid(event.wamid)
     if message is None:
         return StatusOutcome.UNKNOWN_MESSAGE
+    ids = {"conversation_id": message.conversation_id, "message_id": message.id}
+    if event.has_pricing:
+        await uow.messages.record_pricing(
+            message.id,
+            category=event.pricing_category,
+            billable=event.billable,
+            pricing_model=event.pricing_model,
+        )
     if event.status is None:
+        log.info("status not known to this version", extra={**ids, "status": event.raw_status})
         return StatusOutcome.UNCHANGED
     new = advance_status(message.status, event.status)
     if new is None:
+        if is_delivery_stage(event.status) and is_delivery_stage(message.status):
+            await uow.messages.record_stage_reached(
+                message.id, stage=event.status, at=event.timestamp
+            )
+        log.info(
+            "late status kept, status unchanged",
+            extra={**ids, "status": event.status.value, "current": message.status.value},
+        )
         return StatusOutcome.UNCHANGED
     if new == MessageStatus.FAILED:
-        await uow.messages.mark_failed(
-            message.id,
+        await report_failed_delivery(
+            uow,
+            message,
             at=event.timestamp,
             code=event.error_code,
             title=event.error_title,
             details=event.error_details,
+            problem=event.problem,
+            now=now,
         )
     else:
         await uow.messages.advance_status(message.id, status=new, at=event.timestamp)
+        await uow.jobs.enqueue(
+            ShowDelivery(conversation_id=message.conversation_id, message_id=message.id), now=now
+        )
+    log.info("status applied", extra={**ids, "wamid": event.wamid, "status": new.value})
+    return StatusOutcome.APPLIED
+
+
+async def report_failed_delivery(
+    uow: UnitOfWork,
+    message: MessageRecord,
+    *,
+    at: datetime,
+    code: int | None,
+    title: str | None,
+    details: str | None,
+    problem: DeliveryProblem | None,
+    now: datetime,
+    job_ref: str | None = None,
+    recorded_title: str | None = None,
+    recorded_details: str | None = None,
+) -> None:
+    """An agent's message did not reach the customer: mark it failed, show the failure on its
+    post and explain it in the thread with Meta's code, title and advice. The same whether
+    Meta refused it at once or reported the failure later by a status.
+
+    ``recorded_title`` and ``recorded_details`` are kept on the message when the agent is
+    told less (an internal reason, where Meta gave no title).
+    """
+    await uow.messages.mark_failed(
+        message.id,
+        at=at,
+        code=code,
+        title=recorded_title or title,
+        details=recorded_details or details,
+    )
+    if message.message_type == "reaction":  # no post of its own to mark: a line says so
+        notice = Notice(
+            kind=NoticeKind.REACTION_NOT_SENT, error_code=code, error_title=title, problem=problem
+        )
+        await queue_notice(uow, message.conversation_id, notice, now=now)
+        return
     await uow.jobs.enqueue(
         ShowDelivery(conversation_id=message.conversation_id, message_id=message.id), now=now
     )
-    if new == MessageStatus.FAILED:
-        notice = Notice(
-            kind=NoticeKind.DELIVERY_FAILED,
-            error_code=event.error_code,
-            error_title=event.error_title,
-            error_details=event.error_details,
-            problem=event.problem,
-            reply_ts=message.slack_ts,
-        )
-        await queue_notice(uow, message.conversation_id, notice, now=now)
-    log.info(
-        "status applied",
-        extra={
-            "conversation_id": message.conversation_id,
-            "message_id": message.id,
-            "wamid": event.wamid,
-            "status": new.value,
-        },
+    notice = Notice(
+        kind=NoticeKind.DELIVERY_FAILED,
+        error_code=code,
+        error_title=title,
+        error_details=details,
+        problem=problem,
+        reply_ts=message.slack_ts,
+        job_ref=job_ref,
     )
-    return StatusOutcome.APPLIED
+    await queue_notice(uow, message.conversation_id, notice, now=now)
 
 
 class ShowDeliveryHandler(JobHandler[ShowDelivery]):

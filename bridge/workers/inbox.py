@@ -7,11 +7,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
-from bridge.domain import InboundMessage, StatusUpdate, TemplateUpdate, UnknownEvent
+from bridge.domain import AccountEvent, InboundMessage, StatusUpdate, TemplateUpdate, UnknownEvent
 from bridge.errors import WebhookParseError
 from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
+from bridge.usecases.account import receive_account_event
 from bridge.usecases.inbound import receive_inbound
-from bridge.usecases.statuses import StatusOutcome, apply_status, status_may_be_early
+from bridge.usecases.statuses import (
+    UNKNOWN_STATUSES,
+    StatusOutcome,
+    apply_status,
+    status_may_be_early,
+)
 from bridge.usecases.templates import apply_template_update
 from bridge.workers.loop import backoff_delay
 
@@ -91,7 +97,8 @@ class InboxWorker:
             await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
             log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
             return
-        early_statuses = 0
+        unknown: list[StatusUpdate] = []
+        early = False
         for index, event in enumerate(events):
             if isinstance(event, InboundMessage):
                 arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
@@ -99,23 +106,28 @@ class InboxWorker:
             elif isinstance(event, StatusUpdate):
                 outcome = await apply_status(unit, event, now=now)
                 if outcome == StatusOutcome.UNKNOWN_MESSAGE:
-                    if status_may_be_early(event, now=now):
-                        early_statuses += 1
-                    else:
-                        log.info(
-                            "status for an unknown message ignored",
-                            extra={"wamid": event.wamid, "status": event.raw_status},
-                        )
+                    unknown.append(event)
+                    early = early or status_may_be_early(event, now=now)
             elif isinstance(event, TemplateUpdate):
                 await apply_template_update(unit, event, now=now)
+            elif isinstance(event, AccountEvent):
+                await receive_account_event(unit, event, now=now, default_channel=self._channel)
             elif isinstance(event, UnknownEvent):
                 log.info("webhook event not handled", extra={"kind": event.kind})
-        if early_statuses and row.attempts < UNKNOWN_STATUS_RETRIES:
-            # Everything else in the row is idempotent, so re-reading the whole row is safe.
+        if early and row.attempts < UNKNOWN_STATUS_RETRIES:
+            # Everything else in the row is idempotent, so re-reading the whole row is safe;
+            # its unknown statuses are counted and logged once, when it is read for the last time.
             not_before = now + timedelta(seconds=backoff_delay(row.attempts + 1, base=2.0))
             await unit.inbox.retry(row.id, error="status before its send", not_before=not_before)
-        else:
-            await unit.inbox.done(row.id, now=now)
+            return
+        for event in unknown:
+            log.info(
+                "status for a message this bridge never sent; ignored",
+                extra={"inbox_id": row.id, "wamid": event.wamid, "status": event.raw_status},
+            )
+        if unknown:
+            await unit.counters.add(UNKNOWN_STATUSES, len(unknown))
+        await unit.inbox.done(row.id, now=now)
 
     async def _retry_or_fail(self, row: InboxRow, error: Exception) -> None:
         now = self._clock.now()

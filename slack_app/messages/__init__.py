@@ -1,5 +1,6 @@
 """Every word an agent reads in Slack, and the Block Kit around it, in one package."""
 
+from slack_app.messages.account import operator_notice_text
 from slack_app.messages.commands import HELP_TEXT, unknown_subcommand
 from slack_app.messages.conversations import (
     agent_message_text,
@@ -20,6 +21,7 @@ __all__ = [
     "escape",
     "notice_text",
     "offers_templates",
+    "operator_notice_text",
     "thread_parent_text",
     "unknown_subcommand",
 ]

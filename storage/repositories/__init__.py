@@ -1,6 +1,7 @@
 """One repository per aggregate, each with methods named for what they mean."""
 
 from storage.repositories.conversations import SqlConversations
+from storage.repositories.counters import SqlCounters
 from storage.repositories.inbox import SqlInbox
 from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
@@ -11,6 +12,7 @@ from storage.repositories.templates import SqlTemplates
 
 __all__ = [
     "SqlConversations",
+    "SqlCounters",
     "SqlInbox",
     "SqlJobs",
     "SqlMessages",

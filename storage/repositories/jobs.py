@@ -76,6 +76,32 @@ class SqlJobs(Repository):
         await self._session.flush()
         return entry.id
 
+    async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
+        if not 0 < len(key) <= 32:
+            raise ValueError("a job key has 1 to 32 characters")
+        # One statement: the unique uid decides, even between processes.
+        statement = (
+            self._insert(JobEntry)
+            .values(
+                uid=key,
+                conversation_id=job.conversation_id,
+                lane=job.LANE.value,
+                job_type=job.TYPE,
+                payload=encode(job),
+                blocking=job.BLOCKING,
+                seq=micros(now),
+                arrival=0,
+                state=_PENDING,
+                attempts=0,
+                not_before=now,
+                call_started=False,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[JobEntry.uid])
+            .returning(JobEntry.id)
+        )
+        return (await self._session.scalars(statement)).one_or_none() is not None
+
     async def enqueue_once(
         self, job: Job, *, now: datetime, seq: datetime | None = None, arrival: int = 0
     ) -> bool:
@@ -109,6 +135,8 @@ class SqlJobs(Repository):
                 JobEntry.lane.in_([lane.value for lane in lanes]),
                 JobEntry.not_before <= now,
                 or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+                # A job of no conversation (account news) matches no other: NULL = NULL is
+                # never true, on SQLite as on PostgreSQL, so it waits for nothing.
                 ~exists().where(
                     earlier.state == _PENDING,
                     earlier.conversation_id == JobEntry.conversation_id,

@@ -5,21 +5,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
-from bridge.domain import Direction, MessageStatus, SenderType
+from bridge.domain import Direction, MessageStatus, SenderType, reached_stages
 from bridge.ports import MessageRecord, NewMessage
-from storage.models import Conversation, Message
+from storage.models import Conversation, Message, UTCDateTime
 from storage.repositories.base import Repository
 
 __all__ = ["SqlMessages"]
 
-_TIME_OF = {
-    MessageStatus.SENT: "sent_at",
-    MessageStatus.DELIVERED: "delivered_at",
-    MessageStatus.READ: "read_at",
-    MessageStatus.FAILED: "failed_at",
+_TIME_OF: dict[MessageStatus, InstrumentedAttribute[datetime | None]] = {
+    MessageStatus.SENT: Message.sent_at,
+    MessageStatus.DELIVERED: Message.delivered_at,
+    MessageStatus.READ: Message.read_at,
+    MessageStatus.PLAYED: Message.played_at,
+    MessageStatus.FAILED: Message.failed_at,
 }
+
+
+def _stage_times(stage: MessageStatus, at: datetime) -> dict[str, Any]:
+    """SET clauses giving ``stage`` the time ``at`` (unless it has an earlier one) and the
+    stages it implies ``at`` where they have none: a ``read`` proves the message was
+    delivered by then, and a late ``delivered`` replaces that guess with its own time."""
+    moment = literal(at, UTCDateTime())
+    values: dict[str, Any] = {}
+    for reached in reached_stages(stage):
+        column = _TIME_OF.get(reached)
+        if column is None:
+            continue
+        if reached == stage:
+            values[column.key] = case(
+                (or_(column.is_(None), column > moment), moment), else_=column
+            )
+        else:
+            values[column.key] = func.coalesce(column, moment)
+    return values
 
 
 def _record(message: Message) -> MessageRecord:
@@ -44,6 +65,10 @@ def _record(message: Message) -> MessageRecord:
         error_title=message.error_title,
         error_message=message.error_message,
         shown_stages=tuple(message.shown_stages or ()),
+        played_at=message.played_at,
+        pricing_category=message.pricing_category,
+        billable=message.billable,
+        pricing_model=message.pricing_model,
     )
 
 
@@ -79,6 +104,16 @@ class SqlMessages(Repository):
 
     async def by_wamid(self, wamid: str) -> MessageRecord | None:
         row = await self._session.scalar(select(Message).where(Message.wamid == wamid))
+        return None if row is None else _record(row)
+
+    async def lock_by_wamid(self, wamid: str) -> MessageRecord | None:
+        # FOR UPDATE on PostgreSQL; SQLite has no row locks (its write lock serialises).
+        row = await self._session.scalar(
+            select(Message)
+            .where(Message.wamid == wamid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         return None if row is None else _record(row)
 
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
@@ -194,10 +229,25 @@ class SqlMessages(Repository):
         )
 
     async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
-        values: dict[str, Any] = {"status": status.value}
-        if (column := _TIME_OF.get(status)) is not None:
-            values[column] = at
-        await self._set(message_id, **values)
+        await self._set(message_id, status=status.value, **_stage_times(status, at))
+
+    async def record_stage_reached(
+        self, message_id: int, *, stage: MessageStatus, at: datetime
+    ) -> None:
+        await self._set(message_id, **_stage_times(stage, at))
+
+    async def record_pricing(
+        self,
+        message_id: int,
+        *,
+        category: str | None,
+        billable: bool | None,
+        pricing_model: str | None,
+    ) -> None:
+        given = {"pricing_category": category, "billable": billable, "pricing_model": pricing_model}
+        values = {column: value for column, value in given.items() if value is not None}
+        if values:
+            await self._set(message_id, **values)
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None:
         await self._set(message_id, shown_stages=list(stages))

@@ -63,16 +63,19 @@ class SqlTemplates(Repository):
         await self._session.flush()
 
     async def apply_update(self, update: TemplateUpdate, *, now: datetime) -> bool:
-        """Apply a template webhook; False if the template is not known yet (a sync will)."""
+        """Apply a template webhook (status, quality, category or wording); False if the
+        template is not known yet (a sync will bring it whole)."""
+        same_name = (TemplateEntry.name == update.name) & (
+            TemplateEntry.language == update.language
+        )
+        # Without an id, only the name and language can tell (never "both ids are NULL").
+        which = (
+            or_(TemplateEntry.template_id == update.template_id, same_name)
+            if update.template_id is not None
+            else same_name
+        )
         entry = await self._session.scalar(
-            select(TemplateEntry).where(
-                TemplateEntry.waba_id == update.waba_id,
-                or_(
-                    TemplateEntry.template_id == update.template_id,
-                    (TemplateEntry.name == update.name)
-                    & (TemplateEntry.language == update.language),
-                ),
-            )
+            select(TemplateEntry).where(TemplateEntry.waba_id == update.waba_id, which).limit(1)
         )
         if entry is None:
             return False
@@ -82,6 +85,14 @@ class SqlTemplates(Repository):
             entry.quality = update.quality
         if update.category:
             entry.category = update.category
+        if update.changes_wording:
+            reworded = from_json(MessageTemplate, entry.definition).reworded(
+                header_text=update.header_text,
+                body_text=update.body_text,
+                footer_text=update.footer_text,
+                buttons=update.buttons,
+            )
+            entry.definition = to_json(reworded)
         entry.synced_at = now
         await self._session.flush()
         return True

@@ -1,5 +1,5 @@
 """The flows over a real database, with fake WhatsApp and Slack: a customer writes, an agent
-replies, statuses come back."""
+replies (statuses coming back: ``test_statuses.py``)."""
 
 from __future__ import annotations
 
@@ -314,38 +314,3 @@ async def test_slack_work_does_not_wait_behind_a_throttled_send(world: World) ->
     await world.webhook(payloads.messages(payloads.text("wamid.NEXT", "still there?", at=at)))
     await world.drain()
     assert "still there?" in world.chat.thread(thread)
-
-
-# --- statuses ----------------------------------------------------------------------------------
-
-
-async def test_statuses_move_forward_only(world: World) -> None:
-    thread = await _open_conversation(world)
-    message = await world.reply(thread)
-    assert message.wamid is not None
-    await world.webhook(payloads.status(message.wamid, "read", at=T0))
-    await world.webhook(payloads.status(message.wamid, "delivered", at=T0))  # late: no change
-    await world.drain()
-    async with world.uow() as uow:
-        now = await uow.messages.by_wamid(message.wamid)
-    assert now is not None and now.status == MessageStatus.READ
-    assert world.chat.reactions[str(message.slack_ts)] == ["sent", "delivered", "read"]
-
-
-async def test_failed_status_reacts_and_explains(world: World) -> None:
-    thread = await _open_conversation(world)
-    message = await world.reply(thread)
-    assert message.wamid is not None
-    await world.webhook(
-        payloads.status(message.wamid, "failed", at=T0, error=(131047, "Re-engagement message"))
-    )
-    await world.drain()
-    assert "failed" in world.chat.reactions[str(message.slack_ts)]
-    assert world.chat.thread(thread)[-1] == "notice:delivery_failed:131047"
-
-
-async def test_status_racing_its_send_is_retried_not_lost(world: World) -> None:
-    await world.webhook(payloads.status("wamid.FUTURE", "delivered", at=T0))
-    await world.workers.inbox.run_once()
-    async with world.uow() as uow:
-        assert await uow.inbox.depth() == 1  # kept for a later look, not dropped

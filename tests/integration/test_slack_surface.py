@@ -8,7 +8,15 @@ from datetime import timedelta
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.domain import DeliveryProblem, FailureKind, MessageStatus, Notice, NoticeKind
+from bridge.domain import (
+    AccountEventKind,
+    DeliveryProblem,
+    FailureKind,
+    MessageStatus,
+    Notice,
+    NoticeKind,
+    OperatorNotice,
+)
 from bridge.errors import ChatError
 from bridge.ports import ContactView, CustomerMessageView
 from sandbox.slack_sim import SlackSimulator
@@ -159,6 +167,50 @@ async def test_a_refused_reaction_is_permanent_and_a_repeated_one_harmless(
         await surface.show_delivery(channel=CHANNEL, ts="1.000001", stages=[MessageStatus.SENT])
     assert gone.value.kind == FailureKind.PERMANENT
     assert gone.value.reason == "slack:message_not_found"
+
+
+async def test_a_played_voice_note_has_its_own_reaction_no_customer_can_fake(
+    slack: SlackSimulator,
+) -> None:
+    surface = _surface(slack)
+    thread = await _thread(surface)
+    await surface.show_delivery(
+        channel=CHANNEL, ts=thread, stages=[MessageStatus.READ, MessageStatus.PLAYED]
+    )
+    assert slack.reactions(CHANNEL, thread) == ["eyes", "headphones"]
+    post = await surface.post_customer_message(
+        channel=CHANNEL,
+        thread_ts=thread,
+        message=CustomerMessageView(message_type="text", text="hi"),
+        key="m1",
+        recheck_since=None,
+    )
+    # A customer's 🎧 would read as "played": it is refused as a reaction (shown as a line).
+    assert not await surface.react_for_customer(channel=CHANNEL, ts=post, emoji="🎧")
+    assert await surface.react_for_customer(channel=CHANNEL, ts=post, emoji="🎉")
+    assert slack.reactions(CHANNEL, post) == ["tada"]
+
+
+async def test_an_operator_notice_is_a_message_of_its_own_posted_once(
+    slack: SlackSimulator,
+) -> None:
+    surface = _surface(slack)
+    thread = await _thread(surface)
+    notice = OperatorNotice(
+        kind=AccountEventKind.VIOLATION, waba_id="102290129340398", violation="<SCAM>"
+    )
+    first = await surface.post_operator_notice(
+        channel=CHANNEL, notice=notice, key="a1", recheck_since=None
+    )
+    again = await surface.post_operator_notice(
+        channel=CHANNEL, notice=notice, key="a1", recheck_since=LONG_AGO
+    )
+    assert again == first  # a retry finds the post a crash hid
+    parent, posted = slack.top_level(CHANNEL)
+    assert (parent.ts, posted.ts) == (thread, first)
+    assert slack.thread(CHANNEL, thread) == []
+    assert "policy violation" in posted.text and "&lt;scam&gt;" in posted.text
+    assert "102290129340398" in posted.text
 
 
 async def test_notice_in_thread(slack: SlackSimulator) -> None:

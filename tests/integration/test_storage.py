@@ -9,8 +9,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from bridge.domain import Direction, MessageStatus, SenderType
-from bridge.jobs import Job, Lane, PostCustomerMessage, SendReply, ShowDelivery
+from bridge.domain import AccountEventKind, Direction, MessageStatus, OperatorNotice, SenderType
+from bridge.jobs import (
+    Job,
+    Lane,
+    PostCustomerMessage,
+    PostOperatorNotice,
+    SendReply,
+    ShowDelivery,
+)
 from bridge.ports import ClaimedJob, NewMessage
 from storage.db import create_engine, migrate, schema_is_current
 from storage.models import Base
@@ -141,6 +148,68 @@ async def test_order_within_a_lane_is_the_order_of_the_causes(
     )
     [claimed] = await _claim(uow_factory)
     assert claimed.payload["message_id"] == 1  # stored last, written first: it goes first
+
+
+NEWS = PostOperatorNotice(
+    channel="C0SUPPORT", notice=OperatorNotice(kind=AccountEventKind.QUALITY_DOWN, number="1")
+)
+
+
+async def test_account_news_belongs_to_no_conversation_and_waits_for_none(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    conversation = await _conversation(uow_factory)
+    await _enqueue(
+        uow_factory,
+        PostCustomerMessage(conversation_id=conversation, message_id=1),
+        PostCustomerMessage(conversation_id=conversation, message_id=2),
+    )
+    async with uow_factory() as uow:
+        assert await uow.jobs.enqueue_keyed(NEWS, key="k" * 32, now=T0)
+        assert await uow.jobs.enqueue_keyed(NEWS, key="n" * 32, now=T0)
+        await uow.commit()
+    claimed = await _claim(uow_factory)
+    # Both notices run beside the conversation's head; neither waits nor holds anything up.
+    assert sorted((j.job_type, j.conversation_id) for j in claimed) == [
+        ("post_customer_message", conversation),
+        ("post_operator_notice", None),
+        ("post_operator_notice", None),
+    ]
+    async with uow_factory() as uow:
+        for job in claimed:
+            assert await uow.jobs.fail(job.id, job.lease_token, now=T0, reason="r", error="e")
+        failed = await uow.jobs.failed(limit=5)
+        await uow.commit()
+    assert sorted(f.conversation_id or 0 for f in failed) == [0, 0, conversation]
+    [next_one] = await _claim(uow_factory)  # failed notices never held up the conversation
+    assert next_one.payload["message_id"] == 2
+
+
+async def test_a_keyed_job_is_queued_once_whoever_queues_it(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        assert await uow.jobs.enqueue_keyed(NEWS, key="event-1", now=T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert not await uow.jobs.enqueue_keyed(NEWS, key="event-1", now=T0)
+        assert await uow.jobs.enqueue_keyed(NEWS, key="event-2", now=T0)
+        await uow.commit()
+    claimed = await _claim(uow_factory)
+    assert sorted(j.uid for j in claimed) == ["event-1", "event-2"]
+    async with uow_factory() as uow:
+        with pytest.raises(ValueError, match="1 to 32"):
+            await uow.jobs.enqueue_keyed(NEWS, key="x" * 33, now=T0)
+
+
+async def test_counters_add_up_across_transactions(uow_factory: SqlUnitOfWorkFactory) -> None:
+    for amount in (1, 2):
+        async with uow_factory() as uow:
+            await uow.counters.add("statuses_unknown", amount)
+            await uow.counters.add("other")
+            await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.counters.all() == {"statuses_unknown": 3, "other": 2}
 
 
 async def test_a_replayed_job_takes_its_old_place(uow_factory: SqlUnitOfWorkFactory) -> None:

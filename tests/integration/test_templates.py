@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from bridge.usecases.templates import LookupOutcome, SendOutcome, TemplateMessag
 from sandbox.meta_sim import MetaSimulator
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
-from tests.fakes import FakeClock, meta_error
+from tests.fakes import T0, FakeClock, meta_error
 from tests.integration.world import CHANNEL, World
 from whatsapp.client import WhatsAppClient
 
@@ -121,6 +122,99 @@ async def test_template_webhooks_pause_and_rate_a_stored_template(
     await _sync(meta, uow_factory)  # a later sync keeps the quality a webhook reported
     [again] = await templates.all()
     assert again.quality == "YELLOW"
+
+
+def _recorded(shared_dir: Path, name: str) -> dict[str, Any]:
+    recorded: dict[str, Any] = json.loads(
+        (shared_dir / "meta" / "samples" / "pywa" / f"{name}.json").read_text()
+    )
+    return recorded
+
+
+async def test_every_recorded_template_webhook_updates_the_stored_template(
+    uow_factory: SqlUnitOfWorkFactory, shared_dir: Path
+) -> None:
+    world = World.build(uow_factory)
+    main, other = "102290129340398", "57438975935"
+
+    def stored(name: str, language: str, **fields: Any) -> MessageTemplate:
+        return MessageTemplate(
+            name=name, language=language, category="UTILITY", status="PENDING", **fields
+        )
+
+    async with world.uow() as uow:
+        await uow.templates.replace_all(
+            main,
+            [
+                stored(
+                    "order_confirmation", "en_US", body_text="Old", template_id="1689556908129832"
+                ),
+                stored("abandoned_cart", "en"),
+                stored("welcome_template", "en_US", quality="GREEN"),
+            ],
+            now=T0,
+        )
+        await uow.templates.replace_all(
+            other,
+            [
+                stored(
+                    "my_message_template",
+                    "he",
+                    body_text="Shalom {{1}}",
+                    placeholders=(Placeholder(part=Part.BODY, name="1", example="Dana"),),
+                )
+            ],
+            now=T0,
+        )
+        await uow.commit()
+    components = _recorded(shared_dir, "template_components_update")["element"]
+    bodies = [
+        *(_recorded(shared_dir, "template_status_update").values()),
+        *(_recorded(shared_dir, "template_quality_update").values()),
+        *(_recorded(shared_dir, "template_category_update").values()),
+        components,
+        components["all"],
+        {  # a template the bridge has not synced yet: left to the next sync
+            "entry": [
+                {
+                    "id": main,
+                    "changes": [
+                        {
+                            "field": "message_template_status_update",
+                            "value": {
+                                "event": "APPROVED",
+                                "message_template_name": "ghost",
+                                "message_template_language": "en",
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    ]
+    for body in bodies:
+        await world.webhook(json.dumps(body).encode())
+    await world.drain()
+
+    def templates(waba: str) -> Templates:
+        return Templates(uow=world.uow, whatsapp=world.whatsapp, clock=world.clock, waba_id=waba)
+
+    by_name = {t.name: t for t in await templates(main).all()}
+    order = by_name["order_confirmation"]
+    assert (order.status, order.category, order.usable) == ("APPROVED", "UTILITY", True)
+    assert order.header_text == "Your order is confirmed!" and order.header_kind == "TEXT"
+    assert order.body_text.startswith("Thank you for your order, {{1}}!")
+    assert [p.key for p in order.placeholders] == ["body.1", "body.2"]
+    assert order.footer_text == "Lucky Shrub: the Succulent Specialists!"
+    assert order.buttons == ("Phone support", "Email support")
+    rejected = by_name["abandoned_cart"]
+    assert (rejected.status, rejected.category, rejected.usable) == ("REJECTED", "MARKETING", False)
+    welcome = by_name["welcome_template"]
+    assert (welcome.quality, welcome.status) == ("YELLOW", "PENDING")
+    [hebrew] = await templates(other).all()
+    assert (hebrew.category, hebrew.body_text) == ("MARKETING", "Hi {{1}}! Welcome to our service.")
+    assert [(p.key, p.example) for p in hebrew.placeholders] == [("body.1", "Dana")]
+    assert "ghost" not in by_name  # a webhook never creates a template
 
 
 ORDER = MessageTemplate(

@@ -127,6 +127,21 @@ async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
     assert "wabridge_outbox_depth 0.0" in metrics
     assert 'wabridge_jobs{state="due"} 0.0' in metrics
     assert 'wabridge_lane_paused{lane="slack"} 0.0' in metrics
+    assert "wabridge_statuses_unknown_total 0.0" in metrics
+
+
+async def test_statuses_for_unknown_messages_are_counted_from_the_database(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    from bridge.usecases.statuses import UNKNOWN_STATUSES
+
+    async with uow_factory() as uow:  # as inbox workers of any process count them
+        await uow.counters.add(UNKNOWN_STATUSES, 2)
+        await uow.counters.add(UNKNOWN_STATUSES)
+        await uow.commit()
+    metrics = (await client.get("/metrics")).text
+    assert "# TYPE wabridge_statuses_unknown_total counter" in metrics
+    assert "wabridge_statuses_unknown_total 3.0" in metrics
 
 
 async def test_readyz_is_503_when_schema_is_behind(fresh_database_url: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 
+from bridge.domain import MessageStatus
 from bridge.errors import ConversationNotFoundError
 from bridge.ports import ConversationRecord, MessageRecord
 from webhook_server.deps import WebDeps
@@ -31,6 +32,10 @@ def conversation_json(c: ConversationRecord) -> dict[str, Any]:
     }
 
 
+#: Statuses the contract's enum does not list, as it names them (a played voice note was read).
+_CONTRACT_STATUS = {MessageStatus.PLAYED: MessageStatus.READ}
+
+
 def message_json(m: MessageRecord) -> dict[str, Any]:
     return {
         "id": m.id,
@@ -39,7 +44,7 @@ def message_json(m: MessageRecord) -> dict[str, Any]:
         "sender_type": m.sender_type.value,
         "message_type": m.message_type,
         "content": m.content,
-        "status": m.status.value,
+        "status": _CONTRACT_STATUS.get(m.status, m.status).value,
         "whatsapp_message_id": m.wamid,
         "created_at": _iso(m.created_at),
         "sent_at": _iso(m.sent_at),
@@ -48,6 +53,7 @@ def message_json(m: MessageRecord) -> dict[str, Any]:
         "failed_at": _iso(m.failed_at),
         "error_code": m.error_code,
         "error_message": m.error_message or m.error_title,
+        "pricing_category": m.pricing_category,
     }
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.jobs import Lane
+from bridge.usecases.statuses import UNKNOWN_STATUSES
 from webhook_server.deps import WebDeps
 
 __all__ = ["register"]
@@ -58,6 +59,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
                     *(await uow.inbox.failure_counts()),
                 ]
                 paused = {p.lane for p in await uow.pauses.active()}
+                counters = await uow.counters.all()
         except Exception:
             log.warning("metrics: the database did not answer")
         else:
@@ -74,4 +76,5 @@ def register(app: FastAPI, deps: WebDeps) -> None:
                 metrics.failed.labels(failure.kind, failure.reason).set(failure.count)
             for lane in Lane:
                 metrics.paused.labels(lane.value).set(1 if lane in paused else 0)
+            metrics.statuses_unknown.set(counters.get(UNKNOWN_STATUSES, 0))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from bridge.domain import (
     MessageStatus,
     advance_status,
+    is_delivery_stage,
     reached_stages,
     window_expires_at,
     window_is_open,
@@ -34,9 +35,18 @@ def test_statuses_move_forward() -> None:
     assert advance_status(S.READ, S.FAILED) is None
 
 
-@given(st.lists(st.sampled_from([S.SENT, S.DELIVERED, S.READ, S.FAILED]), max_size=12))
+def test_a_played_voice_note_ranks_after_read() -> None:
+    assert advance_status(S.READ, S.PLAYED) == S.PLAYED
+    assert advance_status(S.SENT, S.PLAYED) == S.PLAYED  # read and delivered may be skipped
+    assert advance_status(S.PLAYED, S.READ) is None  # a late read changes nothing
+    assert advance_status(S.PLAYED, S.DELIVERED) is None
+    assert advance_status(S.PLAYED, S.FAILED) is None  # played, so not failed
+    assert advance_status(S.DELIVERED, S.FAILED) == S.FAILED  # a late failure still counts
+
+
+@given(st.lists(st.sampled_from([S.SENT, S.DELIVERED, S.READ, S.PLAYED, S.FAILED]), max_size=12))
 def test_any_order_of_statuses_never_goes_back(updates: list[MessageStatus]) -> None:
-    rank = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.READ: 3}
+    rank = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.READ: 3, S.PLAYED: 4}
     current = S.PENDING
     for update in updates:
         new = advance_status(current, update)
@@ -54,4 +64,6 @@ def test_any_order_of_statuses_never_goes_back(updates: list[MessageStatus]) -> 
 def test_reached_stages_for_display() -> None:
     assert reached_stages(S.PENDING) == ()
     assert reached_stages(S.READ) == (S.SENT, S.DELIVERED, S.READ)
+    assert reached_stages(S.PLAYED) == (S.SENT, S.DELIVERED, S.READ, S.PLAYED)
     assert reached_stages(S.FAILED) == (S.FAILED,)
+    assert [s for s in S if is_delivery_stage(s)] == [S.SENT, S.DELIVERED, S.READ, S.PLAYED]

@@ -6,7 +6,14 @@ import typing
 
 import pytest
 
-from bridge.domain import DeliveryProblem, Notice, NoticeKind
+from bridge.domain import (
+    AccountEventKind,
+    DeliveryProblem,
+    Notice,
+    NoticeKind,
+    OperatorNotice,
+    Restriction,
+)
 from bridge.errors import JobDecodeError
 from bridge.jobs import (
     JOB_TYPES,
@@ -16,6 +23,7 @@ from bridge.jobs import (
     PostAgentMessage,
     PostCustomerMessage,
     PostNotice,
+    PostOperatorNotice,
     RelayMedia,
     SendReply,
     ShowCustomerChange,
@@ -50,6 +58,21 @@ EXAMPLES: list[Job] = [
         conversation_id=1,
         notice=Notice(kind=NoticeKind.WINDOW_WARNING, suggestions=("a:en", "b:de")),
     ),
+    PostOperatorNotice(
+        channel="C1",
+        notice=OperatorNotice(
+            kind=AccountEventKind.RESTRICTED,
+            waba_id="W1",
+            restrictions=(Restriction.START_CONVERSATIONS, Restriction.ADD_PHONE_NUMBERS),
+            until=T0,
+        ),
+    ),
+    PostOperatorNotice(
+        channel="C1",
+        notice=OperatorNotice(
+            kind=AccountEventKind.LIMIT_DOWN, number="15550001111", limit="250", previous_limit="1K"
+        ),
+    ),
     SendReply(conversation_id=1, message_id=2),
     MarkRead(conversation_id=1, wamid="wamid.X"),
 ]
@@ -83,9 +106,19 @@ def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() ->
         "relay_media": Lane.SLACK,
         "show_customer_change": Lane.SLACK,
         "post_notice": Lane.SLACK,
+        "post_operator_notice": Lane.SLACK,
         "send_reply": Lane.WHATSAPP,
         "mark_read": Lane.WHATSAPP,
     }
+
+
+def test_only_account_news_belongs_to_no_conversation() -> None:
+    """A job of no conversation waits for no conversation's work and holds up none."""
+    without = {type(job).TYPE for job in EXAMPLES if job.conversation_id is None}
+    assert without == {"post_operator_notice"}
+    assert not PostOperatorNotice.BLOCKING
+    news = next(job for job in EXAMPLES if isinstance(job, PostOperatorNotice))
+    assert "conversation_id" not in encode(news)  # not stored in its payload
 
 
 @pytest.mark.parametrize(
@@ -96,6 +129,8 @@ def test_customer_messages_and_replies_block_their_lane_and_the_rest_do_not() ->
         ("send_reply", {"conversation_id": "1", "message_id": 2}, "expected int"),
         ("post_notice", {"conversation_id": 1, "notice": {"kind": "hologram"}}, "hologram"),
         ("post_notice", {"conversation_id": 1, "notice": "x"}, "needs an object"),
+        ("post_operator_notice", {"notice": {"kind": "quality_down"}}, "channel"),
+        ("post_operator_notice", {"channel": "C", "notice": {"kind": "tsunami"}}, "tsunami"),
     ],
 )
 def test_what_this_version_cannot_read_is_a_clear_error(

@@ -51,3 +51,37 @@ def test_a_missing_value_shows_as_its_placeholder_and_is_named() -> None:
 def test_only_approved_templates_can_be_sent(status: str, usable: bool) -> None:
     template = MessageTemplate(name="x", language="en", category="UTILITY", status=status)
     assert template.usable is usable
+
+
+def test_new_wording_brings_its_placeholders_and_keeps_known_examples() -> None:
+    with_examples = MessageTemplate(
+        name="order_update",
+        language="en",
+        category="UTILITY",
+        status="APPROVED",
+        body_text="Hi {{1}}, order {{2}} ships soon.",
+        buttons=("Track",),
+        placeholders=(
+            Placeholder(part=Part.BODY, name="1", example="Ada"),
+            Placeholder(part=Part.BODY, name="2", example="#42"),
+            Placeholder(part=Part.BUTTON, name="1", example="42", button=0),
+        ),
+    )
+    changed = with_examples.reworded(body_text="Hello {{1}}, {{3}} is on its way.")
+    assert changed.body_text == "Hello {{1}}, {{3}} is on its way."
+    assert [(p.key, p.example) for p in changed.placeholders] == [
+        ("body.1", "Ada"),
+        ("body.3", None),
+        ("button0.1", "42"),  # the webhook does not touch URL buttons
+    ]
+    assert changed.buttons == ("Track",) and changed.footer_text is None
+
+
+def test_new_wording_of_header_footer_and_buttons() -> None:
+    changed = TEMPLATE.reworded(
+        header_text="Your order", footer_text="", buttons=("Call us", "Write to us")
+    )
+    assert changed.render(changed.values_from(["Ada", "#7"])) == (
+        "*Your order*\nHi Ada, order #7 ships soon.\n[Call us] · [Write to us]"
+    )
+    assert TEMPLATE.reworded() == TEMPLATE  # nothing changed, nothing moves

@@ -366,6 +366,19 @@ def test_a_reaction_only_gets_sent(
     assert [s["status"] for s in _statuses(receiver)] == ["sent"]
 
 
+def test_a_voice_note_is_played_after_it_is_read(
+    http: httpx.Client, meta: MetaSimulator, receiver: Receiver
+) -> None:
+    body = {**TEXT, "type": "audio", "audio": {"id": "123"}}
+    del body["text"]
+    wamid = _send(http, meta, body).json()["messages"][0]["id"]
+    assert meta.wait_for(lambda: len(receiver.requests()) == 4, timeout=5)
+    assert meta.wait_idle(timeout=5)
+    statuses = _statuses(receiver)
+    assert [s["status"] for s in statuses] == ["sent", "delivered", "read", "played"]
+    assert {s["id"] for s in statuses} == {wamid}
+
+
 def test_failed_deliveries_are_retried(
     http: httpx.Client, meta: MetaSimulator, receiver: Receiver
 ) -> None:
@@ -521,6 +534,46 @@ def test_status_webhook_with_errors(meta: MetaSimulator) -> None:
         "recipient_id": "49",
         "errors": errors,
     }
+
+
+def test_account_update_webhook_has_the_shape_of_a_real_one(
+    meta: MetaSimulator, shared_dir: Path
+) -> None:
+    samples = json.loads((shared_dir / "meta/samples/pywa/account_update.json").read_text())
+    payload = meta.build_account_update_webhook(
+        "ACCOUNT_VIOLATION", violation_info={"violation_type": "ADULT"}, timestamp=1743451903
+    )
+    assert _shape(payload) == _shape(samples["account_violation"])
+    assert payload["entry"][0]["id"] == meta.waba_id
+    assert payload["entry"][0]["changes"][0]["value"] == {
+        "event": "ACCOUNT_VIOLATION",
+        "violation_info": {"violation_type": "ADULT"},
+    }
+
+
+def test_phone_number_quality_webhook_names_the_number_and_its_limits(
+    meta: MetaSimulator,
+) -> None:
+    meta.add_phone_number("999", "15550009999")
+    payload = meta.build_phone_number_quality_webhook(
+        "DOWNGRADE", current_limit="TIER_250", old_limit="TIER_1K", phone_number_id="999"
+    )
+    [entry] = payload["entry"]
+    assert entry["id"] == meta.waba_id and isinstance(entry["time"], int)
+    assert entry["changes"] == [
+        {
+            "field": "phone_number_quality_update",
+            "value": {
+                "display_phone_number": "15550009999",
+                "event": "DOWNGRADE",
+                "current_limit": "TIER_250",
+                "old_limit": "TIER_1K",
+            },
+        }
+    ]
+    flagged = meta.build_phone_number_quality_webhook("FLAGGED")
+    value = flagged["entry"][0]["changes"][0]["value"]
+    assert value == {"display_phone_number": meta.display_phone_number, "event": "FLAGGED"}
 
 
 def test_post_webhook_needs_a_url() -> None:

@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.domain import (
+    AccountEvent,
+    AccountEventKind,
     InboundMessage,
     MessageStatus,
+    Restriction,
     StatusUpdate,
     TemplateUpdate,
     UnknownEvent,
@@ -74,7 +77,10 @@ TEMPLATE_FIELDS = {
     "message_template_status_update",
     "message_template_quality_update",
     "template_category_update",
+    "message_template_components_update",
+    "template_components_update",
 }
+ACCOUNT_FIELDS = {"account_update", "phone_number_quality_update"}
 
 
 def expected_kinds(payload: dict[str, Any]) -> list[type]:
@@ -84,6 +90,9 @@ def expected_kinds(payload: dict[str, Any]) -> list[type]:
         for ch in entry["changes"]:
             if ch["field"] in TEMPLATE_FIELDS:
                 kinds.append(TemplateUpdate)
+                continue
+            if ch["field"] in ACCOUNT_FIELDS:
+                kinds.append(AccountEvent)
                 continue
             if ch["field"] != "messages":
                 kinds.append(UnknownEvent)
@@ -173,7 +182,10 @@ def test_status_samples(pywa_samples: dict[str, dict[str, Any]]) -> None:
     assert one("message_status/delivered").status is MessageStatus.DELIVERED
     assert one("message_status/read").status is MessageStatus.READ
     played = one("message_status/played")
-    assert (played.status, played.raw_status) == (None, "played")
+    assert (played.status, played.raw_status) == (MessageStatus.PLAYED, "played")
+    sent = one("message_status/sent")
+    assert (sent.pricing_category, sent.billable, sent.pricing_model) == ("service", True, "CBP")
+    assert sent.has_pricing
     failed = one("message_status/failed")
     assert failed.status is MessageStatus.FAILED
     assert failed.error_code == 130472
@@ -227,9 +239,9 @@ def test_an_unknown_status_keeps_its_raw_value() -> None:
 
 
 def test_an_unknown_field_becomes_an_unknown_event() -> None:
-    other = {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+    other = {"field": "business_capability_update", "value": {"max_phone_numbers": 25}}
     events = parse_payload(webhook([other, change([text("m1")])]))
-    assert events[0] == UnknownEvent(kind="field:account_update", raw=other)
+    assert events[0] == UnknownEvent(kind="field:business_capability_update", raw=other)
     assert isinstance(events[1], InboundMessage)
 
 
@@ -428,3 +440,220 @@ def test_template_webhooks_become_template_updates(
     assert (yellow.quality, yellow.status) == ("YELLOW", None)
     category = only("template_category_update/marketing")
     assert (category.category, category.status) == ("MARKETING", None)
+    reinstated = parse_payload(
+        {
+            "entry": [
+                {
+                    "id": "W",
+                    "changes": [
+                        {
+                            "field": "message_template_status_update",
+                            "value": {
+                                "event": "REINSTATED",
+                                "message_template_name": "promo",
+                                "message_template_language": "en",
+                                "reason": "NONE",
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    assert reinstated == [
+        TemplateUpdate(
+            waba_id="W", template_id=None, name="promo", language="en", status="APPROVED"
+        )
+    ]  # sendable again, and Meta's "NONE" is no reason
+
+
+def test_template_wording_webhooks_carry_the_new_wording(
+    pywa_samples: dict[str, dict[str, Any]],
+) -> None:
+    element = pywa_samples["template_components_update/element"]
+    [body_only] = parse_payload(element)
+    assert isinstance(body_only, TemplateUpdate)
+    assert (body_only.waba_id, body_only.name, body_only.language) == (
+        "57438975935",
+        "my_message_template",
+        "he",
+    )
+    assert body_only.body_text == "Hi {{1}}! Welcome to our service."
+    assert (body_only.header_text, body_only.footer_text, body_only.buttons) == (None, None, None)
+    assert (body_only.status, body_only.category, body_only.quality) == (None, None, None)
+    [everything] = parse_payload(element["all"])  # the sample keeps a fuller one inside
+    assert isinstance(everything, TemplateUpdate)
+    assert everything.template_id == "1315502779341834"
+    assert everything.header_text == "Your order is confirmed!"
+    assert everything.body_text is not None and everything.body_text.startswith("Thank you")
+    assert everything.footer_text == "Lucky Shrub: the Succulent Specialists!"
+    assert everything.buttons == ("Phone support", "Email support")
+    assert everything.changes_wording and not body_only.status
+
+
+# --- account and phone number news -----------------------------------------------------------
+
+
+def account_event(payload: dict[str, Any]) -> AccountEvent:
+    [event] = PARSER.parse(json.dumps(payload).encode())
+    assert isinstance(event, AccountEvent)
+    return event
+
+
+K = AccountEventKind
+
+
+def test_every_account_update_sample_is_a_typed_event(
+    pywa_samples: dict[str, dict[str, Any]],
+) -> None:
+    kinds = {
+        name.split("/")[1]: account_event(payload).notice.kind
+        for name, payload in pywa_samples.items()
+        if name.startswith("account_update/")
+    }
+    assert kinds == {
+        "account_deleted": K.DELETED,
+        "account_restriction": K.RESTRICTED,
+        "account_violation": K.VIOLATION,
+        "account_disabled": K.REINSTATED,  # a DISABLED_UPDATE whose ban state is REINSTATE
+        "account_offboarded": K.OFFBOARDED,
+        "account_reconnected": K.RECONNECTED,
+        # News that needs nobody: typed, kept for the log, not shown.
+        "ad_account_linked": K.OTHER,
+        "authentication_international_eligibility": K.OTHER,
+        "mm_api_for_wa_terms_of_service": K.OTHER,
+        "partner_added": K.OTHER,
+        "partner_app_installed": K.OTHER,
+        "partner_app_uninstalled": K.OTHER,
+        "partner_led_business_verification_status": K.OTHER,
+        "partner_removed": K.OTHER,
+        "partner_removed_wa_app_disconnection": K.OTHER,
+        "primary_business_location_set": K.OTHER,
+        "pricing_tiering_update": K.OTHER,
+    }
+
+
+def test_account_samples_carry_what_operators_need(
+    pywa_samples: dict[str, dict[str, Any]],
+) -> None:
+    restricted = account_event(pywa_samples["account_update/account_restriction"])
+    assert restricted.name == "ACCOUNT_RESTRICTION"
+    assert restricted.notice.waba_id == "102290129340398"
+    assert restricted.notice.restrictions == (
+        Restriction.START_CONVERSATIONS,
+        Restriction.ADD_PHONE_NUMBERS,
+    )
+    assert restricted.notice.until == datetime.fromtimestamp(1641330498, tz=UTC)
+    violation = account_event(pywa_samples["account_update/account_violation"])
+    assert violation.notice.violation == "ADULT"
+    disabled = account_event(pywa_samples["account_update/account_disabled"])
+    assert disabled.notice.effective == "April 17, 2025"
+    other = account_event(pywa_samples["account_update/partner_added"])
+    assert (other.name, other.notice.shown) == ("PARTNER_ADDED", False)
+
+
+def account_payload(field: str, value: dict[str, Any], *, time: int = 1750000000) -> dict[str, Any]:
+    entry = {"id": "WABA9", "time": time, "changes": [{"field": field, "value": value}]}
+    return {"object": "whatsapp_business_account", "entry": [entry]}
+
+
+@pytest.mark.parametrize(
+    ("ban_state", "kind"),
+    [
+        ("DISABLE", AccountEventKind.DISABLED),
+        ("SCHEDULE_FOR_DISABLE", AccountEventKind.DISABLE_SCHEDULED),
+        ("REINSTATE", AccountEventKind.REINSTATED),
+        ("SOMETHING_NEW", AccountEventKind.OTHER),
+    ],
+)
+def test_each_ban_state_is_its_own_kind(ban_state: str, kind: AccountEventKind) -> None:
+    value = {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": ban_state}}
+    assert account_event(account_payload("account_update", value)).notice.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "limits", "quality"),
+    [
+        ({"event": "FLAGGED", "current_limit": "TIER_1K"}, "quality_down", ("1K", None), None),
+        ({"event": "UNFLAGGED"}, "quality_up", (None, None), None),
+        (
+            {"event": "DOWNGRADE", "current_limit": "TIER_250", "old_limit": "TIER_1K"},
+            "limit_down",
+            ("250", "1K"),
+            None,
+        ),
+        (
+            {"event": "UPGRADE", "current_limit": "TIER_10K", "old_limit": "TIER_1K"},
+            "limit_up",
+            ("10K", "1K"),
+            None,
+        ),
+        (
+            {"event": "THROUGHPUT_UPGRADE", "current_limit": "TIER_UNLIMITED"},
+            "limit_up",
+            ("UNLIMITED", None),
+            None,
+        ),
+        ({"event": "SOMETHING", "new_quality_score": "red"}, "quality_down", (None, None), "RED"),
+        ({"event": "ONBOARDING", "current_limit": "TIER_250"}, "other", ("250", None), None),
+    ],
+)
+def test_phone_number_quality_updates(
+    value: dict[str, Any], kind: str, limits: tuple[str | None, str | None], quality: str | None
+) -> None:
+    event = account_event(
+        account_payload(
+            "phone_number_quality_update", {"display_phone_number": "15550001111", **value}
+        )
+    )
+    notice = event.notice
+    assert notice.kind == AccountEventKind(kind)
+    assert (notice.limit, notice.previous_limit, notice.quality) == (*limits, quality)
+    assert (notice.number, notice.waba_id, event.name) == ("15550001111", "WABA9", value["event"])
+
+
+def test_one_event_has_one_id_however_often_meta_delivers_it() -> None:
+    value = {"event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "SCAM"}}
+    first = account_event(account_payload("account_update", value))
+    again = account_event(account_payload("account_update", dict(reversed(value.items()))))
+    later = account_event(account_payload("account_update", value, time=1750000600))
+    assert first.event_id == again.event_id != later.event_id
+    assert len(first.event_id) == 32
+
+
+@pytest.mark.parametrize("field", ["account_update", "phone_number_quality_update"])
+@pytest.mark.parametrize("value", [{}, {"event": 7}, "ACCOUNT_DELETED", None])
+def test_account_news_without_an_event_is_kept_as_unknown(field: str, value: Any) -> None:
+    [event] = parse_payload(account_payload(field, {"v": value} if value is None else value))
+    assert isinstance(event, UnknownEvent)
+    assert event.kind == f"malformed_{field}"
+
+
+account_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "event": st.sampled_from(["ACCOUNT_RESTRICTION", "DISABLED_UPDATE", "FLAGGED"]) | shallow,
+        "ban_info": shallow,
+        "restriction_info": st.lists(shallow, max_size=3) | shallow,
+        "violation_info": shallow,
+        "display_phone_number": shallow,
+        "current_limit": shallow,
+        "old_limit": shallow,
+        "new_quality_score": shallow,
+        "message_template_name": shallow,
+        "message_template_buttons": st.lists(shallow, max_size=2) | shallow,
+        "message_template_element": shallow,
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(ACCOUNT_FIELDS | TEMPLATE_FIELDS)),
+    account_like | json_values,
+    json_values,
+)
+def test_arbitrary_account_news_never_crashes(field: str, value: Any, time: Any) -> None:
+    payload = {"entry": [{"id": "W", "time": time, "changes": [{"field": field, "value": value}]}]}
+    for event in parse_payload(payload):
+        assert isinstance(event, AccountEvent | TemplateUpdate | UnknownEvent)
