@@ -14,6 +14,7 @@ from bridge.ports.chat import (
 from bridge.ports.clock import Clock
 from bridge.ports.records import (
     ClaimedJob,
+    ConversationKey,
     ConversationRecord,
     DeadWebhook,
     FailedJob,
@@ -22,6 +23,7 @@ from bridge.ports.records import (
     JobCounts,
     LanePause,
     MessageRecord,
+    MessageStats,
     NewMessage,
 )
 from bridge.ports.storage import (
@@ -35,7 +37,7 @@ from bridge.ports.storage import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from bridge.ports.whatsapp import MediaFile, WebhookParser, WhatsApp
+from bridge.ports.whatsapp import MediaFile, OutboundContent, WebhookParser, WhatsApp
 
 __all__ = [
     "AgentMessageView",
@@ -43,6 +45,7 @@ __all__ = [
     "ClaimedJob",
     "Clock",
     "ContactView",
+    "ConversationKey",
     "ConversationRecord",
     "ConversationRepository",
     "CustomerMessageView",
@@ -58,7 +61,9 @@ __all__ = [
     "MediaFile",
     "MessageRecord",
     "MessageRepository",
+    "MessageStats",
     "NewMessage",
+    "OutboundContent",
     "PauseRepository",
     "SlackEventRepository",
     "TemplateRepository",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.domain import MessageTemplate, WebhookEvent
 
-__all__ = ["MediaFile", "WebhookParser", "WhatsApp"]
+__all__ = ["MediaFile", "OutboundContent", "WebhookParser", "WhatsApp"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,4 +58,21 @@ class WhatsApp(Protocol):
 class WebhookParser(Protocol):
     def parse(self, body: bytes) -> list[WebhookEvent]:
         """Every event of a webhook body, in order; raises ``WebhookParseError``."""
+        ...
+
+
+class OutboundContent(Protocol):
+    """What WhatsApp takes as a message's content, known before anything is stored or sent.
+    Both raise ``bridge.errors.InvalidContentError``, its ``field`` the path of what is wrong
+    (``content.buttons[3].title``)."""
+
+    def check(self, *, to: str, message_type: str, content: Mapping[str, Any]) -> None:
+        """Refuse ``content`` of ``message_type`` to ``to`` where WhatsApp would refuse it."""
+        ...
+
+    def template_values(
+        self, template: MessageTemplate, components: Sequence[Mapping[str, Any]]
+    ) -> dict[str, str]:
+        """The values (by ``Placeholder.key``) that ``components`` in the Graph API's form
+        fill ``template`` with."""
         ...
