@@ -19,9 +19,12 @@ __all__ = [
     "FieldError",
     "FieldErrors",
     "MessageResponse",
+    "PausedLane",
+    "Readiness",
     "Refusal",
     "RefusalResponse",
     "SendMessageRequest",
+    "WebhookAnswer",
 ]
 
 
@@ -180,3 +183,22 @@ class FieldError(BaseModel):
 
 class FieldErrors(BaseModel):
     detail: list[FieldError]
+
+
+class PausedLane(BaseModel):
+    lane: str
+    reason: str
+    since: datetime
+
+
+class Readiness(BaseModel):
+    status: str = Field(
+        description="ready, degraded (work paused, webhooks still stored), not ready"
+    )
+    reason: str | None = None
+    paused: list[PausedLane] | None = None
+
+
+class WebhookAnswer(BaseModel):
+    ok: bool | None = None
+    error: str | None = None

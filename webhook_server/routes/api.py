@@ -42,7 +42,7 @@ MAX_PAGE: Final = 500
 
 _bearer = HTTPBearer(auto_error=False, description="WABRIDGE_API_TOKEN")
 
-ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ConversationId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="The most rows on one page.")]
 Cursor = Annotated[
     str | None,
@@ -64,7 +64,8 @@ _PAGED: Final[dict[int | str, dict[str, Any]]] = {
     }
 }
 _UNAUTHORIZED: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."}
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
+    503: {"model": ErrorResponse, "description": "The database did not answer; retry later."},
 }
 _NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
     404: {"model": ErrorResponse, "description": "No conversation has that id."}
@@ -185,6 +186,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
                 "Idempotency-Key stored, as it stands now. Nothing more is sent.",
             },
             201: {"description": "Stored `pending`, queued for WhatsApp and the thread."},
+            400: {"model": ErrorResponse, "description": "A body that is not JSON text."},
             **_UNAUTHORIZED,
             **_NOT_FOUND,
             **_REFUSED,
