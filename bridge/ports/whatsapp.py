@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,8 +71,8 @@ class OutboundContent(Protocol):
         ...
 
     def template_values(
-        self, template: MessageTemplate, components: Sequence[Mapping[str, Any]]
+        self, template: MessageTemplate, content: Mapping[str, Any]
     ) -> dict[str, str]:
-        """The values (by ``Placeholder.key``) that ``components`` in the Graph API's form
-        fill ``template`` with."""
+        """The values (by ``Placeholder.key``) that template ``content`` (which passed
+        ``check``) fills ``template`` with, whichever of the content forms it is in."""
         ...

@@ -13,7 +13,7 @@ the first message instead of adding another; the same key with another request i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
@@ -23,6 +23,8 @@ from bridge.domain import (
     Direction,
     MessageStatus,
     MessageTemplate,
+    Part,
+    Placeholder,
     SenderType,
     ValueProblem,
     window_is_open,
@@ -54,10 +56,9 @@ log = logging.getLogger(__name__)
 KEY_PREFIX: Final = "api:"
 #: The longest ``Idempotency-Key`` taken (the stored key, prefix included, fits 128).
 MAX_IDEMPOTENCY_KEY: Final = 120
-#: What a template's content may hold (the Graph API's components, or body values in order).
-TEMPLATE_FIELDS: Final = frozenset({"name", "language", "components", "params"})
 #: What a stored template message adds to the content it was sent with: what ``SendReply``
-#: sends and what the thread shows.
+#: sends and what the thread shows. (A template's content cannot hold these keys itself: the
+#: content check refuses keys that are not part of its form.)
 _TEMPLATE_ADDED: Final = ("template", "values", "text")
 
 _PROBLEM_WORDS: Final = {
@@ -243,55 +244,53 @@ class RestApi:
     async def _template(self, content: Mapping[str, Any]) -> dict[str, Any]:
         """The approved template the content names, and its values: what ``SendReply``
         sends and what the thread shows."""
-        for name in content:
-            if name not in TEMPLATE_FIELDS:
-                raise InvalidContentError(
-                    f"a template takes {', '.join(sorted(TEMPLATE_FIELDS))}; not {name!r}",
-                    field=f"content.{name}",
-                )
         name, language = str(content["name"]), str(content["language"])
         lookup = await self._templates.find(name, language) if self._templates else None
-        if lookup is None or lookup.outcome == LookupOutcome.UNKNOWN or lookup.template is None:
-            if lookup is not None and lookup.outcome == LookupOutcome.NOT_USABLE:
-                raise RefusedError(
-                    f"template {name} ({language}) cannot be sent now",
-                    reason="template_not_usable",
-                    details={"status": lookup.candidates[0].status},
-                )
+        if lookup is not None and lookup.outcome == LookupOutcome.NOT_USABLE:
+            raise RefusedError(
+                f"template {name} ({language}) cannot be sent now",
+                reason="template_not_usable",
+                details={"status": lookup.candidates[0].status},
+            )
+        if lookup is None or lookup.outcome != LookupOutcome.FOUND or lookup.template is None:
             raise RefusedError(
                 f"no approved template {name} in {language} is known"
                 + ("" if self._templates else " (META_WABA_ID is not set)"),
                 reason="unknown_template",
             )
         template = lookup.template
-        values = self._values(template, content)
-        return {"template": to_json(template), "values": values, "text": template.render(values)}
-
-    def _values(self, template: MessageTemplate, content: Mapping[str, Any]) -> dict[str, str]:
-        components = content.get("components")
-        if components is not None:
-            values = self._content.template_values(template, components)
-            where = ["content.components"] * len(template.placeholders)
-        else:
-            params: Sequence[str] = content.get("params") or []
-            if len(params) != len(template.placeholders):
-                raise InvalidContentError(
-                    f"template {template.name} needs {len(template.placeholders)} value(s) "
-                    f"in order, {len(params)} given",
-                    field="content.params",
-                )
-            values = template.values_from([str(p) for p in params])
-            where = [f"content.params[{i}]" for i in range(len(params))]
+        values = self._content.template_values(template, content)
         problems = template.problems(values)
-        for placeholder, field in zip(template.placeholders, where, strict=True):
+        for placeholder in template.placeholders:
             problem = problems.get(placeholder.key)
             if problem is not None:
                 raise InvalidContentError(
                     f"the value of {{{{{placeholder.name}}}}} ({placeholder.part.value}) "
                     + _PROBLEM_WORDS[problem],
-                    field=field,
+                    field=_field_of(template, placeholder, content),
                 )
-        return values
+        return {"template": to_json(template), "values": values, "text": template.render(values)}
+
+
+def _field_of(
+    template: MessageTemplate, placeholder: Placeholder, content: Mapping[str, Any]
+) -> str:
+    """Where, in template content as given, the value of ``placeholder`` is (or belongs)."""
+    if content.get("components") is not None:
+        return "content.components"
+    if placeholder.part == Part.HEADER:
+        return "content.header"
+    if placeholder.part == Part.BUTTON:
+        return "content.buttons"
+    params = content.get("params")
+    if isinstance(params, Mapping) and placeholder.name in params:
+        return f"content.params.{placeholder.name}"
+    if isinstance(params, list):
+        body = [p for p in template.placeholders if p.part == Part.BODY]
+        position = body.index(placeholder)
+        if position < len(params):
+            return f"content.params[{position}]"
+    return "content.params"
 
 
 def _same_request(first: MessageRecord, request: tuple[int, str, dict[str, Any]]) -> MessageRecord:

@@ -395,6 +395,25 @@ async def test_outside_the_window_only_a_template_goes(api: Api) -> None:
             },
             ["body", "content", "text"],
         ),
+        (
+            {"message_type": "image", "content": {"caption": "no picture"}},
+            ["body", "content", "url"],
+        ),
+        (
+            {"message_type": "location", "content": {"latitude": 91, "longitude": 0}},
+            ["body", "content", "latitude"],
+        ),
+        (
+            {
+                "message_type": "interactive",
+                "content": {
+                    "type": "button",
+                    "body": "Which one?",
+                    "buttons": [{"id": "a", "title": "A"}, {"id": "b", "title": "B" * 40}],
+                },
+            },
+            ["body", "content", "buttons", 1, "title"],
+        ),
     ],
 )
 async def test_bad_content_is_422_with_the_field_and_nothing_is_stored(
@@ -410,6 +429,80 @@ async def test_bad_content_is_422_with_the_field_and_nothing_is_stored(
     assert response.json()["detail"][0]["loc"] == loc
     await world.drain()
     assert len(await api.messages(conversation_id)) == 1 and world.whatsapp.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("message_type", "content"),
+    [
+        ("image", {"url": "https://example.com/parcel.jpg", "caption": "Your parcel"}),
+        ("document", {"media_id": "1234567890", "filename": "invoice.pdf"}),
+        ("audio", {"url": "https://example.com/hello.ogg"}),
+        ("video", {"url": "https://example.com/how-to.mp4", "caption": "How to"}),
+        ("sticker", {"media_id": "998877"}),
+        ("location", {"latitude": 52.52, "longitude": 13.405, "name": "Our shop"}),
+    ],
+)
+async def test_other_types_are_stored_and_queued(
+    api: Api, message_type: str, content: dict[str, Any]
+) -> None:
+    # Sending these is SendReply's, once it knows every type; here: taken, stored, queued.
+    world = api.world
+    conversation_id = await _customer_writes(world)
+    response = await api.post(conversation_id, {"message_type": message_type, "content": content})
+    assert response.status_code == 201, response.text
+    assert (response.json()["message_type"], response.json()["content"]) == (message_type, content)
+    [_, stored] = await api.messages(conversation_id)
+    assert (stored.message_type, stored.content, stored.id) == (
+        message_type,
+        content,
+        response.json()["id"],
+    )
+    queued = [(kind, state) for kind, state, _ in await world.job_states() if state == "pending"]
+    assert queued == [("post_agent_message", "pending"), ("send_reply", "pending")]
+
+
+async def test_template_short_forms_fill_the_template(api: Api) -> None:
+    world = api.world
+    conversation_id = await _customer_writes(world)
+    welcome = MessageTemplate(
+        name="welcome",
+        language="de",
+        category="UTILITY",
+        status="APPROVED",
+        parameter_format="NAMED",
+        header_kind="IMAGE",
+        body_text="Hallo {{first_name}}!",
+        buttons=("Track",),
+        button_urls=("https://example.com/track/{{1}}",),
+        placeholders=(
+            Placeholder(part=Part.HEADER, name="media"),
+            Placeholder(part=Part.BODY, name="first_name"),
+            Placeholder(part=Part.BUTTON, name="1", button=0),
+        ),
+    )
+    async with world.uow() as uow:
+        await uow.templates.replace_all(WABA, [welcome], now=T0)
+        await uow.commit()
+    content = {
+        "name": "welcome",
+        "language": "de",
+        "header": {"type": "image", "url": "https://example.com/hi.png"},
+        "params": {"first_name": "Ada"},
+        "buttons": [{"sub_type": "url", "index": 0, "text": "A-1"}],
+    }
+    response = await api.post(conversation_id, {"message_type": "template", "content": content})
+    assert response.status_code == 201, response.text
+    await world.drain()
+    assert world.whatsapp.sent[-1]["values"] == {
+        "header.media": "https://example.com/hi.png",
+        "body.first_name": "Ada",
+        "button0.1": "A-1",
+    }
+    # A named value the template does not have is refused where it was given.
+    content["params"] = {"nickname": "Ada"}
+    refused = await api.post(conversation_id, {"message_type": "template", "content": content})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "content", "params"]
 
 
 async def test_templates_must_be_known_and_approved(api: Api) -> None:
