@@ -6,6 +6,8 @@ BridgeError
  │    └── ChatError           the chat surface (Slack) failed a call (Slack's error string)
  ├── WebhookParseError        a signed webhook body that cannot be understood at all
  ├── ConversationNotFoundError no conversation has that id or thread
+ ├── RefusedError             a request the core turns down as asked (``reason`` says why)
+ │    └── InvalidContentError a message's content WhatsApp would not take (``field`` says where)
  ├── JobDecodeError           a stored job whose type or payload this version cannot read
  ├── UnworkableJobError       a job that can never succeed (what it is about is gone)
  ├── JobNotReadyError         a job that must wait for another one first (retried)
@@ -25,9 +27,11 @@ __all__ = [
     "ConversationNotFoundError",
     "DeliveryError",
     "ExternalError",
+    "InvalidContentError",
     "JobDecodeError",
     "JobNotReadyError",
     "LeaseLostError",
+    "RefusedError",
     "UnworkableJobError",
     "WebhookParseError",
 ]
@@ -119,6 +123,26 @@ class WebhookParseError(BridgeError):
 
 class ConversationNotFoundError(BridgeError):
     """No conversation matches."""
+
+
+class RefusedError(BridgeError):
+    """A request turned down before anything was stored or sent. ``reason`` is short and
+    stable (``window_expired``); ``details`` are values that explain it (JSON-safe)."""
+
+    def __init__(
+        self, message: str, *, reason: str, details: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.details = dict(details or {})
+
+
+class InvalidContentError(RefusedError):
+    """Content that WhatsApp would refuse; ``field`` is where, as ``content.buttons[3].title``."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message, reason="invalid_content", details={"field": field})
+        self.field = field
 
 
 class JobDecodeError(BridgeError):

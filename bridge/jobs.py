@@ -158,8 +158,9 @@ class PostOperatorNotice:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PostAgentMessage:
-    """Show in the thread a message an agent sent from outside it (a template from ``/wa``
-    or the template modal), opening the thread if the conversation has none yet."""
+    """Show in the thread a message sent from outside it (a template from ``/wa`` or the
+    template modal, or a message sent through the REST API), opening the thread if the
+    conversation has none yet."""
 
     TYPE: ClassVar[str] = "post_agent_message"
     LANE: ClassVar[Lane] = Lane.SLACK

@@ -248,9 +248,12 @@ class FakeChat:
         key: str,
         recheck_since: datetime | None,
     ) -> str:
-        return self._post(
-            channel, thread_ts, f"agent:{message.template}:{message.text}", key, recheck_since
+        text = (
+            f"api:{message.message_type}:{message.text}"
+            if message.via_api
+            else f"agent:{message.template}:{message.text}"
         )
+        return self._post(channel, thread_ts, text, key, recheck_since)
 
     async def post_notice(
         self,

@@ -29,6 +29,7 @@ from bridge.domain import FailureKind
 from bridge.errors import ChatError
 from bridge.ports import ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
+from bridge.usecases.api import RestApi
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.schedule import Slots
@@ -51,6 +52,7 @@ from wabridge.settings import ConfigError, Settings, unused_settings
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.client import WhatsAppClient
+from whatsapp.content import ContentRules
 from whatsapp.signature import verify_signature
 from whatsapp.webhooks import WebhookParser
 
@@ -321,6 +323,8 @@ def build_web(
     clock: Clock,
     slack: Slack | None,
     on_webhook_stored: Callable[[], None],
+    templates: Templates | None = None,
+    on_jobs_queued: Callable[[float], None] = lambda due_in: None,
 ) -> FastAPI:
     app_secret = settings.meta_app_secret.get_secret_value()
     api_token = settings.wabridge_api_token
@@ -331,6 +335,13 @@ def build_web(
             verify_signature=lambda body, header: verify_signature(app_secret, body, header),
             verify_token=settings.meta_verify_token.get_secret_value(),
             api_token=api_token.get_secret_value() if api_token else None,
+            api=RestApi(
+                uow=storage.uow,
+                clock=clock,
+                content=ContentRules(),
+                templates=templates,
+                on_queued=on_jobs_queued,
+            ),
             clock=clock,
             ready=storage.ready,
             on_webhook_stored=on_webhook_stored,
@@ -543,7 +554,13 @@ def build(
         jobs_wake=jobs_wake,
     )
     app = build_web(
-        settings, storage=storage, clock=clock, slack=slack, on_webhook_stored=inbox_wake.wake
+        settings,
+        storage=storage,
+        clock=clock,
+        slack=slack,
+        on_webhook_stored=inbox_wake.wake,
+        templates=templates,
+        on_jobs_queued=jobs_wake.wake_in,
     )
     scheduler = build_scheduler(
         settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.wake_in

@@ -7,11 +7,14 @@ routes to it and maps errors to HTTP in one place.
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bridge.errors import ConversationNotFoundError
+from bridge.errors import ConversationNotFoundError, InvalidContentError, RefusedError
 from webhook_server.deps import WebDeps
 from webhook_server.routes import api, health, slack, webhooks
 from webhook_server.routes.limits import MAX_BODY_BYTES
@@ -21,6 +24,22 @@ __all__ = ["MAX_WEBHOOK_BYTES", "WebDeps", "create_app"]
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = MAX_BODY_BYTES
+
+_PATH_STEP: Final = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _loc(field: str) -> list[str | int]:
+    """``content.buttons[3].title`` as FastAPI locates a body field."""
+    steps: list[str | int] = ["body"]
+    for name, index in _PATH_STEP.findall(field):
+        steps.append(int(index) if index else name)
+    return steps
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
 
 
 def create_app(deps: WebDeps) -> FastAPI:
@@ -32,6 +51,18 @@ def create_app(deps: WebDeps) -> FastAPI:
     @app.exception_handler(ConversationNotFoundError)
     async def not_found(request: Request, error: ConversationNotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(InvalidContentError)
+    async def invalid_content(request: Request, error: InvalidContentError) -> JSONResponse:
+        # Shaped like FastAPI's own field errors: one form for every malformed request.
+        detail = [{"type": "value_error", "loc": _loc(error.field), "msg": str(error)}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(RefusedError)
+    async def refused(request: Request, error: RefusedError) -> JSONResponse:
+        details = {key: _json_safe(value) for key, value in error.details.items()}
+        detail = {**details, "reason": error.reason, "message": str(error)}
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unavailable(request: Request, error: Exception) -> JSONResponse:

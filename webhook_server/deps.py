@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bridge.ports import Clock, UnitOfWorkFactory, WebhookParser
+from bridge.usecases.api import RestApi
 from webhook_server.metrics import Metrics
 
 __all__ = ["SlackHandler", "SlackReply", "WebDeps"]
@@ -32,6 +33,8 @@ class WebDeps:
     verify_signature: Callable[[bytes, str | None], bool]
     verify_token: str
     api_token: str | None
+    #: What the REST API reads and sends.
+    api: RestApi
     clock: Clock
     ready: Callable[[], Awaitable[bool]]
     on_webhook_stored: Callable[[], None]

@@ -14,6 +14,7 @@ from bridge.ports.chat import (
 from bridge.ports.clock import Clock
 from bridge.ports.records import (
     ClaimedJob,
+    ConversationKey,
     ConversationRecord,
     DeadWebhook,
     FailedJob,
@@ -22,6 +23,7 @@ from bridge.ports.records import (
     JobCounts,
     LanePause,
     MessageRecord,
+    MessageStats,
     NewMessage,
 )
 from bridge.ports.storage import (
@@ -36,7 +38,7 @@ from bridge.ports.storage import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from bridge.ports.whatsapp import MediaFile, WebhookParser, WhatsApp
+from bridge.ports.whatsapp import MediaFile, OutboundContent, WebhookParser, WhatsApp
 
 __all__ = [
     "AgentMessageView",
@@ -44,6 +46,7 @@ __all__ = [
     "ClaimedJob",
     "Clock",
     "ContactView",
+    "ConversationKey",
     "ConversationRecord",
     "ConversationRepository",
     "CounterRepository",
@@ -60,7 +63,9 @@ __all__ = [
     "MediaFile",
     "MessageRecord",
     "MessageRepository",
+    "MessageStats",
     "NewMessage",
+    "OutboundContent",
     "PauseRepository",
     "SlackEventRepository",
     "TemplateRepository",

@@ -38,12 +38,18 @@ class CustomerMessageView:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentMessageView:
-    """A message an agent sent from outside the thread (a template), as the thread shows it."""
+    """A message sent from outside the thread (an agent's template, or a message an
+    integration sent through the REST API), as the thread shows it."""
 
     author: str | None  # the agent's Slack user id
     template: str | None
     language: str | None
     text: str
+    #: Sent through the REST API (by an integration, not an agent in Slack).
+    via_api: bool = False
+    message_type: str = "text"
+    #: The message's content as stored (media link or id, caption, coordinates...).
+    content: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

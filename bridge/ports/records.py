@@ -11,6 +11,7 @@ from bridge.jobs import Lane
 
 __all__ = [
     "ClaimedJob",
+    "ConversationKey",
     "ConversationRecord",
     "DeadWebhook",
     "FailedJob",
@@ -19,6 +20,7 @@ __all__ = [
     "JobCounts",
     "LanePause",
     "MessageRecord",
+    "MessageStats",
     "NewMessage",
 ]
 
@@ -38,6 +40,28 @@ class ConversationRecord:
     last_message_at: datetime | None
     total_messages: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationKey:
+    """Where a conversation sits in the newest-first order: a page of conversations resumes
+    after one (keyset pagination: pages stay put while conversations are added)."""
+
+    last_message_at: datetime | None
+    id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageStats:
+    """What a conversation's messages add up to."""
+
+    from_contact: int
+    #: Outbound messages that reached WhatsApp (agents' replies, templates, API sends).
+    from_business: int
+    first_contact_message_at: datetime | None
+    last_contact_message_at: datetime | None
+    #: When the first outbound message after the customer's first one went out.
+    first_response_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

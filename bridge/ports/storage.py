@@ -16,6 +16,7 @@ from bridge.domain import MessageStatus, MessageTemplate, TemplateUpdate
 from bridge.jobs import Job, Lane
 from bridge.ports.records import (
     ClaimedJob,
+    ConversationKey,
     ConversationRecord,
     DeadWebhook,
     FailedJob,
@@ -24,6 +25,7 @@ from bridge.ports.records import (
     JobCounts,
     LanePause,
     MessageRecord,
+    MessageStats,
     NewMessage,
 )
 
@@ -69,7 +71,12 @@ class ConversationRepository(Protocol):
         window_expires_at: datetime | None,
     ) -> None: ...
 
-    async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]: ...
+    async def list_recent(
+        self, *, limit: int, offset: int = 0, after: ConversationKey | None = None
+    ) -> list[ConversationRecord]:
+        """Newest first by (last message, id), conversations without messages last; ``after``
+        resumes behind that conversation's place."""
+        ...
 
     async def display_number(self, phone_number_id: str) -> str | None: ...
 
@@ -119,7 +126,15 @@ class MessageRepository(Protocol):
         """The customer's latest messages, newest first."""
         ...
 
-    async def for_conversation(self, conversation_id: int) -> list[MessageRecord]: ...
+    async def for_conversation(
+        self, conversation_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[MessageRecord]:
+        """Oldest first (by id); ``after_id`` resumes behind that message."""
+        ...
+
+    async def stats(self, conversation_id: int) -> MessageStats:
+        """Counts and times over a conversation's messages."""
+        ...
 
     async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
         """The outbound messages one Slack message became (several for a long reply)."""

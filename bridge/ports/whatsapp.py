@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bridge.domain import MessageTemplate, WebhookEvent
 
-__all__ = ["MediaFile", "WebhookParser", "WhatsApp"]
+__all__ = ["MediaFile", "OutboundContent", "WebhookParser", "WhatsApp"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,4 +77,21 @@ class WhatsApp(Protocol):
 class WebhookParser(Protocol):
     def parse(self, body: bytes) -> list[WebhookEvent]:
         """Every event of a webhook body, in order; raises ``WebhookParseError``."""
+        ...
+
+
+class OutboundContent(Protocol):
+    """What WhatsApp takes as a message's content, known before anything is stored or sent.
+    Both raise ``bridge.errors.InvalidContentError``, its ``field`` the path of what is wrong
+    (``content.buttons[3].title``)."""
+
+    def check(self, *, to: str, message_type: str, content: Mapping[str, Any]) -> None:
+        """Refuse ``content`` of ``message_type`` to ``to`` where WhatsApp would refuse it."""
+        ...
+
+    def template_values(
+        self, template: MessageTemplate, content: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The values (by ``Placeholder.key``) that template ``content`` (which passed
+        ``check``) fills ``template`` with, whichever of the content forms it is in."""
         ...

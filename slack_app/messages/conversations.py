@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 from bridge.ports import AgentMessageView, ContactView
 from slack_app.messages.customer import customer_message_text, escape
@@ -48,14 +49,49 @@ def thread_parent_text(contact: ContactView, *, now: datetime) -> str:
     )
 
 
+#: What a message sent through the REST API is, by type.
+_API_KINDS: Final = {
+    "text": "a message",
+    "image": "an image",
+    "video": "a video",
+    "audio": "an audio clip",
+    "document": "a document",
+    "sticker": "a sticker",
+    "location": "a location",
+}
+
+
+def _what(message: AgentMessageView) -> str:
+    if message.template:
+        language = f" ({escape(message.language)})" if message.language else ""
+        return f"template `{escape(message.template)}`{language}"
+    if not message.via_api:
+        return "a message"
+    return _API_KINDS.get(message.message_type, f"a `{escape(message.message_type)}` message")
+
+
+def _api_details(message: AgentMessageView) -> list[str]:
+    """The parts of a media or location message that its text does not say."""
+    content = message.content
+    shown = [
+        f"{label}: {escape(str(value))}"
+        for label, key in (("file", "filename"), ("link", "url"), ("media id", "media_id"))
+        if (value := content.get(key))
+    ]
+    if message.message_type == "location":
+        place = ", ".join(escape(str(content[k])) for k in ("name", "address") if content.get(k))
+        where = f"{content.get('latitude')}, {content.get('longitude')}"
+        shown.append(f"{place} ({where})" if place else where)
+    return shown
+
+
 def agent_message_text(message: AgentMessageView) -> str:
-    """A template an agent sent from outside the thread, as the customer will read it."""
-    who = f"<@{message.author}>" if message.author else "An agent"
-    what = (
-        f"template `{escape(message.template)}`"
-        + (f" ({escape(message.language)})" if message.language else "")
-        if message.template
-        else "a message"
-    )
+    """A message sent from outside the thread (an agent's template, or a message sent
+    through the REST API), as the customer will read it."""
     quoted = "\n".join(f"> {line}" for line in escape(message.text).splitlines() or [""])
-    return f":outbox_tray: {who} sent {what}:\n{quoted}"
+    if message.via_api:
+        details = "".join(f"\n{line}" for line in _api_details(message))
+        text = f"\n{quoted}" if message.text else ""
+        return f":outbox_tray: Sent through the API: {_what(message)}{details}{text}"
+    who = f"<@{message.author}>" if message.author else "An agent"
+    return f":outbox_tray: {who} sent {_what(message)}:\n{quoted}"

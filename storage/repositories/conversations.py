@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 
-from bridge.ports import ConversationRecord
+from bridge.ports import ConversationKey, ConversationRecord
 from storage.models import BusinessNumber, Contact, Conversation, WindowMark
 from storage.repositories.base import Repository
 
@@ -151,11 +151,28 @@ class SqlConversations(Repository):
             values["last_message_from_agent_at"] = at
         await self._session.execute(update(C).where(C.id == conversation_id).values(**values))
 
-    async def list_recent(self, *, limit: int, offset: int) -> list[ConversationRecord]:
+    async def list_recent(
+        self, *, limit: int, offset: int = 0, after: ConversationKey | None = None
+    ) -> list[ConversationRecord]:
+        """Newest first by (last message, id), conversations without messages last; ``after``
+        resumes behind that conversation's place (keyset: rows added meanwhile never shift
+        a page)."""
+        C = Conversation  # noqa: N806 - a short alias keeps the statement readable
+        query = self._JOINED
+        if after is not None:
+            if after.last_message_at is None:
+                query = query.where(C.last_message_at.is_(None), C.id < after.id)
+            else:
+                at = after.last_message_at
+                query = query.where(
+                    or_(
+                        C.last_message_at < at,
+                        and_(C.last_message_at == at, C.id < after.id),
+                        C.last_message_at.is_(None),
+                    )
+                )
         query = (
-            self._JOINED.order_by(
-                Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc()
-            )
+            query.order_by(C.last_message_at.desc().nulls_last(), C.id.desc())
             .limit(limit)
             .offset(offset)
         )

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bridge.domain import Direction, MessageStatus, SenderType, reached_stages
-from bridge.ports import MessageRecord, NewMessage
+from bridge.ports import MessageRecord, MessageStats, NewMessage
 from storage.models import Conversation, Message, UTCDateTime
 from storage.repositories.base import Repository
 
@@ -170,11 +170,52 @@ class SqlMessages(Repository):
         )
         return [_record(row) for row in rows]
 
-    async def for_conversation(self, conversation_id: int) -> list[MessageRecord]:
-        rows = await self._session.scalars(
-            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    async def for_conversation(
+        self, conversation_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[MessageRecord]:
+        """Oldest first (by id); ``after_id`` resumes behind that message."""
+        query = select(Message).where(Message.conversation_id == conversation_id)
+        if after_id is not None:
+            query = query.where(Message.id > after_id)
+        query = query.order_by(Message.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_record(row) for row in await self._session.scalars(query)]
+
+    async def stats(self, conversation_id: int) -> MessageStats:
+        """Counts and times over a conversation's messages (three reads of its index)."""
+        M = Message  # noqa: N806 - a short alias keeps the statements readable
+        ours = M.conversation_id == conversation_id
+        inbound = M.direction == Direction.INBOUND.value
+        outbound = M.direction == Direction.OUTBOUND.value
+        from_contact, first_in, last_in = (
+            await self._session.execute(
+                select(func.count(), func.min(M.created_at), func.max(M.created_at)).where(
+                    ours, inbound
+                )
+            )
+        ).one()
+        went_out = (
+            MessageStatus.SENT.value,
+            MessageStatus.DELIVERED.value,
+            MessageStatus.READ.value,
+            MessageStatus.PLAYED.value,
         )
-        return [_record(row) for row in rows]
+        from_business = await self._session.scalar(
+            select(func.count()).where(ours, outbound, M.status.in_(went_out))
+        )
+        first_response = None
+        if first_in is not None:
+            first_response = await self._session.scalar(
+                select(func.min(M.sent_at)).where(ours, outbound, M.sent_at >= first_in)
+            )
+        return MessageStats(
+            from_contact=int(from_contact or 0),
+            from_business=int(from_business or 0),
+            first_contact_message_at=first_in,
+            last_contact_message_at=last_in,
+            first_response_at=first_response,
+        )
 
     async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
         rows = await self._session.scalars(

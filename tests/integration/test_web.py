@@ -9,12 +9,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bridge.usecases.api import RestApi
 from storage.db import schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
 from tests.fakes import T0, FakeClock
 from webhook_server.app import MAX_WEBHOOK_BYTES, WebDeps, create_app
 from webhook_server.metrics import Metrics
+from whatsapp.content import ContentRules
 from whatsapp.signature import sign, verify_signature
 from whatsapp.webhooks import WebhookParser
 
@@ -32,6 +34,7 @@ def _deps(uow: SqlUnitOfWorkFactory, *, api_token: str | None = API_TOKEN) -> We
         verify_signature=lambda body, header: verify_signature(SECRET, body, header),
         verify_token="verify-me",
         api_token=api_token,
+        api=RestApi(uow=uow, clock=FakeClock(), content=ContentRules(), templates=None),
         clock=FakeClock(),
         ready=ready,
         on_webhook_stored=lambda: None,

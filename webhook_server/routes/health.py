@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.jobs import Lane
 from bridge.usecases.statuses import UNKNOWN_STATUSES
 from webhook_server.deps import WebDeps
+from webhook_server.schemas import Readiness
 
 __all__ = ["register"]
 
@@ -24,7 +25,13 @@ def register(app: FastAPI, deps: WebDeps) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        responses={
+            200: {"model": Readiness, "description": "The database answers, schema at head."},
+            503: {"model": Readiness, "description": "Not ready: the reason, when known."},
+        },
+    )
     async def readyz() -> JSONResponse:
         try:
             ready = await deps.ready()
@@ -47,7 +54,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             ]
         return JSONResponse(body)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, description="Prometheus text format.")
     async def metrics_endpoint() -> Response:
         metrics.listeners_running.set(deps.listeners_running())
         try:

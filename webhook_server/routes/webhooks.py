@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from bridge.errors import WebhookParseError
 from webhook_server.deps import WebDeps
 from webhook_server.routes.limits import read_limited
+from webhook_server.schemas import WebhookAnswer
 
 __all__ = ["register"]
 
@@ -22,7 +23,14 @@ log = logging.getLogger(__name__)
 def register(app: FastAPI, deps: WebDeps) -> None:
     metrics = deps.metrics
 
-    @app.get("/webhooks/whatsapp", response_class=PlainTextResponse)
+    @app.get(
+        "/webhooks/whatsapp",
+        response_class=PlainTextResponse,
+        responses={
+            200: {"description": "The challenge, echoed."},
+            403: {"description": "Not the verify token.", "content": {"text/plain": {}}},
+        },
+    )
     async def verify_webhook(
         mode: Annotated[str | None, Query(alias="hub.mode")] = None,
         token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
@@ -33,7 +41,14 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             return PlainTextResponse(challenge)
         return PlainTextResponse("verification failed", status_code=403)
 
-    @app.post("/webhooks/whatsapp")
+    @app.post(
+        "/webhooks/whatsapp",
+        responses={
+            200: {"model": WebhookAnswer, "description": "Stored (or kept as a dead letter)."},
+            401: {"model": WebhookAnswer, "description": "Missing or wrong signature."},
+            413: {"model": WebhookAnswer, "description": "Body over 1 MiB."},
+        },
+    )
     async def receive_webhook(request: Request) -> Response:
         started = time.perf_counter()
         body = await read_limited(request)

@@ -7,9 +7,15 @@ from datetime import timedelta
 import pytest
 
 from bridge.domain import DeliveryProblem, Notice, NoticeKind
-from bridge.ports import ContactView, CustomerMessageView
+from bridge.ports import AgentMessageView, ContactView, CustomerMessageView
 from slack_app.listeners.messages import agent_delete, agent_edit, is_agent_reply, posted_at
-from slack_app.messages import advice, customer_message_text, notice_text, thread_parent_text
+from slack_app.messages import (
+    advice,
+    agent_message_text,
+    customer_message_text,
+    notice_text,
+    thread_parent_text,
+)
 from tests.fakes import T0
 
 
@@ -164,3 +170,35 @@ def test_an_agent_deleting_a_thread_reply_is_a_delete() -> None:
     bot = {**gone, "bot_id": "B1"}
     assert agent_delete({"subtype": "message_deleted", "previous_message": bot}) is None
     assert agent_delete({"subtype": "message_changed", "previous_message": gone}) is None
+
+
+def test_a_message_sent_through_the_api_says_so_and_what_it_is() -> None:
+    def shown(message_type: str, text: str = "", **content: object) -> str:
+        view = AgentMessageView(
+            author=None,
+            template=None,
+            language=None,
+            text=text,
+            via_api=True,
+            message_type=message_type,
+            content=dict(content),
+        )
+        return agent_message_text(view)
+
+    assert shown("text", "Hi <@U1> & bye") == (
+        ":outbox_tray: Sent through the API: a message\n> Hi &lt;@U1&gt; &amp; bye"
+    )
+    image = shown("image", "Your parcel", url="https://example.com/p.jpg", caption="Your parcel")
+    assert image.startswith(":outbox_tray: Sent through the API: an image\n")
+    assert "link: https://example.com/p.jpg" in image and image.endswith("> Your parcel")
+    assert "media id: 42" in shown("document", media_id="42", filename="invoice.pdf")
+    assert "Shop (52.5, 13.4)" in shown("location", latitude=52.5, longitude=13.4, name="Shop")
+    templated = agent_message_text(
+        AgentMessageView(
+            author=None, template="order_update", language="en", text="Hi", via_api=True
+        )
+    )
+    assert "Sent through the API: template `order_update` (en)" in templated
+    # An agent's template reads as before.
+    agents = AgentMessageView(author="U7", template="order_update", language="en", text="Hi")
+    assert agent_message_text(agents).startswith(":outbox_tray: <@U7> sent template")
