@@ -329,7 +329,15 @@ async def test_a_token_that_may_not_read_the_channel(
 ) -> None:
     meta, slack = simulators
     slack.set_scopes(
-        ["chat:write", "reactions:write", "users:read", "commands", "files:read", "files:write"]
+        [
+            "chat:write",
+            "reactions:read",
+            "reactions:write",
+            "users:read",
+            "commands",
+            "files:read",
+            "files:write",
+        ]
     )
     monkeypatch.chdir(tmp_path)
     for name, value in _env(meta, slack, database_url).items():

@@ -15,7 +15,7 @@ from slack_app.messages import notice_text
 from tests import payloads
 from tests.fakes import T0, meta_error
 from tests.integration.world import World
-from webhook_server.routes.api import message_json
+from webhook_server.schemas import MessageResponse
 
 MINUTE = timedelta(minutes=1)
 
@@ -49,7 +49,7 @@ async def test_a_played_voice_note_is_recorded_and_shown_after_read(world: World
     ts = str(reply.slack_ts)
     assert world.chat.reactions[ts] == ["sent", "delivered", "read", "played"]
     # The REST API keeps to the contract's statuses: a played message was read.
-    shown = message_json(message)
+    shown = MessageResponse.of(message).model_dump(mode="json")
     assert (shown["status"], shown["read_at"]) == ("read", "2026-11-27T12:02:00Z")
 
     again = await _statuses(world, reply.wamid, ("read", 4), ("delivered", 5))
@@ -149,7 +149,7 @@ async def test_meta_pricing_is_kept_on_the_message(world: World) -> None:
         True,
         "PMP",
     )
-    assert message_json(message)["pricing_category"] == "utility"
+    assert MessageResponse.of(message).model_dump(mode="json")["pricing_category"] == "utility"
 
 
 async def test_a_status_for_a_message_never_sent_is_counted_and_logged_once(
