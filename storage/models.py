@@ -90,6 +90,12 @@ class BusinessNumber(Base):
     display_phone_number: Mapped[str] = mapped_column(String(32))
     slack_channel: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    #: Set by ``wabridge numbers add``; None for rows conversations created (the default number).
+    added_at: Mapped[datetime | None]
+    waba_id: Mapped[str | None] = mapped_column(String(64))
+    #: The number's own credentials; None: the environment's.
+    access_token: Mapped[str | None] = mapped_column(String(1024))
+    app_secret: Mapped[str | None] = mapped_column(String(256))
 
 
 class Contact(Base):
@@ -136,7 +142,10 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_slack_ts", "slack_ts"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -155,6 +164,8 @@ class Message(Base):
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     played_at: Mapped[datetime | None]
+    #: When its send began: from then on the agent's edit or delete comes too late.
+    send_started_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     error_code: Mapped[int | None]
     error_title: Mapped[str | None] = mapped_column(String(512))

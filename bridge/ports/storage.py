@@ -185,6 +185,11 @@ class MessageRepository(Protocol):
 
     async def by_idempotency_key(self, key: str) -> MessageRecord | None: ...
 
+    async def begin_send(self, message_id: int, *, at: datetime) -> MessageRecord | None:
+        """The message as it will be sent, frozen from now on (a later edit or delete by the
+        agent comes too late); None if it is no longer queued."""
+        ...
+
     async def replace_queued_text(self, message_id: int, text: str) -> bool:
         """Change the text of a reply not sent yet; False if it went out (or failed) already."""
         ...

@@ -482,6 +482,13 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.WINDOW_CLOSED,
                 reason="window_closed",
             )
+        async with self._uow() as uow:
+            frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
+            await uow.commit()
+        if frozen is None:  # the agent deleted it a moment ago
+            await finish(self._uow, ctx)
+            return
+        message = frozen  # with the agent's last edit, if one came in time
         content = {k: v for k, v in message.content.items() if k not in _OWN_KEYS}
         if "file" in message.content:
             content.pop("media_id", None)

@@ -72,6 +72,14 @@ def _record(message: Message) -> MessageRecord:
     )
 
 
+def _still_queued(row: Message) -> bool:
+    return (
+        row.status == MessageStatus.PENDING.value
+        and row.wamid is None
+        and row.send_started_at is None
+    )
+
+
 class SqlMessages(Repository):
     async def add(self, message: NewMessage) -> MessageRecord | None:
         # One statement: the unique wamid and idempotency key decide, even between processes,
@@ -330,33 +338,49 @@ class SqlMessages(Repository):
         return None if row is None else _record(row)
 
     async def replace_queued_text(self, message_id: int, text: str) -> bool:
-        """Change the text of a reply not sent yet; False if it went out (or failed) already."""
-        row = await self._session.get(Message, message_id, populate_existing=True)
-        if row is None or row.status != MessageStatus.PENDING.value or row.wamid is not None:
+        """Change the text of a reply whose send has not begun; False if it is too late."""
+        row = await self._locked(message_id)
+        if row is None or not _still_queued(row):
             return False
         row.content = {**row.content, "text": text}
         await self._session.flush()
         return True
 
     async def cancel_queued(self, message_id: int, *, at: datetime) -> bool:
-        """Mark a reply not sent yet as deleted, so it never goes out; False if too late."""
-        result = await self._session.execute(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                Message.status == MessageStatus.PENDING.value,
-                Message.wamid.is_(None),
-            )
-            .values(status=MessageStatus.DELETED.value, failed_at=None)
+        """Mark a reply whose send has not begun as deleted, so it never goes out; False if
+        it is too late."""
+        row = await self._locked(message_id)
+        if row is None or not _still_queued(row):
+            return False
+        row.status = MessageStatus.DELETED.value
+        row.failed_at = None
+        await self._session.flush()
+        return True
+
+    async def begin_send(self, message_id: int, *, at: datetime) -> MessageRecord | None:
+        """The message as it will be sent, frozen from now on: an edit or a delete after this
+        comes too late. None if it is no longer queued (deleted, or sent already)."""
+        row = await self._locked(message_id)
+        if row is None or row.status != MessageStatus.PENDING.value or row.wamid is not None:
+            return None
+        if row.send_started_at is None:
+            row.send_started_at = at
+            await self._session.flush()
+        return _record(row)
+
+    async def _locked(self, message_id: int) -> Message | None:
+        """The row, fresh and locked until the transaction ends (a no-op lock on SQLite,
+        where a writer is alone anyway)."""
+        return await self._session.get(
+            Message, message_id, populate_existing=True, with_for_update=True
         )
-        return self._changed(result)
 
     async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
         """Where a customer's file stands on its way into the thread."""
         await self._merge_content(message_id, relay={"file_id": file_id, "shared": shared})
 
     async def _merge_content(self, message_id: int, **values: Any) -> None:
-        row = await self._session.get(Message, message_id, populate_existing=True)
+        row = await self._locked(message_id)
         if row is not None:
             row.content = {**row.content, **values}
             await self._session.flush()

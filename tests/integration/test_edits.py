@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bridge.domain import MessageStatus
 from bridge.usecases.replies import ChangeOutcome, ReplyChanges
@@ -77,3 +78,28 @@ async def test_edits_of_messages_the_bridge_never_took_are_ignored(
     )
     await world.drain()
     assert not any("edit" in t for t in world.chat.thread(thread))
+
+
+async def test_an_edit_while_the_reply_is_on_its_way_is_too_late_and_the_agent_is_told(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    world, changes, thread = await _world(uow_factory)
+    await world.queue_reply(thread, "See you tomorow", slack_ts="1.1")
+    send = world.whatsapp.send_message
+    outcomes: list[ChangeOutcome] = []
+
+    async def edit_meanwhile(**kwargs: Any) -> str:
+        # The agent fixes the typo while the request to WhatsApp is in flight.
+        outcomes.append(
+            await changes.edit(
+                channel=CHANNEL, slack_ts="1.1", text="See you tomorrow", event_id=None
+            )
+        )
+        return await send(**kwargs)
+
+    world.whatsapp.send_message = edit_meanwhile  # type: ignore[method-assign]
+    world.clock.advance(seconds=2)
+    await world.drain()
+    assert outcomes == [ChangeOutcome.TOO_LATE]
+    assert [m["text"] for m in world.whatsapp.sent] == ["See you tomorow"]
+    assert "notice:edit_not_delivered:None" in world.chat.thread(thread)
