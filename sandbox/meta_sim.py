@@ -158,6 +158,8 @@ class MetaSimulator(ServedApp):
         self.check_templates = check_templates
         self._lock = threading.Lock()
         self._phone_numbers: dict[str, str] = {phone_number_id: display_phone_number}
+        self._number_tokens: dict[str, str] = {}
+        self._number_secrets: dict[str, str] = {}
         self._templates: list[dict[str, Any]] = copy.deepcopy(list(DEFAULT_TEMPLATES))
         self._media: dict[str, _Media] = {}
         self._calls: list[GraphCall] = []
@@ -179,10 +181,23 @@ class MetaSimulator(ServedApp):
 
     # -- configuration ---------------------------------------------------------------------
 
-    def add_phone_number(self, phone_number_id: str, display_phone_number: str) -> None:
-        """Register another business phone number that sends are accepted for."""
+    def add_phone_number(
+        self,
+        phone_number_id: str,
+        display_phone_number: str,
+        *,
+        access_token: str | None = None,
+        app_secret: str | None = None,
+    ) -> None:
+        """Register another business phone number that sends are accepted for. With an
+        ``access_token`` only that token may call for the number (another Meta app's); with
+        an ``app_secret`` its webhooks are signed with it."""
         with self._lock:
             self._phone_numbers[phone_number_id] = display_phone_number
+            if access_token is not None:
+                self._number_tokens[phone_number_id] = access_token
+            if app_secret is not None:
+                self._number_secrets[phone_number_id] = app_secret
 
     def set_templates(self, templates: list[dict[str, Any]]) -> None:
         """Replace the WABA's templates (given in Graph API shape)."""
@@ -290,8 +305,23 @@ class MetaSimulator(ServedApp):
     # -- webhooks towards the bridge -------------------------------------------------------
 
     def sign(self, body: bytes) -> str:
-        """The `X-Hub-Signature-256` value Meta would send with `body`."""
-        return sign_body(self.app_secret, body)
+        """The `X-Hub-Signature-256` value Meta would send with `body`: signed by the app of
+        the number it is about."""
+        secret = self.app_secret
+        try:
+            entries = json.loads(body).get("entry") or []
+            numbers = [
+                change["value"]["metadata"]["phone_number_id"]
+                for entry in entries
+                for change in entry.get("changes") or []
+                if "metadata" in change.get("value", {})
+            ]
+        except (ValueError, AttributeError, KeyError, TypeError):
+            numbers = []
+        with self._lock:
+            for number in numbers:
+                secret = self._number_secrets.get(number, secret)
+        return sign_body(secret, body)
 
     def _display(self, phone_number_id: str | None) -> tuple[str, str]:
         number_id = phone_number_id or self.phone_number_id
@@ -560,11 +590,16 @@ class MetaSimulator(ServedApp):
     # -- Graph API -------------------------------------------------------------------------
 
     def _authorized(self, incoming: _Incoming) -> bool:
+        # A number of another app answers only to that app's token.
+        parts = incoming.path.strip("/").split("/")
+        object_id = parts[1] if len(parts) > 1 else ""
+        with self._lock:
+            access_token = self._number_tokens.get(object_id, self.access_token)
         given = incoming.headers.get("authorization", "")
-        expected = f"Bearer {self.access_token}"
+        expected = f"Bearer {access_token}"
         token = incoming.query.get("access_token")
         return hmac.compare_digest(given, expected) or (
-            token is not None and hmac.compare_digest(token, self.access_token)
+            token is not None and hmac.compare_digest(token, access_token)
         )
 
     async def _serve(

@@ -20,6 +20,7 @@ from storage.repositories import (
     SqlInbox,
     SqlJobs,
     SqlMessages,
+    SqlNumbers,
     SqlPauses,
     SqlSchedule,
     SqlSlackEvents,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
     templates: SqlTemplates
     schedule: SqlSchedule
     counters: SqlCounters
+    numbers: SqlNumbers
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class SqlUnitOfWork:
         self.templates = SqlTemplates(session, skip_locked=skip)
         self.schedule = SqlSchedule(session, skip_locked=skip)
         self.counters = SqlCounters(session, skip_locked=skip)
+        self.numbers = SqlNumbers(session, skip_locked=skip)
         return self
 
     async def __aexit__(

@@ -137,7 +137,9 @@ class FakeWhatsApp:
     async def display_number(self, phone_number_id: str) -> str:
         return "15550001111"
 
-    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+    async def fetch_media(
+        self, media_id: str, dest: Path, *, max_bytes: int, phone_number_id: str | None = None
+    ) -> MediaFile:
         if self.media_fails_with is not None:
             raise self.media_fails_with
         content, mime = self.media[media_id]

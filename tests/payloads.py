@@ -10,10 +10,13 @@ PHONE_NUMBER_ID = "1000000001"
 DISPLAY_NUMBER = "15550001111"
 
 
-def _value(**parts: Any) -> dict[str, Any]:
+def _value(
+    *, number: tuple[str, str] = (PHONE_NUMBER_ID, DISPLAY_NUMBER), **parts: Any
+) -> dict[str, Any]:
+    phone_number_id, display = number
     return {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": display, "phone_number_id": phone_number_id},
         **parts,
     }
 
@@ -35,9 +38,16 @@ def text(wamid: str, body: str, *, at: datetime, wa_id: str = "4915112345678") -
     }
 
 
-def messages(*items: dict[str, Any], name: str = "Ada", wa_id: str = "4915112345678") -> bytes:
+def messages(
+    *items: dict[str, Any],
+    name: str = "Ada",
+    wa_id: str = "4915112345678",
+    number: tuple[str, str] = (PHONE_NUMBER_ID, DISPLAY_NUMBER),
+) -> bytes:
+    """A messages webhook; ``number`` is the business number written to (id, phone number)."""
     contacts = [{"profile": {"name": name}, "wa_id": wa_id}]
-    return json.dumps(envelope(_value(contacts=contacts, messages=list(items)))).encode()
+    value = _value(number=number, contacts=contacts, messages=list(items))
+    return json.dumps(envelope(value)).encode()
 
 
 def status(

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
-from bridge.ports import ChatSurface, Clock, WhatsApp
+from bridge.ports import BusinessNumber, ChatSurface, Clock, WhatsApp
 from bridge.usecases import job_handlers
 from bridge.usecases.api import RestApi
+from bridge.usecases.numbers import NumberBook
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.schedule import Slots
@@ -53,7 +54,7 @@ from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.client import WhatsAppClient
 from whatsapp.content import ContentRules
-from whatsapp.signature import verify_signature
+from whatsapp.signature import WebhookSignatures
 from whatsapp.webhooks import WebhookParser
 
 __all__ = [
@@ -126,7 +127,27 @@ def build_storage(settings: Settings) -> Storage:
 # --- WhatsApp ---------------------------------------------------------------------------------
 
 
-def build_whatsapp(settings: Settings, *, http: httpx.AsyncClient | None = None) -> WhatsAppClient:
+def build_numbers(settings: Settings, *, storage: Storage) -> NumberBook:
+    """The business numbers: the environment's is the default; more with ``numbers add``."""
+    return NumberBook(uow=storage.uow, default=default_number(settings))
+
+
+def default_number(settings: Settings) -> BusinessNumber:
+    return BusinessNumber(
+        phone_number_id=settings.meta_phone_number_id,
+        display_phone_number=None,
+        waba_id=settings.meta_waba_id,
+        slack_channel=settings.slack_channel_id,
+        default=True,
+    )
+
+
+def build_whatsapp(
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient | None = None,
+    numbers: NumberBook | None = None,
+) -> WhatsAppClient:
     return WhatsAppClient(
         base_url=settings.meta_api_base,
         version=settings.meta_api_version,
@@ -135,6 +156,7 @@ def build_whatsapp(settings: Settings, *, http: httpx.AsyncClient | None = None)
         # Sends are retried as jobs, in order, with Meta's backoff; one try here keeps every
         # call well inside the job's lease.
         max_attempts=1,
+        token_for=numbers.token_for if numbers is not None else None,
     )
 
 
@@ -260,7 +282,7 @@ def build_workers(
     chat: ChatSurface,
     whatsapp: WhatsApp,
     clock: Clock,
-    slack_channel: str,
+    numbers: NumberBook,
     retry_for: timedelta,
     lease: timedelta = DEFAULT_LEASE,
     inbox_wake: Wakeable | None = None,
@@ -272,7 +294,7 @@ def build_workers(
         uow=storage.uow,
         parser=WebhookParser(),
         clock=clock,
-        slack_channel=slack_channel,
+        numbers=numbers,
         on_jobs_queued=jobs_wake.wake,
         # SQLite: one webhook per transaction, as a longer one holds up incoming webhooks.
         batch=1 if storage.sqlite else 5,
@@ -325,14 +347,21 @@ def build_web(
     on_webhook_stored: Callable[[], None],
     templates: Templates | None = None,
     on_jobs_queued: Callable[[float], None] = lambda due_in: None,
+    numbers: NumberBook | None = None,
 ) -> FastAPI:
-    app_secret = settings.meta_app_secret.get_secret_value()
+    numbers = numbers or build_numbers(settings, storage=storage)
+    signatures = WebhookSignatures(
+        app_secret=settings.meta_app_secret.get_secret_value(),
+        secrets_for=numbers.secrets_for,
+        any_own_secret=numbers.any_own_secret,
+        reload=numbers.reload_unless_recent,
+    )
     api_token = settings.wabridge_api_token
     return create_app(
         WebDeps(
             uow=storage.uow,
             parser=WebhookParser(),
-            verify_signature=lambda body, header: verify_signature(app_secret, body, header),
+            verify_signature=signatures.verify,
             verify_token=settings.meta_verify_token.get_secret_value(),
             api_token=api_token.get_secret_value() if api_token else None,
             api=RestApi(
@@ -503,7 +532,8 @@ def build(
     """Build the bridge from settings. Creates clients but opens no connection yet."""
     clock = clock or SystemClock()
     storage = build_storage(settings)
-    whatsapp = build_whatsapp(settings, http=http)
+    numbers = build_numbers(settings, storage=storage)
+    whatsapp = build_whatsapp(settings, http=http, numbers=numbers)
     inbox_wake, jobs_wake = Wakeable(), Wakeable()
     replies = Replies(
         uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
@@ -548,7 +578,7 @@ def build(
         chat=slack.surface,
         whatsapp=whatsapp,
         clock=clock,
-        slack_channel=settings.slack_channel_id,
+        numbers=numbers,
         retry_for=settings.retry_for,
         inbox_wake=inbox_wake,
         jobs_wake=jobs_wake,
@@ -561,6 +591,7 @@ def build(
         on_webhook_stored=inbox_wake.wake,
         templates=templates,
         on_jobs_queued=jobs_wake.wake_in,
+        numbers=numbers,
     )
     scheduler = build_scheduler(
         settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.wake_in

@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     replay = actions.add_parser("replay", help="queue dead letters again")
     replay.add_argument("refs", nargs="*", help="job:<id> or webhook:<id>")
     replay.add_argument("--all", action="store_true", help="every dead letter list shows")
+    numbers = commands.add_parser(
+        "numbers", help="business numbers beyond the default one, each with its own channel"
+    )
+    number_actions = numbers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = number_actions.add_parser("add", help="add a business number, or change one")
+    add.add_argument("--phone-number-id", required=True, metavar="ID", help="its id at Meta")
+    add.add_argument(
+        "--display-number", required=True, metavar="N", help="its phone number, +4915112345678"
+    )
+    add.add_argument("--waba-id", required=True, metavar="W", help="its WhatsApp Business Account")
+    add.add_argument("--channel", required=True, metavar="C", help="its Slack channel id")
+    add.add_argument(
+        "--access-token", metavar="T", help="its own access token (default: META_ACCESS_TOKEN)"
+    )
+    add.add_argument(
+        "--app-secret", metavar="S", help="its own Meta app secret (default: META_APP_SECRET)"
+    )
+    number_actions.add_parser("list", help="every number, the default one first")
+    remove = number_actions.add_parser("remove", help="stop serving an added number")
+    remove.add_argument("phone_number_id", metavar="ID", help="its phone number id")
     return parser
 
 
@@ -182,6 +202,65 @@ async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
         await storage.engine.dispose()
 
 
+async def _numbers(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.ports import BusinessNumber
+    from bridge.usecases.numbers import AddOutcome, NumberError, Numbers
+    from wabridge.bootstrap import SystemClock, build_storage, default_number
+
+    storage = build_storage(settings)
+    numbers = Numbers(uow=storage.uow, clock=SystemClock(), default=default_number(settings))
+    try:
+        if args.action == "list":
+            print(
+                f"{'PHONE NUMBER ID':<20} {'NUMBER':<17} {'WABA':<18} {'CHANNEL':<13} CREDENTIALS"
+            )
+            for number in await numbers.list():
+                shown = f"+{number.display_phone_number}" if number.display_phone_number else "-"
+                own = [
+                    name
+                    for name, value in (
+                        ("own token", number.access_token),
+                        ("own secret", number.app_secret),
+                    )
+                    if value
+                ]
+                credentials = ", ".join(own) or "the environment's"
+                if number.default:
+                    credentials += " (default number)"
+                print(
+                    f"{number.phone_number_id:<20} {shown:<17} {number.waba_id or '-':<18} "
+                    f"{number.slack_channel:<13} {credentials}"
+                )
+            return 0
+        if args.action == "add":
+            added = await numbers.add(
+                BusinessNumber(
+                    phone_number_id=args.phone_number_id,
+                    display_phone_number=args.display_number,
+                    waba_id=args.waba_id,
+                    slack_channel=args.channel,
+                    access_token=args.access_token,
+                    app_secret=args.app_secret,
+                )
+            )
+            verb = "added" if added.outcome == AddOutcome.ADDED else "updated"
+            print(f"number {args.phone_number_id} {verb}: its conversations go to {args.channel}")
+            if added.replayed:
+                print(f"{added.replayed} webhooks kept for unknown numbers queued again")
+            return 0
+        await numbers.remove(args.phone_number_id)
+        print(
+            f"number {args.phone_number_id} removed: its webhooks are kept and reported until "
+            "it is added again; its conversations stay"
+        )
+        return 0
+    except NumberError as error:
+        print(f"wabridge: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await storage.engine.dispose()
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from wabridge.doctor import main as doctor
 
@@ -217,6 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_templates_sync(settings))
         if args.command == "doctor":
             return _doctor(args)
+        if args.command == "numbers":
+            settings = load_settings()
+            _configure_logs(settings, level=logging.WARNING)
+            _migrate(
+                settings.database_url
+            )  # the columns numbers need, on a database not served yet
+            return asyncio.run(_numbers(args, settings))
         if args.command == "deadletters":
             settings = load_settings()
             _configure_logs(settings)

@@ -30,7 +30,8 @@ SlackHandler = Callable[[bytes, Mapping[str, str], str], Awaitable[SlackReply]]
 class WebDeps:
     uow: UnitOfWorkFactory
     parser: WebhookParser
-    verify_signature: Callable[[bytes, str | None], bool]
+    #: Whether the X-Hub-Signature-256 header signs the body (with the named numbers' secret).
+    verify_signature: Callable[[bytes, str | None], Awaitable[bool]]
     verify_token: str
     api_token: str | None
     #: What the REST API reads and sends.

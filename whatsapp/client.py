@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Final, Self
@@ -83,11 +83,17 @@ class WhatsAppClient:
         timeout: float = 10.0,
         max_attempts: int = 3,
         backoff: float = 0.5,
+        token_for: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
+        """``token_for`` gives a business number's own access token (None: ``access_token``),
+        for a bridge with several numbers."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._token = access_token
+        self._token_for = token_for
+        #: Every token this client used, kept out of error texts.
+        self._tokens = {access_token} if access_token else set()
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout
@@ -168,6 +174,7 @@ class WhatsAppClient:
                 files={"file": (filename, file, mime_type)},
                 ctx=ctx,
                 rewind=file,
+                number=phone_number_id,
             )
         media_id = _json_object(response).get("id")
         if not isinstance(media_id, str) or not media_id:
@@ -187,6 +194,7 @@ class WhatsAppClient:
             f"{self._root}/{phone_number_id}",
             params={"fields": "display_phone_number"},
             ctx={"phone_number_id": phone_number_id},
+            number=phone_number_id,
         )
         shown = _json_object(response).get("display_phone_number")
         digits = "".join(c for c in shown if c.isdigit()) if isinstance(shown, str) else ""
@@ -210,6 +218,7 @@ class WhatsAppClient:
             f"{self._root}/{phone_number_id}/messages",
             json=read_receipt_payload(wamid),
             ctx={"phone_number_id": phone_number_id, "wamid": wamid},
+            number=phone_number_id,
         )
         log.info(
             "meta marked read",
@@ -227,6 +236,7 @@ class WhatsAppClient:
             json=dict(payload),
             ctx=ctx,
             repeatable=False,
+            number=phone_number_id,
         )
         wamid = _first_message_id(response)
         if wamid is None:
@@ -243,10 +253,11 @@ class WhatsAppClient:
         )
         return wamid
 
-    async def get_media(self, media_id: str) -> MediaInfo:
-        """The short-lived download URL and facts of an uploaded or received media object."""
+    async def get_media(self, media_id: str, *, phone_number_id: str | None = None) -> MediaInfo:
+        """The short-lived download URL and facts of an uploaded or received media object
+        (with the credentials of the number it came to)."""
         response = await self._request(
-            "GET", f"{self._root}/{media_id}", ctx={"media_id": media_id}
+            "GET", f"{self._root}/{media_id}", ctx={"media_id": media_id}, number=phone_number_id
         )
         try:
             return parse_media_info(_json_object(response), media_id)
@@ -264,12 +275,19 @@ class WhatsAppClient:
         response = await self._request("GET", url, ctx={"media_host": urlsplit(url).hostname})
         return response.content
 
-    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+    async def fetch_media(
+        self,
+        media_id: str,
+        dest: Path,
+        *,
+        max_bytes: int,
+        phone_number_id: str | None = None,
+    ) -> MediaFile:
         """Download a media object to ``dest`` in chunks, within its URL's short life."""
-        info = await self.get_media(media_id)
+        info = await self.get_media(media_id, phone_number_id=phone_number_id)
         if info.file_size is not None and info.file_size > max_bytes:
             raise _too_large(info.file_size, max_bytes)
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {await self._token_of(phone_number_id)}"}
         size = 0
         try:
             async with self._http.stream(
@@ -340,13 +358,14 @@ class WhatsAppClient:
         rewind: BinaryIO | None = None,
         ctx: Mapping[str, object],
         repeatable: bool = True,
+        number: str | None = None,
     ) -> httpx.Response:
         """One call with retries; returns a 2xx response or raises a ``DeliveryError``.
 
         ``repeatable=False`` (a send): once the request may have reached Meta, a broken
         connection is an unknown outcome, raised at once, never retried.
         """
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {await self._token_of(number)}"}
         attempt = 0
         while True:
             attempt += 1
@@ -399,8 +418,20 @@ class WhatsAppClient:
         step: float = self._backoff * 2 ** (attempt - 1)
         return step + random.uniform(0, self._backoff)
 
+    async def _token_of(self, phone_number_id: str | None) -> str:
+        """The number's own token when it has one, else the environment's."""
+        if phone_number_id is None or self._token_for is None:
+            return self._token
+        own = await self._token_for(phone_number_id)
+        if not own:
+            return self._token
+        self._tokens.add(own)
+        return own
+
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for token in self._tokens:
+            text = text.replace(token, "***")
+        return text
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

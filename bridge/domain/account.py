@@ -39,6 +39,8 @@ class AccountEventKind(enum.StrEnum):
     OFFBOARDED = "offboarded"
     #: The account was connected again.
     RECONNECTED = "reconnected"
+    #: WhatsApp wrote to a business number nobody added (``wabridge numbers add``).
+    UNKNOWN_NUMBER = "unknown_number"
     #: News that needs nobody (a partner added, a pricing tier...): logged only.
     OTHER = "other"
 
@@ -73,6 +75,8 @@ class OperatorNotice:
     until: datetime | None = None
     #: The date a ban takes (or took) effect, as Meta wrote it.
     effective: str | None = None
+    #: The number's id in WhatsApp Manager (an unknown number's, to add it by).
+    phone_number_id: str | None = None
 
     @property
     def shown(self) -> bool:

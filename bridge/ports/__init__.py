@@ -13,6 +13,7 @@ from bridge.ports.chat import (
 )
 from bridge.ports.clock import Clock
 from bridge.ports.records import (
+    BusinessNumber,
     ClaimedJob,
     ConversationKey,
     ConversationRecord,
@@ -32,6 +33,7 @@ from bridge.ports.storage import (
     InboxRepository,
     JobRepository,
     MessageRepository,
+    NumberRepository,
     PauseRepository,
     SlackEventRepository,
     TemplateRepository,
@@ -42,6 +44,7 @@ from bridge.ports.whatsapp import MediaFile, OutboundContent, WebhookParser, Wha
 
 __all__ = [
     "AgentMessageView",
+    "BusinessNumber",
     "ChatSurface",
     "ClaimedJob",
     "Clock",
@@ -65,6 +68,7 @@ __all__ = [
     "MessageRepository",
     "MessageStats",
     "NewMessage",
+    "NumberRepository",
     "OutboundContent",
     "PauseRepository",
     "SlackEventRepository",

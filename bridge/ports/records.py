@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,22 @@ __all__ = [
     "MessageStats",
     "NewMessage",
 ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BusinessNumber:
+    """A WhatsApp business number the bridge serves: the environment's (the default) or one
+    added with ``wabridge numbers add``. Without credentials of its own it uses the
+    environment's."""
+
+    phone_number_id: str
+    #: Digits only; None when not known yet (the default number before its first message).
+    display_phone_number: str | None
+    waba_id: str | None
+    slack_channel: str
+    access_token: str | None = field(default=None, repr=False)
+    app_secret: str | None = field(default=None, repr=False)
+    default: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from bridge.domain import MessageStatus, MessageTemplate, TemplateUpdate
 from bridge.jobs import Job, Lane
 from bridge.ports.records import (
+    BusinessNumber,
     ClaimedJob,
     ConversationKey,
     ConversationRecord,
@@ -35,6 +36,7 @@ __all__ = [
     "InboxRepository",
     "JobRepository",
     "MessageRepository",
+    "NumberRepository",
     "PauseRepository",
     "ScheduleRepository",
     "SlackEventRepository",
@@ -240,6 +242,10 @@ class InboxRepository(Protocol):
 
     async def get_failed(self, row_id: int) -> DeadWebhook | None: ...
 
+    async def replay_failed(self, *, reason: str, now: datetime) -> int:
+        """Queue again every dead webhook set aside for ``reason``; how many."""
+        ...
+
     async def replay(self, row_id: int, *, now: datetime) -> bool:
         """Queue a failed webhook again; False if there is no failed webhook with that id."""
         ...
@@ -373,6 +379,23 @@ class ScheduleRepository(Protocol):
         ...
 
 
+class NumberRepository(Protocol):
+    """Business numbers added with ``wabridge numbers add`` (the default one is the
+    environment's and is not stored here)."""
+
+    async def added(self) -> list[BusinessNumber]:
+        """Every added number, in the order they were added."""
+        ...
+
+    async def add(self, number: BusinessNumber, *, now: datetime) -> bool:
+        """Store the number, or change it; False if it was added before (and is updated)."""
+        ...
+
+    async def remove(self, phone_number_id: str) -> bool:
+        """Forget the number's settings (its conversations stay); False if it was not added."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -394,6 +417,8 @@ class UnitOfWork(Protocol):
     def schedule(self) -> ScheduleRepository: ...
     @property
     def counters(self) -> CounterRepository: ...
+    @property
+    def numbers(self) -> NumberRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

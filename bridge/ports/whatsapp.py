@@ -60,7 +60,9 @@ class WhatsApp(Protocol):
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None: ...
 
-    async def fetch_media(self, media_id: str, dest: Path, *, max_bytes: int) -> MediaFile:
+    async def fetch_media(
+        self, media_id: str, dest: Path, *, max_bytes: int, phone_number_id: str | None = None
+    ) -> MediaFile:
         """Download a media object to ``dest``, streaming (never whole in memory); a
         ``DeliveryError`` if it is gone, larger than ``max_bytes``, or unreachable."""
         ...

@@ -67,7 +67,12 @@ class RelayMediaHandler(JobHandler[RelayMedia]):
             return
         with tempfile.TemporaryDirectory(prefix="wabridge-media-") as folder:
             path = Path(folder) / "media"
-            media = await self._whatsapp.fetch_media(media_id, path, max_bytes=MAX_RELAY_BYTES)
+            media = await self._whatsapp.fetch_media(
+                media_id,
+                path,
+                max_bytes=MAX_RELAY_BYTES,
+                phone_number_id=conversation.phone_number_id,
+            )
             name = file_name(message, media.mime_type)
             slot = await self._chat.reserve_file(filename=name, size=media.size)
             async with self._uow() as uow:

@@ -12,6 +12,7 @@ from bridge.errors import WebhookParseError
 from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
 from bridge.usecases.account import receive_account_event
 from bridge.usecases.inbound import receive_inbound
+from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, report_unknown_number
 from bridge.usecases.statuses import (
     UNKNOWN_STATUSES,
     StatusOutcome,
@@ -42,14 +43,14 @@ class InboxWorker:
         uow: UnitOfWorkFactory,
         parser: WebhookParser,
         clock: Clock,
-        slack_channel: str,
+        numbers: NumberBook,
         on_jobs_queued: Callable[[], None] = lambda: None,
         batch: int = 10,
     ) -> None:
         self._uow = uow
         self._parser = parser
         self._clock = clock
-        self._channel = slack_channel
+        self._numbers = numbers
         self._on_jobs_queued = on_jobs_queued
         self._batch = batch
 
@@ -98,12 +99,23 @@ class InboxWorker:
             log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
             return
         unknown: list[StatusUpdate] = []
+        #: Numbers nobody added, with the phone number Meta showed for each.
+        unrouted: dict[str, str | None] = {}
         early = False
+        default_channel = self._numbers.default.slack_channel
         for index, event in enumerate(events):
-            if isinstance(event, InboundMessage):
-                arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
-                await receive_inbound(unit, event, now=now, channel=self._channel, arrival=arrival)
-            elif isinstance(event, StatusUpdate):
+            if isinstance(event, InboundMessage | StatusUpdate):
+                number = await self._numbers.lookup(event.phone_number_id, uow=unit)
+                if number is None:
+                    display = getattr(event, "display_phone_number", None)
+                    unrouted.setdefault(event.phone_number_id, display)
+                    continue
+                if isinstance(event, InboundMessage):
+                    arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
+                    await receive_inbound(
+                        unit, event, now=now, channel=number.slack_channel, arrival=arrival
+                    )
+                    continue
                 outcome = await apply_status(unit, event, now=now)
                 if outcome == StatusOutcome.UNKNOWN_MESSAGE:
                     unknown.append(event)
@@ -111,9 +123,33 @@ class InboxWorker:
             elif isinstance(event, TemplateUpdate):
                 await apply_template_update(unit, event, now=now)
             elif isinstance(event, AccountEvent):
-                await receive_account_event(unit, event, now=now, default_channel=self._channel)
+                await receive_account_event(unit, event, now=now, default_channel=default_channel)
             elif isinstance(event, UnknownEvent):
                 log.info("webhook event not handled", extra={"kind": event.kind})
+        if unrouted:
+            # Kept whole among the dead letters, never bridged as the default number's: adding
+            # the number queues it again, and what was applied already is not applied twice.
+            ids = ", ".join(unrouted)
+            await unit.inbox.fail(
+                row.id,
+                reason=UNKNOWN_NUMBER,
+                error=f"no business number has the phone number id {ids}; "
+                "add it with wabridge numbers add",
+                now=now,
+            )
+            for pnid, display in unrouted.items():
+                await report_unknown_number(
+                    unit,
+                    phone_number_id=pnid,
+                    display_phone_number=display,
+                    channel=default_channel,
+                    now=now,
+                )
+            log.warning(
+                "webhook for a number nobody added; kept",
+                extra={"inbox_id": row.id, "phone_number_ids": ids},
+            )
+            return
         if early and row.attempts < UNKNOWN_STATUS_RETRIES:
             # Everything else in the row is idempotent, so re-reading the whole row is safe;
             # its unknown statuses are counted and logged once, when it is read for the last time.

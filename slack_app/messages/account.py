@@ -162,4 +162,12 @@ def operator_notice_text(notice: OperatorNotice) -> str:
             f":white_check_mark: *{_account(notice, first=True)} is connected again.* "
             "Messages flow as before; nothing to do."
         )
+    if kind == _K.UNKNOWN_NUMBER:
+        pnid = escape(notice.phone_number_id or "?")
+        return (
+            f":mailbox_with_mail: *A customer wrote to {_number(notice)} (phone number id "
+            f"`{pnid}`), a number this bridge does not know.* Their messages are kept, not "
+            "shown. If the number is yours, an admin adds it with `wabridge numbers add "
+            f"--phone-number-id {pnid} …` and the waiting messages arrive in its channel."
+        )
     return f":information_source: WhatsApp sent news about {_account(notice)}."

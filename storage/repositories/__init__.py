@@ -5,6 +5,7 @@ from storage.repositories.counters import SqlCounters
 from storage.repositories.inbox import SqlInbox
 from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
+from storage.repositories.numbers import SqlNumbers
 from storage.repositories.pauses import SqlPauses
 from storage.repositories.schedule import SqlSchedule
 from storage.repositories.slack_events import SqlSlackEvents
@@ -16,6 +17,7 @@ __all__ = [
     "SqlInbox",
     "SqlJobs",
     "SqlMessages",
+    "SqlNumbers",
     "SqlPauses",
     "SqlSchedule",
     "SqlSlackEvents",

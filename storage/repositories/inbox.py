@@ -129,6 +129,21 @@ class SqlInbox(Repository):
         )
         return self._changed(result)
 
+    async def replay_failed(self, *, reason: str, now: datetime) -> int:
+        """Queue again every dead webhook set aside for ``reason``; how many."""
+        result = await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.state == _FAILED, InboxEntry.failure_reason == reason)
+            .values(
+                state=_PENDING,
+                attempts=0,
+                not_before=now,
+                failure_reason=None,
+                processed_at=None,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def last_received_at(self) -> datetime | None:
         """When the newest webhook arrived (any state)."""
         return await self._session.scalar(select(func.max(InboxEntry.received_at)))

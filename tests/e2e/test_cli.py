@@ -130,3 +130,61 @@ def test_templates_sync_fetches_and_stores_every_template(
     assert refused.returncode == 1
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("wabridge: WhatsApp (Meta) refused: (190)")
+
+
+def test_numbers_add_list_and_remove_as_an_operator_would(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(fresh_database_url)
+    added = _wabridge(
+        "numbers",
+        "add",
+        "--phone-number-id",
+        "2000000002",
+        "--display-number",
+        "+49 30 1234567",
+        "--waba-id",
+        "3000000003",
+        "--channel",
+        "C0SALES01",
+        "--access-token",
+        "EAAG-sales-own-token",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "number 2000000002 added: its conversations go to C0SALES01" in added.stdout
+
+    listed = _wabridge("numbers", "list", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    _, default, sales = listed.stdout.strip().splitlines()
+    assert default.split()[:1] == ["1"] and "(default number)" in default
+    assert sales.split()[:4] == ["2000000002", "+49301234567", "3000000003", "C0SALES01"]
+    assert "own token" in sales
+    assert "EAAG-sales-own-token" not in listed.stdout + listed.stderr
+
+    refused = _wabridge(
+        "numbers",
+        "add",
+        "--phone-number-id",
+        "2000000003",
+        "--display-number",
+        "4930",
+        "--waba-id",
+        "3000000003",
+        "--channel",
+        "#sales",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("wabridge: --display-number must be")
+
+    removed = _wabridge("numbers", "remove", "2000000002", env=env, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    again = _wabridge("numbers", "remove", "2000000002", env=env, cwd=tmp_path)
+    assert again.returncode == 2
+    assert "no added number" in again.stderr
+    listed = _wabridge("numbers", "list", env=env, cwd=tmp_path)
+    assert len(listed.stdout.strip().splitlines()) == 2

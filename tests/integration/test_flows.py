@@ -11,7 +11,7 @@ from bridge.usecases.replies import ReplyOutcome
 from bridge.workers import InboxWorker
 from tests import payloads
 from tests.fakes import T0, meta_error
-from tests.integration.world import CHANNEL, World
+from tests.integration.world import World
 from whatsapp.webhooks import WebhookParser
 
 
@@ -111,7 +111,7 @@ class _ExplodingParser:
 
 async def test_one_failing_webhook_does_not_hold_up_its_batch(world: World) -> None:
     inbox = InboxWorker(
-        uow=world.uow, parser=_ExplodingParser(), clock=world.clock, slack_channel=CHANNEL
+        uow=world.uow, parser=_ExplodingParser(), clock=world.clock, numbers=world.numbers
     )
     await world.webhook(payloads.messages(payloads.text("wamid.1", "before", at=T0)))
     await world.webhook(b'{"explode": true}')

@@ -9,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bridge.ports import BusinessNumber
 from bridge.usecases.api import RestApi
+from bridge.usecases.numbers import NumberBook
 from storage.db import schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
@@ -17,10 +19,16 @@ from tests.fakes import T0, FakeClock
 from webhook_server.app import MAX_WEBHOOK_BYTES, WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.content import ContentRules
-from whatsapp.signature import sign, verify_signature
+from whatsapp.signature import WebhookSignatures, sign
 from whatsapp.webhooks import WebhookParser
 
 SECRET = "app-secret-for-tests"
+DEFAULT_NUMBER = BusinessNumber(
+    phone_number_id=payloads.PHONE_NUMBER_ID,
+    display_phone_number=None,
+    waba_id=None,
+    slack_channel="C1",
+)
 API_TOKEN = "rest-token-for-tests"
 
 
@@ -28,10 +36,17 @@ def _deps(uow: SqlUnitOfWorkFactory, *, api_token: str | None = API_TOKEN) -> We
     async def ready() -> bool:
         return await schema_is_current(uow.engine)
 
+    numbers = NumberBook(uow=uow, default=DEFAULT_NUMBER)
+    signatures = WebhookSignatures(
+        app_secret=SECRET,
+        secrets_for=numbers.secrets_for,
+        any_own_secret=numbers.any_own_secret,
+        reload=numbers.reload_unless_recent,
+    )
     return WebDeps(
         uow=uow,
         parser=WebhookParser(),
-        verify_signature=lambda body, header: verify_signature(SECRET, body, header),
+        verify_signature=signatures.verify,
         verify_token="verify-me",
         api_token=api_token,
         api=RestApi(uow=uow, clock=FakeClock(), content=ContentRules(), templates=None),

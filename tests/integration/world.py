@@ -9,16 +9,29 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bridge.jobs import Lane
-from bridge.ports import MessageRecord
+from bridge.ports import BusinessNumber, MessageRecord
+from bridge.usecases.numbers import NumberBook
 from bridge.usecases.replies import Replies, ReplyOutcome, ReplyResult
 from bridge.workers import JobWorker
 from storage.uow import SqlUnitOfWorkFactory
 from tests.dbutil import USE_POSTGRES
 from tests.fakes import FakeChat, FakeClock, FakeWhatsApp
+from tests.payloads import PHONE_NUMBER_ID
 from wabridge.bootstrap import Storage, Workers, build_workers
 
 CHANNEL = "C0SUPPORT"
 RETRY_FOR = timedelta(hours=1)
+
+
+def number_book(uow: SqlUnitOfWorkFactory) -> NumberBook:
+    """The numbers, as the payloads' default number and ``CHANNEL``."""
+    default = BusinessNumber(
+        phone_number_id=PHONE_NUMBER_ID,
+        display_phone_number=None,
+        waba_id=None,
+        slack_channel=CHANNEL,
+    )
+    return NumberBook(uow=uow, default=default)
 
 
 def storage_of(uow: SqlUnitOfWorkFactory) -> Storage:
@@ -33,21 +46,23 @@ class World:
     chat: FakeChat
     replies: Replies
     workers: Workers
+    numbers: NumberBook
     _slack_ts: int = 0
 
     @classmethod
     def build(cls, uow: SqlUnitOfWorkFactory, *, settle: timedelta = timedelta(0)) -> World:
         clock, whatsapp, chat = FakeClock(), FakeWhatsApp(), FakeChat()
+        numbers = number_book(uow)
         workers = build_workers(
             storage=storage_of(uow),
             chat=chat,
             whatsapp=whatsapp,
             clock=clock,
-            slack_channel=CHANNEL,
+            numbers=numbers,
             retry_for=RETRY_FOR,
         )
         replies = Replies(uow=uow, clock=clock, settle=settle)
-        return cls(uow, clock, whatsapp, chat, replies, workers)
+        return cls(uow, clock, whatsapp, chat, replies, workers, numbers)
 
     def other_worker(self, *, lease: timedelta = timedelta(seconds=15)) -> JobWorker:
         """A second job worker on the same database, as another process would run."""
@@ -56,7 +71,7 @@ class World:
             chat=self.chat,
             whatsapp=self.whatsapp,
             clock=self.clock,
-            slack_channel=CHANNEL,
+            numbers=self.numbers,
             retry_for=RETRY_FOR,
             lease=lease,
         ).jobs
@@ -78,12 +93,13 @@ class World:
         *,
         slack_ts: str | None = None,
         event_id: str | None = None,
+        channel: str = CHANNEL,
     ) -> ReplyResult:
         from slack_app.listeners.messages import posted_at
 
         ts = slack_ts or self.next_slack_ts()
         return await self.replies.queue(
-            channel=CHANNEL,
+            channel=channel,
             thread_ts=thread,
             slack_ts=ts,
             posted_at=posted_at(ts),
@@ -119,6 +135,14 @@ class World:
                 text("SELECT job_type, state, failure_reason FROM jobs ORDER BY id")
             )
             return [(r[0], r[1], r[2]) for r in rows if job_type in (None, r[0])]
+
+    async def inbox_states(self) -> list[tuple[str, str | None]]:
+        """(state, failure reason) of every stored webhook, oldest first."""
+        async with self.uow.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT state, failure_reason FROM webhook_inbox ORDER BY id")
+            )
+            return [(r[0], r[1]) for r in rows]
 
     async def paused(self) -> list[Lane]:
         async with self.uow() as uow:

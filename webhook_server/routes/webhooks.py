@@ -55,7 +55,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
         if body is None:
             metrics.webhooks_rejected.labels("too_large").inc()
             return JSONResponse({"error": "payload too large"}, status_code=413)
-        if not deps.verify_signature(body, request.headers.get("x-hub-signature-256")):
+        if not await deps.verify_signature(body, request.headers.get("x-hub-signature-256")):
             metrics.webhooks_rejected.labels("signature").inc()
             log.warning("webhook rejected: bad signature", extra={"bytes": len(body)})
             return JSONResponse({"error": "invalid signature"}, status_code=401)

@@ -417,3 +417,70 @@ async def test_a_given_http_client_is_not_closed() -> None:
         async with WhatsAppClient(base_url=BASE, version=VERSION, access_token=TOKEN, http=http):
             pass
         assert not http.is_closed
+
+
+# --- several business numbers ------------------------------------------------------------------
+
+OTHER = "2000000002"
+OWN_TOKEN = "EAAG-the-sales-numbers-own-token"
+
+
+async def test_a_number_with_its_own_token_is_called_with_it_and_others_with_the_default(
+    meta: respx.MockRouter, tmp_path: Any
+) -> None:
+    async def token_for(phone_number_id: str) -> str | None:
+        return OWN_TOKEN if phone_number_id == OTHER else None
+
+    default_route = meta.post(MESSAGES).mock(return_value=accepted("wamid.A"))
+    own_route = meta.post(f"{BASE}/{VERSION}/{OTHER}/messages").mock(
+        return_value=accepted("wamid.B")
+    )
+    meta.get(f"{BASE}/{VERSION}/media-1").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "url": "https://lookaside.test/media-1",
+                "mime_type": "image/jpeg",
+                "file_size": 3,
+                "id": "media-1",
+            },
+        )
+    )
+    download = meta.get("https://lookaside.test/media-1").mock(
+        return_value=httpx.Response(200, content=b"abc")
+    )
+    async with (
+        httpx.AsyncClient(verify=TLS) as http,
+        WhatsAppClient(
+            base_url=BASE, version=VERSION, access_token=TOKEN, http=http, token_for=token_for
+        ) as client,
+    ):
+        await client.send_text(phone_number_id=PNID, to="49151", text="hi")
+        await client.send_text(phone_number_id=OTHER, to="49151", text="hi")
+        await client.fetch_media("media-1", tmp_path / "media", max_bytes=10, phone_number_id=OTHER)
+    bearer = "authorization"
+    assert default_route.calls[0].request.headers[bearer] == f"Bearer {TOKEN}"
+    assert own_route.calls[0].request.headers[bearer] == f"Bearer {OWN_TOKEN}"
+    assert download.calls[0].request.headers[bearer] == f"Bearer {OWN_TOKEN}"
+
+
+async def test_a_numbers_own_token_never_shows_in_an_error(
+    meta: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def token_for(phone_number_id: str) -> str | None:
+        return OWN_TOKEN
+
+    meta.post(f"{BASE}/{VERSION}/{OTHER}/messages").mock(
+        side_effect=httpx.ConnectError(f"refused for Bearer {OWN_TOKEN}")
+    )
+    caplog.set_level(logging.DEBUG)
+    async with (
+        httpx.AsyncClient(verify=TLS) as http,
+        WhatsAppClient(
+            base_url=BASE, version=VERSION, access_token=TOKEN, http=http, token_for=token_for
+        ) as client,
+    ):
+        with pytest.raises(DeliveryError) as raised:
+            await client.send_text(phone_number_id=OTHER, to="49151", text="hi")
+    assert OWN_TOKEN not in str(raised.value)
+    assert OWN_TOKEN not in caplog.text

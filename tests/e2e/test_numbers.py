@@ -1,0 +1,102 @@
+"""Several business numbers on the real process: a second number of another Meta app, added
+with ``wabridge numbers add``, has its own channel, token and app secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sandbox.harness import CHANNEL, Sandbox
+from tests.e2e.steps import ADA
+
+pytestmark = pytest.mark.e2e
+
+SALES = "2000000002"
+SALES_CHANNEL = "C0SALES01"
+SALES_TOKEN = "EAAG-the-sales-apps-own-token"
+SALES_SECRET = "the-sales-apps-own-secret"
+
+
+def _wabridge(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wabridge", *args],
+        env=box.env(),
+        cwd=box.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_second_number_has_its_own_channel_token_and_secret(sandbox: Sandbox) -> None:
+    box = sandbox
+    box.slack.add_channel(SALES_CHANNEL, "sales")
+    box.meta.add_phone_number(SALES, "49301234567")
+    # Before it is added, a customer's message to it is kept and the operators are told.
+    box.meta.post_webhook(
+        box.meta.build_text_webhook(
+            from_wa_id=ADA[0], name=ADA[1], text="What does it cost?", phone_number_id=SALES
+        )
+    )
+    assert box.slack.wait_for(
+        lambda: any("does not know" in m.text for m in box.slack.top_level(CHANNEL))
+    )
+    assert box.wait_idle()
+    assert box.slack.top_level(SALES_CHANNEL) == []
+    assert [m.text for m in box.slack.top_level(CHANNEL) if "What does it cost" in m.text] == []
+
+    added = _wabridge(
+        box,
+        "numbers",
+        "add",
+        "--phone-number-id",
+        SALES,
+        "--display-number",
+        "+49 30 1234567",
+        "--waba-id",
+        "3000000003",
+        "--channel",
+        SALES_CHANNEL,
+        "--access-token",
+        SALES_TOKEN,
+        "--app-secret",
+        SALES_SECRET,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "1 webhooks kept for unknown numbers queued again" in added.stdout
+    # From now on Meta signs its webhooks with the sales app's secret, and wants its token.
+    box.meta.add_phone_number(
+        SALES, "49301234567", access_token=SALES_TOKEN, app_secret=SALES_SECRET
+    )
+
+    # The kept message arrives in the number's own channel.
+    assert box.slack.wait_for(lambda: len(box.slack.top_level(SALES_CHANNEL)) == 1)
+    thread_ts = box.slack.top_level(SALES_CHANNEL)[0].ts
+    assert box.slack.wait_for(
+        lambda: any(
+            "What does it cost?" in m.text for m in box.slack.thread(SALES_CHANNEL, thread_ts)
+        )
+    )
+    box.meta.post_webhook(
+        box.meta.build_text_webhook(
+            from_wa_id=ADA[0], name=ADA[1], text="And shipping?", phone_number_id=SALES
+        )
+    )
+    assert box.slack.wait_for(
+        lambda: any("And shipping?" in m.text for m in box.slack.thread(SALES_CHANNEL, thread_ts))
+    )
+    # The reply leaves from the number the customer wrote to, with that app's token.
+    box.slack.agent_reply(channel=SALES_CHANNEL, thread_ts=thread_ts, text="20 EUR")
+    assert box.meta.wait_for(lambda: len(box.meta.sent_messages()) == 1)
+    [call] = [c for c in box.meta.calls(f"/{SALES}/messages") if c.status == 200]
+    assert call.headers["authorization"] == f"Bearer {SALES_TOKEN}"
+    assert box.meta.sent_messages()[0]["text"]["body"] == "20 EUR"
+
+    listed = _wabridge(box, "numbers", "list")
+    assert SALES_TOKEN not in listed.stdout and SALES_SECRET not in listed.stdout
+    assert box.bridge is not None
+    log = box.bridge.log_path.read_text(errors="replace")
+    assert SALES_TOKEN not in log and SALES_SECRET not in log

@@ -1,0 +1,204 @@
+"""Several business numbers: each number's customers in its own channel, replies from the
+number the customer wrote to, and a number nobody added kept and reported, never bridged."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bridge.domain import AccountEventKind
+from bridge.ports import BusinessNumber
+from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberError, Numbers
+from storage.uow import SqlUnitOfWorkFactory
+from tests import payloads
+from tests.fakes import T0, FakeClock
+from tests.integration.world import CHANNEL, World
+from webhook_server.app import create_app
+from whatsapp.signature import sign
+
+SALES = BusinessNumber(
+    phone_number_id="2000000002",
+    display_phone_number="+49 30 1234567",
+    waba_id="3000000003",
+    slack_channel="C0SALES01",
+)
+SALES_NUMBER = ("2000000002", "49301234567")
+
+
+def _numbers(world: World) -> Numbers:
+    return Numbers(uow=world.uow, clock=world.clock, default=world.numbers.default)
+
+
+async def _threads_in(world: World, channel: str) -> list[str]:
+    return [p.text for p in world.chat.parents() if p.channel == channel]
+
+
+async def test_each_number_has_its_channel_and_replies_leave_from_the_number_written_to(
+    world: World,
+) -> None:
+    await _numbers(world).add(SALES)
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S1", "Price?", at=T0), number=SALES_NUMBER)
+    )
+    await world.webhook(payloads.messages(payloads.text("wamid.D1", "Late parcel", at=T0)))
+    await world.drain()
+    [sales_thread] = [p for p in world.chat.parents() if p.channel == "C0SALES01"]
+    [support_thread] = [p for p in world.chat.parents() if p.channel == CHANNEL]
+    assert "Price?" in world.chat.thread(sales_thread.ts)
+    assert "Late parcel" in world.chat.thread(support_thread.ts)
+
+    await world.queue_reply(sales_thread.ts, "It is 20 EUR", channel="C0SALES01")
+    await world.queue_reply(support_thread.ts, "On its way")
+    await world.drain()
+    sent = {m["text"]: m["phone_number_id"] for m in world.whatsapp.sent}
+    assert sent == {"It is 20 EUR": "2000000002", "On its way": payloads.PHONE_NUMBER_ID}
+
+
+async def test_a_number_nobody_added_is_kept_reported_once_and_bridged_once_added(
+    world: World,
+) -> None:
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S1", "Price?", at=T0), number=SALES_NUMBER)
+    )
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S2", "Hello?", at=T0), number=SALES_NUMBER)
+    )
+    await world.drain()
+    # Never bridged as if it were the default number's.
+    assert world.chat.posts == []
+    states = await world.inbox_states()
+    assert states == [("failed", UNKNOWN_NUMBER), ("failed", UNKNOWN_NUMBER)]
+    [notice] = world.chat.operator_notices  # told once, not once per webhook
+    assert notice.kind == AccountEventKind.UNKNOWN_NUMBER
+    assert (notice.phone_number_id, notice.number) == ("2000000002", "49301234567")
+    assert world.chat.operator_posts[0].channel == CHANNEL
+
+    added = await _numbers(world).add(SALES)
+    assert added.replayed == 2
+    await world.drain()
+    [thread] = [p for p in world.chat.parents() if p.channel == "C0SALES01"]
+    assert world.chat.thread(thread.ts)[-2:] == ["Price?", "Hello?"]
+    assert await world.inbox_states() == [("done", None), ("done", None)]
+
+
+async def test_a_removed_number_is_kept_and_reported_again(world: World) -> None:
+    numbers = _numbers(world)
+    await numbers.add(SALES)
+    await numbers.remove(SALES.phone_number_id)
+    await world.numbers.reload()
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S1", "Price?", at=T0), number=SALES_NUMBER)
+    )
+    await world.drain()
+    assert world.chat.posts == []
+    assert await world.inbox_states() == [("failed", UNKNOWN_NUMBER)]
+    assert [n.phone_number_id for n in await numbers.list()] == [payloads.PHONE_NUMBER_ID]
+
+
+async def test_numbers_are_checked_before_anything_is_stored(world: World) -> None:
+    numbers = _numbers(world)
+    default = world.numbers.default.phone_number_id
+    bad = {
+        "the default number": BusinessNumber(
+            phone_number_id=default,
+            display_phone_number="15550001111",
+            waba_id="3",
+            slack_channel="C0X1234567",
+        ),
+        "a channel name": BusinessNumber(
+            phone_number_id="2000000002",
+            display_phone_number="4930123",
+            waba_id="300000",
+            slack_channel="#sales",
+        ),
+        "letters in the number": BusinessNumber(
+            phone_number_id="2000000002",
+            display_phone_number="call us",
+            waba_id="300000",
+            slack_channel="C0SALES01",
+        ),
+    }
+    for what, number in bad.items():
+        with pytest.raises(NumberError):
+            await numbers.add(number)
+        assert [n.default for n in await numbers.list()] == [True], what
+    with pytest.raises(NumberError, match="no added number"):
+        await numbers.remove("2000000002")
+
+
+async def test_adding_again_changes_the_number_and_keeps_one(world: World) -> None:
+    numbers = _numbers(world)
+    first = await numbers.add(SALES)
+    again = await numbers.add(
+        BusinessNumber(
+            phone_number_id=SALES.phone_number_id,
+            display_phone_number=SALES.display_phone_number,
+            waba_id=SALES.waba_id,
+            slack_channel="C0SALES02",
+            access_token="own-token",
+        )
+    )
+    assert (first.outcome, again.outcome) == ("added", "updated")
+    [_, sales] = await numbers.list()
+    assert (sales.slack_channel, sales.access_token, sales.display_phone_number) == (
+        "C0SALES02",
+        "own-token",
+        "49301234567",
+    )
+    assert "own-token" not in repr(sales)
+
+
+# --- webhooks signed by another Meta app -----------------------------------------------------
+
+
+async def test_a_number_with_its_own_app_secret_is_checked_with_it(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    from tests.integration.test_web import SECRET, _deps
+
+    clock = FakeClock()
+    # The default number (the payloads') is the web deps'; the sales number brings its own app.
+    numbers = Numbers(
+        uow=uow_factory,
+        clock=clock,
+        default=BusinessNumber(
+            phone_number_id=payloads.PHONE_NUMBER_ID,
+            display_phone_number=None,
+            waba_id=None,
+            slack_channel="C1",
+        ),
+    )
+    await numbers.add(
+        BusinessNumber(
+            phone_number_id="2000000002",
+            display_phone_number="49301234567",
+            waba_id="3000000003",
+            slack_channel="C0SALES01",
+            app_secret="sales-app-secret",
+        )
+    )
+    app = create_app(_deps(uow_factory))
+    sales = payloads.messages(payloads.text("wamid.S1", "Price?", at=T0), number=SALES_NUMBER)
+    default = payloads.messages(payloads.text("wamid.D1", "Hi", at=T0))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+
+        async def post(body: bytes, secret: str) -> int:
+            headers = {"X-Hub-Signature-256": sign(secret, body)}
+            return (
+                await client.post("/webhooks/whatsapp", content=body, headers=headers)
+            ).status_code
+
+        assert await post(sales, "sales-app-secret") == 200
+        assert await post(sales, SECRET) == 401  # the environment's app does not sign for it
+        assert await post(default, SECRET) == 200
+        assert await post(default, "sales-app-secret") == 401
+
+
+async def test_requests_nobody_vouched_for_read_the_numbers_at_most_once_a_second(
+    world: World,
+) -> None:
+    book = world.numbers
+    assert await book.reload_unless_recent()
+    assert [await book.reload_unless_recent() for _ in range(50)] == [False] * 50
