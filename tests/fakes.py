@@ -51,6 +51,8 @@ def slack_error(
 @dataclass
 class FakeWhatsApp:
     sent: list[dict[str, Any]] = field(default_factory=list)
+    #: The business number each template left from, in order.
+    template_senders: list[str] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
     #: Raised by every send until cleared.
     fail_with: DeliveryError | None = None
@@ -129,6 +131,7 @@ class FakeWhatsApp:
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.sent.append({"to": to, "template": template.name, "values": dict(values)})
+        self.template_senders.append(phone_number_id)
         return f"wamid.OUT{len(self.sent)}"
 
     async def templates(self, waba_id: str) -> list[MessageTemplate]:

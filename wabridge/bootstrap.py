@@ -548,6 +548,7 @@ def build(
             phone_number_id=settings.meta_phone_number_id,
             channel=settings.slack_channel_id,
             on_queued=jobs_wake.wake_in,
+            numbers=numbers.numbers,
         )
         if templates is not None
         else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -27,6 +27,7 @@ from bridge.domain.contacts import language_of
 from bridge.jobs import JobContext, JobHandler, PostAgentMessage, SendReply, ShowDelivery
 from bridge.ports import (
     AgentMessageView,
+    BusinessNumber,
     ChatSurface,
     Clock,
     ConversationRecord,
@@ -213,7 +214,10 @@ class TemplateMessages:
         phone_number_id: str,
         channel: str,
         on_queued: Callable[[float], None] = lambda due_in: None,
+        numbers: Callable[[], Awaitable[Sequence[BusinessNumber]]] | None = None,
     ) -> None:
+        """``phone_number_id`` and ``channel`` are the default number's; ``numbers`` lists
+        every number, so that a template sent in another number's channel leaves from it."""
         self._uow = uow
         self._whatsapp = whatsapp
         self._clock = clock
@@ -221,6 +225,23 @@ class TemplateMessages:
         self._phone_number_id = phone_number_id
         self._channel = channel
         self._on_queued = on_queued
+        self._numbers = numbers
+
+    async def _number_for(
+        self, phone_number_id: str | None, channel: str | None
+    ) -> tuple[str, str]:
+        """(phone number id, channel) to send from: the conversation's number, else the
+        number whose channel the agent is in, else the default one."""
+        known = list(await self._numbers()) if self._numbers is not None else []
+        for number in known:
+            if phone_number_id is not None and number.phone_number_id == phone_number_id:
+                return number.phone_number_id, number.slack_channel
+        if phone_number_id is not None:
+            return phone_number_id, self._channel
+        for number in known:
+            if channel is not None and number.slack_channel == channel:
+                return number.phone_number_id, number.slack_channel
+        return self._phone_number_id, self._channel
 
     async def send(
         self,
@@ -231,9 +252,13 @@ class TemplateMessages:
         author: str | None,
         params: Sequence[str] | None = None,
         values: Mapping[str, str] | None = None,
+        phone_number_id: str | None = None,
+        channel: str | None = None,
     ) -> SendResult:
         """Queue ``name`` to the contact ``to`` (a WhatsApp id), filled with ``values`` (by
-        placeholder key) or ``params`` (in order); or say why not, sending nothing."""
+        placeholder key) or ``params`` (in order); or say why not, sending nothing. It
+        leaves from ``phone_number_id`` (a conversation's number), else from the number of
+        ``channel`` (where the agent asked), else from the default number."""
         lookup = await self._templates.find(name, language)
         if lookup.outcome != LookupOutcome.FOUND or lookup.template is None:
             refused = {
@@ -255,24 +280,39 @@ class TemplateMessages:
             return SendResult(
                 outcome=SendOutcome.WRONG_VALUES, template=template, problems=problems
             )
-        return await self._queue(to=to, template=template, values=dict(values), author=author)
+        sender, sender_channel = await self._number_for(phone_number_id, channel)
+        return await self._queue(
+            to=to,
+            template=template,
+            values=dict(values),
+            author=author,
+            phone_number_id=sender,
+            channel=sender_channel,
+        )
 
     async def _queue(
-        self, *, to: str, template: MessageTemplate, values: dict[str, str], author: str | None
+        self,
+        *,
+        to: str,
+        template: MessageTemplate,
+        values: dict[str, str],
+        author: str | None,
+        phone_number_id: str,
+        channel: str,
     ) -> SendResult:
         async with self._uow() as uow:
-            display = await uow.conversations.display_number(self._phone_number_id)
-        if display is None:  # the first conversation ever starts from our side
-            display = await self._whatsapp.display_number(self._phone_number_id)
+            display = await uow.conversations.display_number(phone_number_id)
+        if not display:  # the first conversation ever starts from our side
+            display = await self._whatsapp.display_number(phone_number_id)
         now = self._clock.now()
         rendered = template.render(values)
         async with self._uow() as uow:
             conversation = await uow.conversations.get_or_create(
-                phone_number_id=self._phone_number_id,
+                phone_number_id=phone_number_id,
                 display_phone_number=display,
                 contact_id=to,
                 contact_name=None,
-                slack_channel=self._channel,
+                slack_channel=channel,
                 now=now,
             )
             message = await uow.messages.add(

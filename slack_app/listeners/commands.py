@@ -87,6 +87,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 language=language,
                 author=command.get("user_id"),
                 params=values,
+                channel=command.get("channel_id"),
             )
         except DeliveryError as error:  # the business number could not be looked up
             log.warning("template not queued", extra={"reason": error.reason})

@@ -173,6 +173,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             language=template.language,
             author=str((body.get("user") or {}).get("id") or "") or None,
             values=values,
+            phone_number_id=conversation.phone_number_id,
         )
         if result.outcome != SendOutcome.QUEUED:
             await ack(response_action="errors", errors=words.TEMPLATE_GONE)

@@ -202,3 +202,44 @@ async def test_requests_nobody_vouched_for_read_the_numbers_at_most_once_a_secon
     book = world.numbers
     assert await book.reload_unless_recent()
     assert [await book.reload_unless_recent() for _ in range(50)] == [False] * 50
+
+
+async def test_a_template_leaves_from_the_number_of_the_conversation_or_channel(
+    world: World,
+) -> None:
+    from bridge.usecases.templates import TemplateMessages, Templates
+    from tests.integration.test_templates import ORDER
+
+    await _numbers(world).add(SALES)
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S1", "Price?", at=T0), number=SALES_NUMBER)
+    )
+    await world.drain()
+    world.whatsapp.account_templates = [ORDER]
+    templates = Templates(uow=world.uow, whatsapp=world.whatsapp, clock=world.clock, waba_id="W")
+    await templates.sync()
+    messages = TemplateMessages(
+        uow=world.uow,
+        whatsapp=world.whatsapp,
+        clock=world.clock,
+        templates=templates,
+        phone_number_id=payloads.PHONE_NUMBER_ID,
+        channel=CHANNEL,
+        numbers=world.numbers.numbers,
+    )
+    send = {"name": "order_update", "language": None, "author": "U1", "params": ["Ada", "#7"]}
+    # From the modal in the customer's thread: the conversation's number.
+    await messages.send(to="4915112345678", phone_number_id="2000000002", **send)  # type: ignore[arg-type]
+    # /wa template typed in the sales channel: the sales number.
+    await messages.send(to="4915199999999", channel="C0SALES01", **send)  # type: ignore[arg-type]
+    # Anywhere else: the default number.
+    await messages.send(to="4915188888888", channel="C0ELSEWHERE", **send)  # type: ignore[arg-type]
+    await world.drain()
+    assert world.whatsapp.template_senders == [
+        "2000000002",
+        "2000000002",
+        payloads.PHONE_NUMBER_ID,
+    ]
+    # The one conversation with Ada on the sales number holds her template: no second thread.
+    sales_threads = [p for p in world.chat.parents() if p.channel == "C0SALES01"]
+    assert len(sales_threads) == 2  # Ada's, and the new contact's
