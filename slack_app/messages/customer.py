@@ -114,8 +114,10 @@ def _unknown(message: CustomerMessageView) -> str:
     if errors and isinstance(errors[0], dict):
         detail = (errors[0].get("error_data") or {}).get("details") or errors[0].get("title")
         why = f" ({_said(detail)})" if detail else ""
+    kind = message.message_type
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
     return (
-        f":grey_question: The customer sent a *{escape(message.message_type)}* message that "
+        f":grey_question: The customer sent {article} *{escape(kind)}* message that "
         f"cannot be shown here{why}. Ask them to send it another way if it matters."
     )
 

@@ -43,7 +43,7 @@ def _view(sample: dict[str, Any]) -> CustomerMessageView:
         ("message/chosen_location", ":round_pushpin: Location:"),
         ("message/contacts", ":bust_in_silhouette: Contact card:\n*Chandler Bing*"),
         ("message/order", ":shopping_trolley: Sent an order of"),
-        ("message/unsupported", "cannot be shown here"),
+        ("message/unsupported", "sent an *unsupported* message that cannot be shown here"),
         ("message/forwarded", ":arrow_right: _Forwarded_"),
         ("message/forwarded_many_times", ":fast_forward: _Forwarded many times_"),
         ("message/referral", ":mega: _Came from the ad “AD_TITLE”_"),
