@@ -558,6 +558,7 @@ def build(
         clock=clock,
         phone_number_id=settings.meta_phone_number_id,
         channel=settings.slack_channel_id,
+        numbers=numbers.numbers,
     )
     slack = build_slack(
         settings,

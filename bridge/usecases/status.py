@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.domain import REFUSED_WINDOW_CLOSED
-from bridge.ports import Clock, FailureCount, JobCounts, LanePause, UnitOfWorkFactory
+from bridge.ports import (
+    BusinessNumber,
+    Clock,
+    FailureCount,
+    JobCounts,
+    LanePause,
+    UnitOfWorkFactory,
+)
 
 __all__ = ["StatusReport", "StatusReports"]
 
@@ -31,12 +39,21 @@ class StatusReport:
 
 class StatusReports:
     def __init__(
-        self, *, uow: UnitOfWorkFactory, clock: Clock, phone_number_id: str, channel: str
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        phone_number_id: str,
+        channel: str,
+        numbers: Callable[[], Awaitable[Sequence[BusinessNumber]]] | None = None,
     ) -> None:
+        """``numbers`` lists the numbers served (the default first); without it, every number
+        a conversation was ever stored for."""
         self._uow = uow
         self._clock = clock
         self._phone_number_id = phone_number_id
         self._channel = channel
+        self._numbers = numbers
 
     async def report(self) -> StatusReport:
         now = self._clock.now()
@@ -55,6 +72,16 @@ class StatusReports:
         numbers: list[tuple[str, str | None, str]] = [
             (pnid, display, channel) for pnid, display, channel in stored
         ]
+        if self._numbers is not None:  # the numbers served, as shown on their conversations
+            shown = {pnid: display for pnid, display, _ in stored}
+            numbers = [
+                (
+                    n.phone_number_id,
+                    n.display_phone_number or shown.get(n.phone_number_id),
+                    n.slack_channel,
+                )
+                for n in await self._numbers()
+            ]
         if all(pnid != self._phone_number_id for pnid, _, _ in numbers):
             numbers.insert(0, (self._phone_number_id, None, self._channel))
         return StatusReport(

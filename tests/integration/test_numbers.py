@@ -243,3 +243,27 @@ async def test_a_template_leaves_from_the_number_of_the_conversation_or_channel(
     # The one conversation with Ada on the sales number holds her template: no second thread.
     sales_threads = [p for p in world.chat.parents() if p.channel == "C0SALES01"]
     assert len(sales_threads) == 2  # Ada's, and the new contact's
+
+
+async def test_wa_status_lists_the_numbers_served_with_their_channels(world: World) -> None:
+    from bridge.usecases.status import StatusReports
+
+    numbers = _numbers(world)
+    await numbers.add(SALES)
+    await world.webhook(payloads.messages(payloads.text("wamid.D1", "Hi", at=T0)))
+    await world.drain()
+    status = StatusReports(
+        uow=world.uow,
+        clock=world.clock,
+        phone_number_id=payloads.PHONE_NUMBER_ID,
+        channel=CHANNEL,
+        numbers=world.numbers.numbers,
+    )
+    await world.numbers.reload()
+    assert (await status.report()).numbers == (
+        (payloads.PHONE_NUMBER_ID, payloads.DISPLAY_NUMBER, CHANNEL),
+        ("2000000002", "49301234567", "C0SALES01"),
+    )
+    await numbers.remove("2000000002")
+    await world.numbers.reload()
+    assert [n[0] for n in (await status.report()).numbers] == [payloads.PHONE_NUMBER_ID]
