@@ -558,6 +558,7 @@ class SendReplyHandler(JobHandler[SendReply]):
             details=failure.details,
             problem=failure.problem,
             now=failure.at,
+            kind=failure.kind,
             job_ref=f"job:{failure.job_id}",
             recorded_title=failure.title or failure.reason,
             recorded_details=failure.details or failure.error,

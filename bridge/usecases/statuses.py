@@ -9,6 +9,7 @@ from typing import Final
 
 from bridge.domain import (
     DeliveryProblem,
+    FailureKind,
     MessageStatus,
     Notice,
     NoticeKind,
@@ -16,6 +17,7 @@ from bridge.domain import (
     advance_status,
     is_delivery_stage,
     least_advanced,
+    next_step_after,
     reached_stages,
 )
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
@@ -113,13 +115,15 @@ async def report_failed_delivery(
     details: str | None,
     problem: DeliveryProblem | None,
     now: datetime,
+    kind: FailureKind | None = None,
     job_ref: str | None = None,
     recorded_title: str | None = None,
     recorded_details: str | None = None,
 ) -> None:
     """An agent's message did not reach the customer: mark it failed, show the failure on its
     post and explain it in the thread with Meta's code, title and advice. The same whether
-    Meta refused it at once or reported the failure later by a status.
+    Meta refused it at once or reported the failure later by a status, and so is the next
+    step the notice offers (``next_step_after``: decided by the problem, which both carry).
 
     ``recorded_title`` and ``recorded_details`` are kept on the message when the agent is
     told less (an internal reason, where Meta gave no title).
@@ -148,6 +152,8 @@ async def report_failed_delivery(
         problem=problem,
         reply_ts=message.slack_ts,
         job_ref=job_ref,
+        next_step=next_step_after(problem, kind),
+        message_id=message.id,
     )
     await queue_notice(uow, message.conversation_id, notice, now=now)
 
