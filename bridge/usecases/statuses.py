@@ -23,7 +23,7 @@ from bridge.domain import (
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
 from bridge.ports import ChatSurface, MessageRecord, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.records import finish, load_message
+from bridge.usecases.records import finish, load_message, resend_of
 
 __all__ = [
     "UNKNOWN_STATUSES",
@@ -177,9 +177,22 @@ class ShowDeliveryHandler(JobHandler[ShowDelivery]):
         status = least_advanced([p.status for p in parts])
         stages = reached_stages(status)
         shown = tuple(dict.fromkeys((*message.shown_stages, *(s.value for s in stages))))
-        if shown != message.shown_stages:
+        # An agent's new send of a failed message shows on the same post: once it gets
+        # somewhere, the old failure's mark goes.
+        withdrawn = (
+            (MessageStatus.FAILED,)
+            if resend_of(message) is not None
+            and stages
+            and MessageStatus.FAILED not in stages
+            and not message.shown_stages
+            else ()
+        )
+        if shown != message.shown_stages or withdrawn:
             await self._chat.show_delivery(
-                channel=conversation.slack_channel, ts=message.slack_ts, stages=stages
+                channel=conversation.slack_channel,
+                ts=message.slack_ts,
+                stages=stages,
+                withdrawn=withdrawn,
             )
         async with self._uow() as uow:
             await uow.messages.record_shown_stages(message.id, shown)
