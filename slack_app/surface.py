@@ -29,8 +29,8 @@ from slack_app.messages import (
     STAGE_REACTIONS,
     agent_message_text,
     customer_message_text,
+    notice_actions,
     notice_text,
-    offers_templates,
     operator_notice_text,
     thread_parent_text,
 )
@@ -380,13 +380,17 @@ class SlackSurface:
         recheck_since: datetime | None,
     ) -> str:
         text = notice_text(notice, now=self._now(), templates_here=self._template_button)
+        actions = notice_actions(
+            notice, conversation_id=conversation_id, templates_here=self._template_button
+        )
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
         return await self._post(
             channel=channel,
             thread_ts=thread_ts,
             text=text,
             key=key,
             recheck_since=recheck_since,
-            blocks=self._blocks(text, conversation_id) if offers_templates(notice) else None,
+            blocks=[section, actions] if actions is not None else None,
         )
 
     async def post_operator_notice(
@@ -406,8 +410,25 @@ class SlackSurface:
         )
 
     async def show_delivery(
-        self, *, channel: str, ts: str, stages: Sequence[MessageStatus]
+        self,
+        *,
+        channel: str,
+        ts: str,
+        stages: Sequence[MessageStatus],
+        withdrawn: Sequence[MessageStatus] = (),
     ) -> None:
+        for stage in withdrawn:
+            name = STAGE_REACTIONS.get(stage)
+            if name is None:
+                continue
+            try:
+                await self._call(
+                    "reactions.remove",
+                    self._client.reactions_remove(channel=channel, timestamp=ts, name=name),
+                )
+            except ChatError as error:
+                if error.error not in ALREADY_DONE:  # gone already is what we wanted
+                    raise
         for stage in stages:
             name = STAGE_REACTIONS.get(stage)
             if name is None:

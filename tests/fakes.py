@@ -351,12 +351,20 @@ class FakeChat:
         self.windows.append((thread_ts, contact.window_expires_at))
 
     async def show_delivery(
-        self, *, channel: str, ts: str, stages: Sequence[MessageStatus]
+        self,
+        *,
+        channel: str,
+        ts: str,
+        stages: Sequence[MessageStatus],
+        withdrawn: Sequence[MessageStatus] = (),
     ) -> None:
         if self.reactions_fail_with is not None:
             raise self.reactions_fail_with
         self._maybe_fail()
         shown = self.reactions.setdefault(ts, [])
+        for stage in withdrawn:
+            if stage.value in shown:
+                shown.remove(stage.value)
         for stage in stages:
             if stage.value not in shown:
                 shown.append(stage.value)

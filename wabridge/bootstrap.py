@@ -33,6 +33,7 @@ from bridge.usecases.api import RestApi
 from bridge.usecases.numbers import NumberBook
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
+from bridge.usecases.resends import Resends
 from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
@@ -200,6 +201,7 @@ def build_slack(
     template_messages: TemplateMessages | None = None,
     template_picker: TemplatePicker | None = None,
     reactions: AgentReactions | None = None,
+    resends: Resends | None = None,
 ) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
@@ -229,6 +231,7 @@ def build_slack(
             template_messages=template_messages,
             template_picker=template_picker,
             reactions=reactions,
+            resends=resends,
             clock=clock.now,
             activity=activity,
         ),
@@ -574,6 +577,7 @@ def build(
         reactions=AgentReactions(
             uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
         ),
+        resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.wake_in),
     )
     workers = build_workers(
         storage=storage,

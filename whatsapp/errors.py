@@ -74,14 +74,16 @@ CLASSIFICATION: Final[Mapping[int, tuple[FailureKind, DeliveryProblem]]] = Mappi
         131047: (_PERMANENT, _P.WINDOW_CLOSED),
         131048: (_PERMANENT, _P.POLICY_BLOCK),
         131049: (_PERMANENT, _P.MARKETING_HELD),
-        131050: (_PERMANENT, _P.UNDELIVERABLE),
+        131050: (_PERMANENT, _P.MARKETING_STOPPED),
         131051: (_PERMANENT, _P.TYPE_UNSUPPORTED),
         131052: (_PERMANENT, _P.MEDIA_UNSUPPORTED),
-        131053: (_PERMANENT, _P.MEDIA_UNSUPPORTED),
+        131053: (_PERMANENT, _P.MEDIA_FAILED),
         131063: (_PERMANENT, _P.OTHER),
         131064: (_PERMANENT, _P.OTHER),
         133010: (_PERMANENT, _P.NUMBER_NOT_REGISTERED),
         **dict.fromkeys(range(132000, 132017), (_PERMANENT, _P.TEMPLATE)),
+        # The template's name is known, but not in the language asked for.
+        132001: (_PERMANENT, _P.TEMPLATE_LANGUAGE),
     }
 )
 
@@ -107,7 +109,9 @@ KNOWN_TITLES: Final[Mapping[int, str]] = MappingProxyType(
         131026: "Message undeliverable",
         131047: "Re-engagement message",
         131049: "Meta chose not to deliver",
+        131050: "User has stopped marketing messages",
         131051: "Unsupported message type",
+        131053: "Media upload error",
         131056: "(Business Account, Consumer Account) pair rate limit hit",
         132000: "Template Param Count Mismatch",
         132001: "Template does not exist",

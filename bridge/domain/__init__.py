@@ -12,7 +12,7 @@ from bridge.domain.events import (
     UnknownEvent,
     WebhookEvent,
 )
-from bridge.domain.failures import DeliveryProblem, FailureKind
+from bridge.domain.failures import DeliveryProblem, FailureKind, NextStep, next_step_after
 from bridge.domain.message import (
     Direction,
     MessageStatus,
@@ -42,6 +42,7 @@ __all__ = [
     "InboundMessage",
     "MessageStatus",
     "MessageTemplate",
+    "NextStep",
     "Notice",
     "NoticeKind",
     "OperatorNotice",
@@ -57,6 +58,7 @@ __all__ = [
     "advance_status",
     "is_delivery_stage",
     "least_advanced",
+    "next_step_after",
     "reached_stages",
     "window_expires_at",
     "window_is_open",

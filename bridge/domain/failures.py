@@ -1,14 +1,15 @@
 """How an outside call failed, in the core's words: the adapters map their own codes onto these.
 
 ``FailureKind`` decides what happens to a job; ``DeliveryProblem`` decides what the agent
-is told about a WhatsApp message that did not go out. Neither knows a Meta or Slack code.
+is told about a WhatsApp message that did not go out; ``NextStep`` is what the agent is
+offered to do about it. None of them knows a Meta or Slack code.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["DeliveryProblem", "FailureKind"]
+__all__ = ["DeliveryProblem", "FailureKind", "NextStep", "next_step_after"]
 
 
 class FailureKind(enum.StrEnum):
@@ -45,13 +46,48 @@ class DeliveryProblem(enum.StrEnum):
     THROTTLED = "throttled"
     RECIPIENT_THROTTLED = "recipient_throttled"
     MARKETING_HELD = "marketing_held"
+    MARKETING_STOPPED = "marketing_stopped"
     MEDIA_UNSUPPORTED = "media_unsupported"
+    MEDIA_FAILED = "media_failed"
     MEDIA_TOO_LARGE = "media_too_large"
     TYPE_UNSUPPORTED = "type_unsupported"
     EXPERIMENT = "experiment"
     TEMPLATE = "template"
+    TEMPLATE_LANGUAGE = "template_language"
     TEMPORARY = "temporary"
     INVALID_MESSAGE = "invalid_message"
     UNKNOWN_OUTCOME = "unknown_outcome"
     EARLIER_PART_FAILED = "earlier_part_failed"
     OTHER = "other"
+
+
+class NextStep(enum.StrEnum):
+    """What an agent can do, with one click, about a message that did not go out."""
+
+    #: Retries ran out on a temporary failure: a new send of the same content may go through.
+    RETRY = "retry"
+    #: Nobody knows whether it arrived: a new send may reach the customer twice.
+    SEND_AGAIN = "send_again"
+    #: The 24-hour window is closed: only an approved template can go out.
+    SEND_TEMPLATE = "send_template"
+
+
+#: Problems a new try may get past: the bridge gave up retrying, the agent may try again.
+_WORTH_ANOTHER_TRY = frozenset(
+    {DeliveryProblem.TEMPORARY, DeliveryProblem.THROTTLED, DeliveryProblem.RECIPIENT_THROTTLED}
+)
+
+
+def next_step_after(
+    problem: DeliveryProblem | None, kind: FailureKind | None = None
+) -> NextStep | None:
+    """What to offer the agent after a delivery failure: decided by the problem, which a
+    send refused at once and a ``failed`` status both carry; the failure's kind helps only
+    when the problem is unknown (a bridge-side failure that kept recurring)."""
+    if problem == DeliveryProblem.WINDOW_CLOSED:
+        return NextStep.SEND_TEMPLATE
+    if problem == DeliveryProblem.UNKNOWN_OUTCOME or kind == FailureKind.UNKNOWN_OUTCOME:
+        return NextStep.SEND_AGAIN
+    if problem in _WORTH_ANOTHER_TRY or (problem is None and kind is not None and kind.retryable):
+        return NextStep.RETRY
+    return None

@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.domain.failures import DeliveryProblem
+from bridge.domain.failures import DeliveryProblem, NextStep
 
 __all__ = ["Notice", "NoticeKind"]
 
@@ -60,3 +60,7 @@ class Notice:
     job_ref: str | None = None
     #: Templates to suggest, best first, as ``name:language``.
     suggestions: tuple[str, ...] = ()
+    #: What the agent is offered to do about a failed delivery (a button).
+    next_step: NextStep | None = None
+    #: The message the notice is about, when a next step acts on it.
+    message_id: int | None = None

@@ -156,5 +156,13 @@ class ChatSurface(Protocol):
         ...
 
     async def show_delivery(
-        self, *, channel: str, ts: str, stages: Sequence[MessageStatus]
-    ) -> None: ...
+        self,
+        *,
+        channel: str,
+        ts: str,
+        stages: Sequence[MessageStatus],
+        withdrawn: Sequence[MessageStatus] = (),
+    ) -> None:
+        """Show the stages an agent's message reached on its post; ``withdrawn`` ones shown
+        before no longer hold (a failure an agent's new send has overcome)."""
+        ...

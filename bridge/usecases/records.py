@@ -7,14 +7,53 @@ from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext
 from bridge.ports import ConversationRecord, MessageRecord, UnitOfWorkFactory
 
-__all__ = ["finish", "load_message", "load_threaded_conversation"]
+__all__ = [
+    "current_parts",
+    "finish",
+    "load_message",
+    "load_threaded_conversation",
+    "resend_key",
+    "resend_of",
+]
+
+#: The idempotency key of an agent's new send of a failed message: one per failed message,
+#: so two clicks on its button send once.
+_RESEND_PREFIX = "retry:"
+
+
+def resend_key(message_id: int) -> str:
+    """The idempotency key of the new send of failed message ``message_id``."""
+    return f"{_RESEND_PREFIX}{message_id}"
+
+
+def resend_of(message: MessageRecord) -> int | None:
+    """The failed message this one sends again, if it is such a send."""
+    key = message.idempotency_key or ""
+    rest = key.removeprefix(_RESEND_PREFIX)
+    return int(rest) if rest != key and rest.isdigit() else None
+
+
+def current_parts(parts: list[MessageRecord]) -> list[MessageRecord]:
+    """A reply's parts as they stand now: a part an agent sent again is replaced, in its
+    place, by its latest new send (a reply whose post shows them all has one display)."""
+    ids = {p.id for p in parts}
+    again = {of: p for p in parts if (of := resend_of(p)) is not None and of in ids}
+    current = []
+    for part in parts:
+        if resend_of(part) in ids:
+            continue  # it stands in for another part, below
+        while part.id in again:
+            part = again[part.id]
+        current.append(part)
+    return current
 
 
 async def load_message(
     uow: UnitOfWorkFactory, *, conversation_id: int, message_id: int
 ) -> tuple[MessageRecord, ConversationRecord, list[MessageRecord]]:
-    """A message, its conversation, and every part of the reply it belongs to (just itself
-    when the reply went out whole); ``UnworkableJobError`` if either record is gone."""
+    """A message, its conversation, and every part of the reply it belongs to as it stands
+    (just itself when the reply went out whole; parts sent again replaced by their new
+    sends); ``UnworkableJobError`` if either record is gone."""
     async with uow() as unit:
         message = await unit.messages.get(message_id)
         conversation = await unit.conversations.get(conversation_id)
@@ -25,7 +64,7 @@ async def load_message(
         )
     if message is None or conversation is None:
         raise UnworkableJobError(f"message {message_id} is gone", reason="message_gone")
-    return message, conversation, parts or [message]
+    return message, conversation, current_parts(parts) or [message]
 
 
 async def finish(uow: UnitOfWorkFactory, ctx: JobContext) -> None:

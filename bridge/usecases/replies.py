@@ -48,6 +48,7 @@ from bridge.usecases.records import finish, load_message
 from bridge.usecases.statuses import report_failed_delivery
 
 __all__ = [
+    "EARLIER_PART_NOT_SENT",
     "REPLY_SETTLE",
     "AgentFile",
     "ChangeOutcome",
@@ -70,6 +71,9 @@ REPLY_SETTLE: Final = timedelta(milliseconds=250)
 TELL_AGENT_ON_ATTEMPT: Final = 2
 #: A quote is matched against this many of the customer's latest messages.
 QUOTE_LOOKBACK: Final = 50
+#: The error kept on a part held back because an earlier part of its reply failed: a new
+#: send of that earlier part takes these along.
+EARLIER_PART_NOT_SENT: Final = "An earlier part of this reply was not sent"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -462,10 +466,16 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.UNKNOWN_OUTCOME,
                 reason="unknown_outcome",
             )
-        if any(p.status == MessageStatus.FAILED and p.id < message.id for p in parts):
+        place = next((n for n, p in enumerate(parts) if p.id == message.id), None)
+        if place is None:
+            # An agent sent it again meanwhile (this is a replay of the failed send).
+            log.info("reply already sent again by an agent", extra=ids)
+            await finish(self._uow, ctx)
+            return
+        if any(p.status == MessageStatus.FAILED for p in parts[:place]):
             raise DeliveryError(
                 code=None,
-                title="An earlier part of this reply was not sent",
+                title=EARLIER_PART_NOT_SENT,
                 kind=FailureKind.PERMANENT,
                 problem=DeliveryProblem.EARLIER_PART_FAILED,
                 reason="earlier_part_failed",
@@ -565,6 +575,7 @@ class SendReplyHandler(JobHandler[SendReply]):
             details=failure.details,
             problem=failure.problem,
             now=failure.at,
+            kind=failure.kind,
             job_ref=f"job:{failure.job_id}",
             recorded_title=failure.title or failure.reason,
             recorded_details=failure.details or failure.error,

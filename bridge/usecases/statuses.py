@@ -9,6 +9,7 @@ from typing import Final
 
 from bridge.domain import (
     DeliveryProblem,
+    FailureKind,
     MessageStatus,
     Notice,
     NoticeKind,
@@ -16,12 +17,13 @@ from bridge.domain import (
     advance_status,
     is_delivery_stage,
     least_advanced,
+    next_step_after,
     reached_stages,
 )
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
 from bridge.ports import ChatSurface, MessageRecord, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.records import finish, load_message
+from bridge.usecases.records import finish, load_message, resend_of
 
 __all__ = [
     "UNKNOWN_STATUSES",
@@ -113,13 +115,15 @@ async def report_failed_delivery(
     details: str | None,
     problem: DeliveryProblem | None,
     now: datetime,
+    kind: FailureKind | None = None,
     job_ref: str | None = None,
     recorded_title: str | None = None,
     recorded_details: str | None = None,
 ) -> None:
     """An agent's message did not reach the customer: mark it failed, show the failure on its
     post and explain it in the thread with Meta's code, title and advice. The same whether
-    Meta refused it at once or reported the failure later by a status.
+    Meta refused it at once or reported the failure later by a status, and so is the next
+    step the notice offers (``next_step_after``: decided by the problem, which both carry).
 
     ``recorded_title`` and ``recorded_details`` are kept on the message when the agent is
     told less (an internal reason, where Meta gave no title).
@@ -148,6 +152,8 @@ async def report_failed_delivery(
         problem=problem,
         reply_ts=message.slack_ts,
         job_ref=job_ref,
+        next_step=next_step_after(problem, kind),
+        message_id=message.id,
     )
     await queue_notice(uow, message.conversation_id, notice, now=now)
 
@@ -171,9 +177,22 @@ class ShowDeliveryHandler(JobHandler[ShowDelivery]):
         status = least_advanced([p.status for p in parts])
         stages = reached_stages(status)
         shown = tuple(dict.fromkeys((*message.shown_stages, *(s.value for s in stages))))
-        if shown != message.shown_stages:
+        # An agent's new send of a failed message shows on the same post: once it gets
+        # somewhere, the old failure's mark goes.
+        withdrawn = (
+            (MessageStatus.FAILED,)
+            if resend_of(message) is not None
+            and stages
+            and MessageStatus.FAILED not in stages
+            and not message.shown_stages
+            else ()
+        )
+        if shown != message.shown_stages or withdrawn:
             await self._chat.show_delivery(
-                channel=conversation.slack_channel, ts=message.slack_ts, stages=stages
+                channel=conversation.slack_channel,
+                ts=message.slack_ts,
+                stages=stages,
+                withdrawn=withdrawn,
             )
         async with self._uow() as uow:
             await uow.messages.record_shown_stages(message.id, shown)

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import Replies, ReplyChanges
+from bridge.usecases.resends import Resends
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
 from slack_app.text import UserNames
@@ -58,13 +59,15 @@ class ListenerDeps:
     template_picker: TemplatePicker | None = None
     #: None where agents' reactions are not sent (tests that do not need them).
     reactions: AgentReactions | None = None
+    #: The Retry and Send again buttons of failure notices.
+    resends: Resends | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     activity: Activity = field(default_factory=Activity)
 
 
 def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
     """Register every listener of wabridge on ``app``."""
-    from slack_app.listeners import commands, messages, modals
+    from slack_app.listeners import commands, messages, modals, resends
 
-    for module in (messages, commands, modals):
+    for module in (messages, commands, modals, resends):
         module.register(app, deps)

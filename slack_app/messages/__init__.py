@@ -9,7 +9,7 @@ from slack_app.messages.conversations import (
     thread_parent_text,
 )
 from slack_app.messages.delivery import STAGE_REACTIONS
-from slack_app.messages.notices import notice_text, offers_templates
+from slack_app.messages.notices import notice_actions, notice_text, offers_templates
 from slack_app.messages.problems import advice
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "agent_message_text",
     "customer_message_text",
     "escape",
+    "notice_actions",
     "notice_text",
     "offers_templates",
     "operator_notice_text",

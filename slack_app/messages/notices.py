@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from bridge.domain import DeliveryProblem, Notice, NoticeKind
+from bridge.domain import DeliveryProblem, NextStep, Notice, NoticeKind
 from slack_app.messages.conversations import escape
 from slack_app.messages.problems import advice
+from slack_app.messages.resends import resend_button
+from slack_app.messages.templates import send_template_button
 
-__all__ = ["notice_text", "offers_templates"]
+__all__ = ["notice_actions", "notice_text", "offers_templates"]
 
 
 def offers_templates(notice: Notice) -> bool:
     """Whether the notice carries the "Send template" button."""
-    return notice.kind in (NoticeKind.WINDOW_CLOSED, NoticeKind.WINDOW_WARNING)
+    return (
+        notice.kind in (NoticeKind.WINDOW_CLOSED, NoticeKind.WINDOW_WARNING)
+        or notice.next_step == NextStep.SEND_TEMPLATE
+    )
+
+
+def notice_actions(
+    notice: Notice, *, conversation_id: int, templates_here: bool
+) -> dict[str, Any] | None:
+    """The button under a notice, if it offers a next step: "Send template" (where agents
+    can send templates from Slack), "Retry" or "Send again"."""
+    if offers_templates(notice):
+        return send_template_button(conversation_id) if templates_here else None
+    if notice.next_step in (NextStep.RETRY, NextStep.SEND_AGAIN) and notice.message_id is not None:
+        return resend_button(notice.next_step, notice.message_id)
+    return None
 
 
 def _ago(expired: datetime | None, now: datetime) -> str:
@@ -31,7 +49,12 @@ def _ago(expired: datetime | None, now: datetime) -> str:
 
 def _failure(notice: Notice) -> str:
     if notice.problem == DeliveryProblem.UNKNOWN_OUTCOME:
-        return f":warning: *Maybe not sent.* {advice(notice.problem)}"
+        twice = (
+            " Sending it again may deliver it twice."
+            if notice.next_step == NextStep.SEND_AGAIN
+            else ""
+        )
+        return f":warning: *Maybe not sent.* {advice(notice.problem)}{twice}"
     if notice.error_code is not None:
         what = f"error {notice.error_code}"
         what += f": {escape(notice.error_title)}" if notice.error_title else ""

@@ -13,6 +13,7 @@ from bridge.domain import (
     DeliveryProblem,
     FailureKind,
     MessageStatus,
+    NextStep,
     Notice,
     NoticeKind,
     OperatorNotice,
@@ -167,6 +168,48 @@ async def test_a_refused_reaction_is_permanent_and_a_repeated_one_harmless(
         await surface.show_delivery(channel=CHANNEL, ts="1.000001", stages=[MessageStatus.SENT])
     assert gone.value.kind == FailureKind.PERMANENT
     assert gone.value.reason == "slack:message_not_found"
+
+
+async def test_a_failure_mark_gives_way_to_a_new_send_s_progress(slack: SlackSimulator) -> None:
+    surface = _surface(slack)
+    thread = await _thread(surface)
+    await surface.show_delivery(channel=CHANNEL, ts=thread, stages=[MessageStatus.FAILED])
+    assert slack.reactions(CHANNEL, thread) == ["x"]
+    for _ in range(2):  # withdrawing a mark already gone is harmless
+        await surface.show_delivery(
+            channel=CHANNEL,
+            ts=thread,
+            stages=[MessageStatus.SENT],
+            withdrawn=[MessageStatus.FAILED],
+        )
+    assert slack.reactions(CHANNEL, thread) == ["heavy_check_mark"]
+
+
+async def test_a_notice_offering_a_next_step_carries_its_button(slack: SlackSimulator) -> None:
+    surface = _surface(slack)
+    thread = await _thread(surface)
+    notice = Notice(
+        kind=NoticeKind.DELIVERY_FAILED,
+        error_code=131000,
+        error_title="Something went wrong",
+        problem=DeliveryProblem.TEMPORARY,
+        next_step=NextStep.RETRY,
+        message_id=42,
+    )
+    ts = await surface.post_notice(
+        channel=CHANNEL,
+        thread_ts=thread,
+        notice=notice,
+        conversation_id=7,
+        key="n1",
+        recheck_since=None,
+    )
+    posted = slack.message(CHANNEL, ts)
+    assert posted is not None and posted.blocks is not None
+    section, actions = posted.blocks
+    assert "Not delivered" in section["text"]["text"] and "131000" in posted.text
+    [button] = actions["elements"]
+    assert (button["action_id"], button["value"]) == ("wa_retry_send", "42")
 
 
 async def test_a_played_voice_note_has_its_own_reaction_no_customer_can_fake(

@@ -110,7 +110,8 @@ def test_failure_notice_quotes_code_title_and_advice() -> None:
         problem=DeliveryProblem.UNDELIVERABLE,
     )
     text = notice_text(notice, now=T0)
-    assert "131026" in text and "Undeliverable" in text and "cannot be delivered" in text
+    assert "131026" in text and "Undeliverable" in text
+    assert "cannot receive WhatsApp messages" in text
 
 
 def test_an_unknown_outcome_asks_the_agent_instead_of_claiming_failure() -> None:
