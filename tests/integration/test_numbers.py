@@ -235,11 +235,12 @@ async def test_a_template_leaves_from_the_number_of_the_conversation_or_channel(
     # Anywhere else: the default number.
     await messages.send(to="4915188888888", channel="C0ELSEWHERE", **send)  # type: ignore[arg-type]
     await world.drain()
-    assert world.whatsapp.template_senders == [
-        "2000000002",
-        "2000000002",
-        payloads.PHONE_NUMBER_ID,
-    ]
+    senders = {m["to"]: n for m, n in zip(world.whatsapp.sent, world.whatsapp.template_senders)}
+    assert senders == {
+        "4915112345678": "2000000002",
+        "4915199999999": "2000000002",
+        "4915188888888": payloads.PHONE_NUMBER_ID,
+    }
     # The one conversation with Ada on the sales number holds her template: no second thread.
     sales_threads = [p for p in world.chat.parents() if p.channel == "C0SALES01"]
     assert len(sales_threads) == 2  # Ada's, and the new contact's
