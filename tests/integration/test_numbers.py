@@ -235,7 +235,8 @@ async def test_a_template_leaves_from_the_number_of_the_conversation_or_channel(
     # Anywhere else: the default number.
     await messages.send(to="4915188888888", channel="C0ELSEWHERE", **send)  # type: ignore[arg-type]
     await world.drain()
-    senders = {m["to"]: n for m, n in zip(world.whatsapp.sent, world.whatsapp.template_senders)}
+    pairs = zip(world.whatsapp.sent, world.whatsapp.template_senders, strict=True)
+    senders = {m["to"]: n for m, n in pairs}
     assert senders == {
         "4915112345678": "2000000002",
         "4915199999999": "2000000002",
