@@ -26,7 +26,7 @@ lint: $(STAMP)
 # Every test on SQLite, then every test again on a throwaway PostgreSQL cluster.
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
-	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
+	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) tests/integration tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
