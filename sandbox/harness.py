@@ -64,6 +64,11 @@ class BridgeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs (benchmarks read its memory in ``/proc``)."""
+        return None if self._proc is None else self._proc.pid
+
     def start(self, *, timeout: float = 60.0) -> None:
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -133,6 +133,8 @@ class WebApi:
         self.scopes: tuple[str, ...] = tuple(scopes)
         # Messages the bot posted during the last call, for the simulator to echo as events.
         self.posted: list[SimMessage] = []
+        # Reactions the bot added (True) or removed (False) during the last call, likewise.
+        self.reacted: list[tuple[bool, SimMessage, str]] = []
         self.handlers: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -426,6 +428,7 @@ class WebApi:
         if self.ws.bot_user_id in users:
             raise SlackError("already_reacted")
         users.append(self.ws.bot_user_id)
+        self.reacted.append((True, message, name))
         return {"ok": True}
 
     def reactions_remove(self, args: Args) -> dict[str, Any]:
@@ -436,6 +439,7 @@ class WebApi:
         users.remove(self.ws.bot_user_id)
         if not users:
             del message.reactions[name]
+        self.reacted.append((False, message, name))
         return {"ok": True}
 
     def reactions_get(self, args: Args) -> dict[str, Any]:

@@ -143,6 +143,7 @@ class SlackSimulator(ServedApp):
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         echo_bot_messages: bool = True,
+        echo_bot_reactions: bool = True,
         port: int = 0,
         app_token: str | None = None,
         socket_mode: bool = False,
@@ -157,6 +158,9 @@ class SlackSimulator(ServedApp):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.echo_bot_messages = echo_bot_messages
+        # Slack tells an app about its own reactions too: an app must not take them for a
+        # human's (the bridge's delivery marks, the customer's reactions it shows).
+        self.echo_bot_reactions = echo_bot_reactions
         self.app_token = app_token
         self.socket_mode = socket_mode
         # Slack gives an app about 3 s to ack before it retries an event.
@@ -482,8 +486,12 @@ class SlackSimulator(ServedApp):
         mimetype: str | None = None,
         text: str = "",
         user: str = "UAGENT1",
+        size: int | None = None,
     ) -> DeliveredEvent:
-        """A human shares a file (in a thread): deliver a `file_share` message event."""
+        """A human shares a file (in a thread): deliver a `file_share` message event.
+
+        `size` is the size Slack reports, when it should not be that of `content` (a file
+        too large to hold in a test, simulated by a few bytes)."""
         self._check_target()
         mime = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         with self._lock:
@@ -496,6 +504,7 @@ class SlackSimulator(ServedApp):
                 user=user,
                 content=content,
                 mimetype=mime,
+                declared_size=size,
             )
             ws.files[file_id] = file
             message = ws.add_message(
@@ -572,6 +581,19 @@ class SlackSimulator(ServedApp):
             event["thread_ts"] = message.thread_ts
         return self._deliver(event, ts)
 
+    def _reaction_event(
+        self, message: SimMessage, name: str, user: str, *, added: bool
+    ) -> dict[str, Any]:
+        """The `reaction_added` or `reaction_removed` event for a reaction; holds the lock."""
+        return {
+            "type": "reaction_added" if added else "reaction_removed",
+            "user": user,
+            "reaction": name,
+            "item": {"type": "message", "channel": message.channel, "ts": message.ts},
+            "item_user": message.user,
+            "event_ts": self._ws.next_ts(),
+        }
+
     def _react(self, channel: str, ts: str, name: str, user: str, added: bool) -> DeliveredEvent:
         self._check_target()
         name = name.strip(":")
@@ -586,15 +608,7 @@ class SlackSimulator(ServedApp):
                 users.remove(user)
             if not users:
                 del message.reactions[name]
-            event_ts = ws.next_ts()
-        event = {
-            "type": "reaction_added" if added else "reaction_removed",
-            "user": user,
-            "reaction": name,
-            "item": {"type": "message", "channel": channel_id, "ts": ts},
-            "item_user": message.user,
-            "event_ts": event_ts,
-        }
+            event = self._reaction_event(message, name, user, added=added)
         return self._deliver(event, ts)
 
     def agent_react(
@@ -970,15 +984,25 @@ class SlackSimulator(ServedApp):
                 data = err.answer()
             posted = [self._message_event(m) for m in self._api.posted]
             self._api.posted.clear()
+            reacted = [
+                self._reaction_event(m, name, self.bot_user_id, added=added)
+                for added, m, name in self._api.reacted
+            ]
+            self._api.reacted.clear()
         target = self.socket_mode or self.events_url
-        if self.echo_bot_messages and target and self._outbox is not None:
-            for event in posted:
+        echoes = (posted if self.echo_bot_messages else []) + (
+            reacted if self.echo_bot_reactions else []
+        )
+        if target and self._outbox is not None:
+            for event in echoes:
                 self._outbox.spawn(self._echo(event))
         return self._answer(method, args, data)
 
     async def _echo(self, event: dict[str, Any]) -> None:
-        """Deliver the event Slack sends for the bot's own post; failures are ignored."""
+        """Deliver the event Slack sends for the bot's own post or reaction; failures are
+        ignored."""
         url, outbox = self.events_url, self._outbox
+        ts = str(event["item"]["ts"] if "item" in event else event["ts"])
         callback = event_callback(event, team_id=self.team_id, bot_user_id=self.bot_user_id)
         body = json.dumps(callback, ensure_ascii=False).encode()
         if self.socket_mode and self._socket.running:
@@ -990,13 +1014,13 @@ class SlackSimulator(ServedApp):
                 retry_delay=self.socket_retry_delay,
             )
             delivered = DeliveredEvent(
-                event["ts"], callback["event_id"], body, 200 if sent.acked else 0, envelope=sent
+                ts, callback["event_id"], body, 200 if sent.acked else 0, envelope=sent
             )
         elif url and outbox is not None:
             headers = signed_headers(self.signing_secret, body, _JSON)
             response = await outbox.post(url, body, headers)
             status = 0 if response is None else response.status_code
-            delivered = DeliveredEvent(event["ts"], callback["event_id"], body, status)
+            delivered = DeliveredEvent(ts, callback["event_id"], body, status)
         else:
             return
         with self._lock:

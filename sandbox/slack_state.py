@@ -62,6 +62,9 @@ class SimFile:
     content: bytes | None = None
     mimetype: str = "application/octet-stream"
     created: int = field(default_factory=lambda: int(time.time()))
+    #: The size Slack reports when it is not that of ``content``: a large file simulated
+    #: without its bytes.
+    declared_size: int | None = None
     #: Where the file was shared: (channel, message ts, thread ts).
     shares: list[tuple[str, str, str | None]] = field(default_factory=list)
 
@@ -195,7 +198,7 @@ class Workspace:
             "filetype": extension,
             "pretty_type": extension.upper(),
             "user": file.user,
-            "size": len(file.content) if file.content is not None else file.length,
+            "size": self._size(file),
             "mode": "hosted",
             "is_external": False,
             "url_private": url,
@@ -203,6 +206,12 @@ class Workspace:
             "permalink": f"https://sandbox.slack.com/files/{file.user}/{file.id}/{file.name}",
             "shares": self._shares(file),
         }
+
+    @staticmethod
+    def _size(file: SimFile) -> int:
+        if file.declared_size is not None:
+            return file.declared_size
+        return len(file.content) if file.content is not None else file.length
 
     def _shares(self, file: SimFile) -> dict[str, Any]:
         """Slack's `shares`: by visibility, then channel, the messages that carry the file."""

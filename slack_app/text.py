@@ -20,7 +20,13 @@ from typing import Final, Protocol
 
 import emoji
 
-__all__ = ["UserNames", "slack_emoji_name", "slack_to_whatsapp", "whatsapp_to_slack"]
+__all__ = [
+    "UserNames",
+    "slack_emoji_name",
+    "slack_to_whatsapp",
+    "unicode_emoji",
+    "whatsapp_to_slack",
+]
 
 
 class UserNames(Protocol):
@@ -267,19 +273,16 @@ def slack_emoji_name(emoji_text: str) -> str | None:
     return "+1" if name == "thumbsup" else name
 
 
-#: Slack's skin tones 2-6, as the Unicode modifiers they stand for.
-_SKIN_TONES: Final = {str(n): chr(0x1F3FB + n - 2) for n in range(2, 7)}
+#: Slack's skin tones: ``skin-tone-2`` to ``skin-tone-6``.
+_SKIN_TONES: Final = frozenset("23456")
 
 
 def unicode_emoji(name: str) -> str | None:
     """The Unicode emoji of a Slack reaction name (``+1::skin-tone-3`` -> ``👍🏼``), or None
-    for one only Slack knows (a custom emoji)."""
+    for one only Slack knows (a custom emoji).
+
+    A reaction name is a shortcode without its colons, so it reads the way a shortcode in a
+    message does: Slack's own names, hyphenated names and flags included."""
     base, _, tone = name.strip(":").partition("::")
-    country = base.removeprefix("flag-")
-    if country != base and len(country) == 2 and country.isalpha():  # flag-de -> 🇩🇪
-        return "".join(chr(0x1F1E6 + ord(c) - ord("a")) for c in country.lower())
-    glyph = emoji.emojize(f":{base}:", language="alias")
-    if not emoji.is_emoji(glyph):
-        return None
-    modifier = _SKIN_TONES.get(tone.removeprefix("skin-tone-"), "") if tone else ""
-    return glyph + modifier
+    shade = tone.removeprefix("skin-tone-")
+    return _emoji(base, shade if shade in _SKIN_TONES else None)

@@ -44,6 +44,8 @@ _NOUNS: Final = {
     "document": "documents",
 }
 
+_ONE: Final = {"audio": "audio file"}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundFile:
@@ -55,9 +57,11 @@ class OutboundFile:
 
 
 def _size(size: int) -> str:
+    # Rounded up: a file one byte over a limit must not read as the limit itself.
     if size >= _MB:
-        return f"{size / _MB:.1f} MB".replace(".0 MB", " MB")
-    return f"{max(size // 1024, 1)} KB"
+        tenths = -(-size * 10 // _MB)
+        return f"{tenths // 10}.{tenths % 10} MB".replace(".0 MB", " MB")
+    return f"{max(-(-size // 1024), 1)} KB"
 
 
 def outbound_file(name: str, mime_type: str, size: int) -> OutboundFile:
@@ -74,7 +78,7 @@ def outbound_file(name: str, mime_type: str, size: int) -> OutboundFile:
         instead = "Share a link to it instead."
     else:
         instead = (
-            f"Send a smaller {kind} (up to {_size(limit)}), or a link to it. "
+            f"Send a smaller {_ONE.get(kind, kind)} (up to {_size(limit)}), or a link to it. "
             f"Zipped, it can go as a document of up to {_size(MEDIA_LIMITS['document'])}."
         )
     refusal = (

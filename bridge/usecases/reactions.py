@@ -2,8 +2,9 @@
 
 WhatsApp keeps one reaction per message from the business: a new one replaces it, and an
 empty one takes it back. So a removal in Slack is sent only when it removes the reaction
-the customer currently sees. A reaction goes out through ``SendReply`` like a reply, in the
-conversation's order, and only while the window is open.
+the customer sees, or will see once the reactions queued before it have gone out. A
+reaction goes out through ``SendReply`` like a reply, in the conversation's order, and only
+while the window is open.
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class AgentReactions:
                 seq=reacted_at,
                 not_before=now + self._settle,
             )
+            # What the customer will see once the queue has run, recorded now: an agent who
+            # takes a reaction back before it went out must still take it back on WhatsApp.
+            await uow.messages.set_agent_reaction(target.id, emoji if added else None)
             await uow.commit()
         self._on_queued(self._settle.total_seconds())
         log.info("reaction taken", extra={**ids, "added": added})

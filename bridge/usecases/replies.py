@@ -532,7 +532,9 @@ class SendReplyHandler(JobHandler[SendReply]):
             await uow.messages.mark_sent(message.id, wamid=wamid, at=sent_at)
             if reaction:  # no post of its own: it shows as the agent's emoji on the customer's
                 target = await uow.messages.by_wamid(str(message.content.get("message_id")))
-                if target is not None:
+                # An agent's reaction was recorded when it was queued (usecases/reactions.py):
+                # recording it again as it goes out could undo a later one already queued.
+                if target is not None and message.sender_type != SenderType.AGENT:
                     emoji = str(message.content.get("emoji") or "")
                     await uow.messages.set_agent_reaction(target.id, emoji or None)
             else:

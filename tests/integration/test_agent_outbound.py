@@ -170,6 +170,31 @@ async def test_an_agents_reaction_reaches_the_customer_and_its_removal_takes_it_
     assert world.chat.reactions == {}  # a reaction has no delivery marks of its own
 
 
+async def test_a_reaction_taken_back_before_it_went_out_is_taken_back_on_whatsapp(
+    world: World,
+) -> None:
+    await _open(world)
+    post = next(p.ts for p in world.chat.posts if p.text == "My parcel is late")
+    reactions = _reactions(world)
+    for emoji, added in (("👍", True), ("🙏", True), ("🙏", False)):
+        outcome = await reactions.react(
+            channel=CHANNEL,
+            ts=post,
+            user="U1",
+            emoji=emoji,
+            added=added,
+            reacted_at=world.clock.now(),
+            event_id=None,
+        )
+        assert outcome == ReactionOutcome.QUEUED
+        world.clock.advance(seconds=1)
+    await world.drain()  # nothing went out until now
+    reactions_sent = [(s["message_id"], s["emoji"]) for s in world.whatsapp.sent]
+    assert reactions_sent == [("wamid.1", "👍"), ("wamid.1", "🙏"), ("wamid.1", "")]
+    # The customer sees none now: taking back 👍 too changes nothing.
+    assert await _react(world, post, "👍", added=False) == ReactionOutcome.IGNORED
+
+
 async def test_reactions_elsewhere_are_not_sent(world: World) -> None:
     thread = await _open(world)
     assert await _react(world, thread, "👍") == ReactionOutcome.IGNORED  # the parent

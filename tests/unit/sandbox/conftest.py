@@ -119,6 +119,7 @@ def slack(slack_server: SlackSimulator, receiver: Receiver) -> Iterator[SlackSim
     sim = slack_server
     sim.events_url = receiver.url
     sim.echo_bot_messages = False  # tests that want echoes turn them on
+    sim.echo_bot_reactions = False
     yield sim
     assert sim.wait_idle(5)
     sim.reset()
@@ -147,6 +148,7 @@ def slack_socket(slack_socket_server: SlackSimulator) -> Iterator[SlackSimulator
     sim = slack_socket_server
     sim.socket_mode = True
     sim.echo_bot_messages = False  # tests that want echoes turn them on
+    sim.echo_bot_reactions = False
     sim.socket_ack_timeout = 2.0
     sim.socket_retry_delay = 0.2
     yield sim

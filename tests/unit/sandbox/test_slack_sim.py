@@ -377,6 +377,35 @@ async def test_bot_posts_are_echoed_as_events(
     assert len(receiver.requests()) == 1
 
 
+async def test_bot_reactions_are_echoed_as_events(
+    client: AsyncWebClient, slack: SlackSimulator, receiver: Receiver
+) -> None:
+    posted = slack.agent_post(CHANNEL, "thanks!")
+    slack.echo_bot_reactions = True
+    await client.reactions_add(channel=CHANNEL, timestamp=posted.ts, name="white_check_mark")
+    await client.reactions_remove(channel=CHANNEL, timestamp=posted.ts, name="white_check_mark")
+    assert slack.wait_for(lambda: len(receiver.requests()) == 3, timeout=5)
+    assert all(_verified(r) for r in receiver.requests())
+    _, added, removed = [json.loads(r.body)["event"] for r in receiver.requests()]
+    item = {"type": "message", "channel": CHANNEL, "ts": posted.ts}
+    assert (added["type"], added["user"], added["reaction"]) == (
+        "reaction_added",
+        "UBOT",
+        "white_check_mark",
+    )
+    assert added["item"] == item and added["item_user"] == "UAGENT1"
+    assert (removed["type"], removed["user"], removed["item"]) == ("reaction_removed", "UBOT", item)
+    assert float(removed["event_ts"]) > float(added["event_ts"])
+    assert [e.ts for e in slack.events()][1:] == [posted.ts, posted.ts]
+    # A refused reaction changes nothing, so Slack says nothing.
+    with pytest.raises(SlackApiError):
+        await client.reactions_remove(channel=CHANNEL, timestamp=posted.ts, name="eyes")
+    slack.echo_bot_reactions = False
+    await client.reactions_add(channel=CHANNEL, timestamp=posted.ts, name="eyes")
+    assert slack.wait_idle(5)
+    assert len(receiver.requests()) == 3
+
+
 def test_agent_edit_delete_and_react(slack: SlackSimulator, receiver: Receiver) -> None:
     posted = slack.agent_post(CHANNEL, "typo")
     slack.agent_edit(CHANNEL, posted.ts, "fixed")
@@ -405,6 +434,17 @@ def test_agent_upload(slack: SlackSimulator, receiver: Receiver, http: httpx.Cli
     assert file["mimetype"] == "image/jpeg"
     got = http.get(file["url_private_download"], headers={"Authorization": f"Bearer {SLACK_TOKEN}"})
     assert got.content == b"jpeg"
+    assert file["size"] == 4
+
+
+def test_agent_upload_of_a_declared_size(slack: SlackSimulator, receiver: Receiver) -> None:
+    # A file too large to hold in a test: Slack reports its size, the bytes are a stand-in.
+    slack.agent_upload(
+        channel=CHANNEL, filename="holiday.mp4", content=b"mp4", size=40 * 1024 * 1024
+    )
+    [file] = json.loads(receiver.requests()[0].body)["event"]["files"]
+    assert (file["size"], file["mimetype"]) == (40 * 1024 * 1024, "video/mp4")
+    assert slack.file_content(file["id"]) == b"mp4"
 
 
 def test_slash_command_and_response_url(

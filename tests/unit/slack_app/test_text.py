@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slack_app.text import slack_to_whatsapp, whatsapp_to_slack
+from slack_app.text import slack_to_whatsapp, unicode_emoji, whatsapp_to_slack
 
 
 class FakeUserNames:
@@ -144,3 +144,43 @@ def test_a_long_customer_text_is_escaped_whole() -> None:
 async def test_a_customer_text_comes_back_the_same() -> None:
     text = "Fish & chips <3 > 2\n> a quote\n*bold* and `code`"
     assert await _to_whatsapp(whatsapp_to_slack(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "glyph"),
+    [
+        ("thumbsup", "\N{THUMBS UP SIGN}"),
+        ("+1", "\N{THUMBS UP SIGN}"),
+        ("pray", "\N{PERSON WITH FOLDED HANDS}"),
+        ("heart", "\N{HEAVY BLACK HEART}\ufe0f"),
+        (":white_check_mark:", "\N{WHITE HEAVY CHECK MARK}"),
+        # Skin tones 2 to 6 are the five Fitzpatrick modifiers.
+        ("+1::skin-tone-2", "\N{THUMBS UP SIGN}\N{EMOJI MODIFIER FITZPATRICK TYPE-1-2}"),
+        ("thumbsup::skin-tone-3", "\N{THUMBS UP SIGN}\N{EMOJI MODIFIER FITZPATRICK TYPE-3}"),
+        ("wave::skin-tone-6", "\N{WAVING HAND SIGN}\N{EMOJI MODIFIER FITZPATRICK TYPE-6}"),
+        # The modifier takes the place of the presentation selector: "✌️🏼" is no emoji.
+        ("v::skin-tone-3", "\N{VICTORY HAND}\N{EMOJI MODIFIER FITZPATRICK TYPE-3}"),
+        # ... and goes on the person, inside a joined sequence.
+        (
+            "man-shrugging::skin-tone-2",
+            "\N{SHRUG}\N{EMOJI MODIFIER FITZPATRICK TYPE-1-2}\u200d\N{MALE SIGN}\ufe0f",
+        ),
+        # An emoji that takes no tone keeps none; an unknown tone is dropped.
+        ("eyes::skin-tone-3", "\N{EYES}"),
+        ("thumbsup::skin-tone-9", "\N{THUMBS UP SIGN}"),
+        # Slack's own names, and its hyphens where the emoji set has underscores.
+        ("simple_smile", "\N{SLIGHTLY SMILING FACE}"),
+        ("face_palm", "\N{FACE PALM}"),
+        ("man-shrugging", "\N{SHRUG}\u200d\N{MALE SIGN}\ufe0f"),
+        # Country flags by ISO code.
+        ("flag-de", "\N{REGIONAL INDICATOR SYMBOL LETTER D}\N{REGIONAL INDICATOR SYMBOL LETTER E}"),
+        ("flag-br", "\N{REGIONAL INDICATOR SYMBOL LETTER B}\N{REGIONAL INDICATOR SYMBOL LETTER R}"),
+    ],
+)
+def test_a_reaction_name_as_the_emoji_the_customer_sees(name: str, glyph: str) -> None:
+    assert unicode_emoji(name) == glyph
+
+
+@pytest.mark.parametrize("name", ["partyparrot", "our-logo", "flag-zz", "flag-deu", "", "::"])
+def test_a_name_only_slack_knows_has_no_emoji(name: str) -> None:
+    assert unicode_emoji(name) is None
