@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import func, select, update
 
@@ -25,6 +26,10 @@ def _dead(entry: InboxEntry) -> DeadWebhook:
         error=entry.last_error or "",
         body=entry.body,
     )
+
+
+#: A dead webhook queued again: a fresh start (its last error stays, for the record).
+_REQUEUED: Final = {"state": _PENDING, "attempts": 0, "failure_reason": None, "processed_at": None}
 
 
 class SqlInbox(Repository):
@@ -119,13 +124,7 @@ class SqlInbox(Repository):
         result = await self._session.execute(
             update(InboxEntry)
             .where(InboxEntry.id == row_id, InboxEntry.state == _FAILED)
-            .values(
-                state=_PENDING,
-                attempts=0,
-                not_before=now,
-                failure_reason=None,
-                processed_at=None,
-            )
+            .values(not_before=now, **_REQUEUED)
         )
         return self._changed(result)
 
@@ -134,13 +133,7 @@ class SqlInbox(Repository):
         result = await self._session.execute(
             update(InboxEntry)
             .where(InboxEntry.state == _FAILED, InboxEntry.failure_reason == reason)
-            .values(
-                state=_PENDING,
-                attempts=0,
-                not_before=now,
-                failure_reason=None,
-                processed_at=None,
-            )
+            .values(not_before=now, **_REQUEUED)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
