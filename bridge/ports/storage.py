@@ -208,7 +208,12 @@ class MessageRepository(Protocol):
 
     async def record_media_id(self, message_id: int, media_id: str) -> None: ...
 
-    async def set_agent_reaction(self, message_id: int, emoji: str | None) -> None: ...
+    async def set_agent_reaction(
+        self, message_id: int, emoji: str | None, *, at: datetime | None = None
+    ) -> None:
+        """The business's emoji on a customer message (None: taken back); ``at``: when the
+        agent's latest reaction event on it happened, so that late events change nothing."""
+        ...
 
     async def record_relay(self, message_id: int, *, file_id: str, shared: bool) -> None:
         """Where a customer's file stands on its way into the thread."""

@@ -81,7 +81,16 @@ class AgentReactions:
             assert conversation is not None  # a message's conversation is never deleted
             ids = {"conversation_id": conversation.id, "message_id": target.id}
             current = target.content.get("agent_reaction")
+            last = target.content.get("agent_reaction_at")
+            if isinstance(last, int | float) and reacted_at.timestamp() <= last:
+                # Slack's events for one post can be handled out of order (an add and its
+                # removal a moment apart): the later one stands, an earlier one is late news.
+                await uow.commit()
+                return ReactionOutcome.IGNORED
             if not added and (emoji is None or emoji != current):
+                # Nothing to take back, yet: remember when, so that the add this removal
+                # overtook is not sent when it comes.
+                await uow.messages.set_agent_reaction(target.id, current, at=reacted_at)
                 await uow.commit()
                 return ReactionOutcome.IGNORED
             refusal: Notice | None = None
@@ -124,7 +133,9 @@ class AgentReactions:
             )
             # What the customer will see once the queue has run, recorded now: an agent who
             # takes a reaction back before it went out must still take it back on WhatsApp.
-            await uow.messages.set_agent_reaction(target.id, emoji if added else None)
+            await uow.messages.set_agent_reaction(
+                target.id, emoji if added else None, at=reacted_at
+            )
             await uow.commit()
         self._on_queued(self._settle.total_seconds())
         log.info("reaction taken", extra={**ids, "added": added})

@@ -396,9 +396,17 @@ class SqlMessages(Repository):
         """An agent's file, uploaded to Meta: a retry sends it without uploading again."""
         await self._merge_content(message_id, media_id=media_id)
 
-    async def set_agent_reaction(self, message_id: int, emoji: str | None) -> None:
-        """The emoji the business reacted to a customer message with (None: taken back)."""
-        await self._merge_content(message_id, agent_reaction=emoji)
+    async def set_agent_reaction(
+        self, message_id: int, emoji: str | None, *, at: datetime | None = None
+    ) -> None:
+        """The emoji the business reacted to a customer message with (None: taken back);
+        ``at``: when the agent's latest reaction event on it happened."""
+        if at is None:
+            await self._merge_content(message_id, agent_reaction=emoji)
+        else:
+            await self._merge_content(
+                message_id, agent_reaction=emoji, agent_reaction_at=at.timestamp()
+            )
 
     async def mark_revoked(self, message_id: int) -> None:
         await self._set(message_id, status=MessageStatus.DELETED.value)

@@ -142,23 +142,23 @@ def test_an_agents_reaction_on_the_customers_message_reaches_whatsapp_and_its_re
 def test_a_reaction_added_and_taken_back_at_once_leaves_the_customer_without_it(
     sandbox: Sandbox,
 ) -> None:
-    meta, slack = sandbox.meta, sandbox.slack
+    slack = sandbox.slack
     _, post, wamid = _customer_writes(sandbox)
     slack.agent_react(CHANNEL, post, "pray")
 
-    def taken() -> bool:
-        # Queued (a reaction waits 250 ms before it may go out, as a reply does), or gone.
-        return sandbox.work().get("wabridge_outbox_depth", 0) > 0 or bool(_reactions_sent(sandbox))
-
-    assert slack.wait_for(taken)
-    # Taken back at once: most likely before the reaction went out.
+    # Taken back at once, most likely before the reaction went out (it waits 250 ms, as a
+    # reply does); Slack's two events may even be handled in the other order.
     slack.agent_unreact(CHANNEL, post, "pray")
-    assert meta.wait_for(lambda: len(_reactions_sent(sandbox)) == 2)
     assert sandbox.wait_idle()
-    assert _reactions_sent(sandbox) == [
-        {"message_id": wamid, "emoji": "\N{PERSON WITH FOLDED HANDS}"},
-        {"message_id": wamid, "emoji": ""},
-    ]
+    sent = _reactions_sent(sandbox)
+    # Either both went out, the removal last, or neither did: the customer sees no reaction.
+    assert sent in (
+        [
+            {"message_id": wamid, "emoji": "\N{PERSON WITH FOLDED HANDS}"},
+            {"message_id": wamid, "emoji": ""},
+        ],
+        [],
+    )
 
 
 def test_the_bridges_own_reactions_never_reach_whatsapp(sandbox: Sandbox) -> None:

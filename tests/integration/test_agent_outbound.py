@@ -195,6 +195,36 @@ async def test_a_reaction_taken_back_before_it_went_out_is_taken_back_on_whatsap
     assert await _react(world, post, "👍", added=False) == ReactionOutcome.IGNORED
 
 
+async def test_a_removal_handled_before_its_add_leaves_the_customer_without_it(
+    world: World,
+) -> None:
+    # Slack's two events, a moment apart, handled in the wrong order by two listeners.
+    await _open(world)
+    post = next(p.ts for p in world.chat.posts if p.text == "My parcel is late")
+    reactions = _reactions(world)
+    added_at = world.clock.now()
+    removed_at = added_at + timedelta(milliseconds=300)
+    late = [
+        await reactions.react(
+            channel=CHANNEL,
+            ts=post,
+            user="U1",
+            emoji="🙏",
+            added=added,
+            reacted_at=at,
+            event_id=None,
+        )
+        for added, at in ((False, removed_at), (True, added_at))
+    ]
+    await world.drain()
+    assert late == [ReactionOutcome.IGNORED, ReactionOutcome.IGNORED]
+    assert world.whatsapp.sent == []
+    # A later reaction goes out as usual.
+    world.clock.advance(seconds=1)
+    assert await _react(world, post, "👍") == ReactionOutcome.QUEUED
+    assert [s["emoji"] for s in world.whatsapp.sent] == ["👍"]
+
+
 async def test_reactions_elsewhere_are_not_sent(world: World) -> None:
     thread = await _open(world)
     assert await _react(world, thread, "👍") == ReactionOutcome.IGNORED  # the parent
