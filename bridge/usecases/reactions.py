@@ -73,7 +73,11 @@ class AgentReactions:
         async with self._uow() as uow:
             if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
                 return ReactionOutcome.IGNORED
-            target = await uow.messages.inbound_at_post(channel=channel, slack_ts=ts)
+            found = await uow.messages.inbound_at_post(channel=channel, slack_ts=ts)
+            # Locked: an add and its removal handled side by side take turns on the post.
+            target = (
+                await uow.messages.lock_by_wamid(found.wamid) if found and found.wamid else None
+            )
             if target is None or target.wamid is None:
                 await uow.commit()
                 return ReactionOutcome.IGNORED
