@@ -384,7 +384,10 @@ async def test_bot_reactions_are_echoed_as_events(
     slack.echo_bot_reactions = True
     await client.reactions_add(channel=CHANNEL, timestamp=posted.ts, name="white_check_mark")
     await client.reactions_remove(channel=CHANNEL, timestamp=posted.ts, name="white_check_mark")
-    assert slack.wait_for(lambda: len(receiver.requests()) == 3, timeout=5)
+    # The simulator records an event once the receiver has answered it: wait for both.
+    assert slack.wait_for(
+        lambda: len(receiver.requests()) == 3 and len(slack.events()) == 3, timeout=5
+    )
     assert all(_verified(r) for r in receiver.requests())
     _, added, removed = [json.loads(r.body)["event"] for r in receiver.requests()]
     item = {"type": "message", "channel": CHANNEL, "ts": posted.ts}
