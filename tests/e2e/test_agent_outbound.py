@@ -179,15 +179,17 @@ def test_the_bridges_own_reactions_never_reach_whatsapp(sandbox: Sandbox) -> Non
     assert sandbox.wait_idle()
 
     # Slack told the bridge of each of its own reactions, as it does...
-    own = [
-        e.payload["event"]
-        for e in slack.events()
-        if e.payload["event"].get("type") == "reaction_added"
-    ]
-    assert {(e["user"], e["item"]["ts"], e["reaction"]) for e in own} >= {
-        ("UBOT", post, "blush"),
-        *(("UBOT", reply.ts, name) for name in read),
-    }
+    def echoed() -> set[tuple[str, str, str]]:
+        events = [e.payload["event"] for e in slack.events()]
+        return {
+            (e["user"], e["item"]["ts"], e["reaction"])
+            for e in events
+            if e.get("type") == "reaction_added"
+        }
+
+    expected = {("UBOT", post, "blush"), *(("UBOT", reply.ts, name) for name in read)}
+    assert slack.wait_for(lambda: echoed() >= expected)
+    assert sandbox.wait_idle()
     # ... and none of them went to the customer: only the reply did.
     assert [m.get("type", "text") for m in meta.sent_messages()] == ["text"]
     assert thread_texts(sandbox, thread_ts) == ["My parcel is late", "Let me check"]
