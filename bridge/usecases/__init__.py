@@ -23,7 +23,7 @@ from bridge.usecases.account import PostOperatorNoticeHandler
 from bridge.usecases.inbound import PostCustomerMessageHandler, ShowCustomerChangeHandler
 from bridge.usecases.media import RelayMediaHandler
 from bridge.usecases.notices import PostNoticeHandler
-from bridge.usecases.replies import MarkReadHandler, SendReplyHandler
+from bridge.usecases.sending import MarkReadHandler, SendReplyHandler
 from bridge.usecases.statuses import ShowDeliveryHandler
 from bridge.usecases.templates import PostAgentMessageHandler
 from bridge.usecases.warnings import ShowWindowHandler

@@ -27,7 +27,7 @@ from bridge.jobs import SendReply
 from bridge.ports import Clock, MessageRecord, NewMessage, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import current_parts, resend_key
-from bridge.usecases.replies import EARLIER_PART_NOT_SENT
+from bridge.usecases.sending import EARLIER_PART_NOT_SENT
 
 __all__ = ["ResendOutcome", "ResendResult", "Resends"]
 

@@ -1,0 +1,244 @@
+"""Sending what agents and integrations queued: ``SendReplyHandler`` talks to Meta outside
+any transaction, because a database transaction must never wait on the network;
+``MarkReadHandler`` shows the customer their messages read.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from bridge.codec import from_json
+from bridge.domain import (
+    DeliveryProblem,
+    FailureKind,
+    MessageStatus,
+    MessageTemplate,
+    Notice,
+    NoticeKind,
+    SenderType,
+    window_is_open,
+)
+from bridge.domain.media import MEDIA_LIMITS
+from bridge.errors import DeliveryError, UnworkableJobError
+from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
+from bridge.ports import (
+    ChatSurface,
+    Clock,
+    MessageRecord,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WhatsApp,
+)
+from bridge.usecases.notices import queue_notice
+from bridge.usecases.records import finish, load_message
+from bridge.usecases.statuses import report_failed_delivery
+
+__all__ = ["EARLIER_PART_NOT_SENT", "MarkReadHandler", "SendReplyHandler"]
+
+log = logging.getLogger(__name__)
+
+#: On which refused try the agent hears that a reply is waiting: a blip passes unnoticed.
+TELL_AGENT_ON_ATTEMPT: Final = 2
+
+#: The error kept on a part held back because an earlier part of its reply failed: a new
+#: send of that earlier part takes these along.
+EARLIER_PART_NOT_SENT: Final = "An earlier part of this reply was not sent"
+
+#: Keys of a stored message's content that are the bridge's own, never sent to WhatsApp.
+_OWN_KEYS: Final = frozenset({"part", "parts", "reply_to", "file", "files", "sent_via"})
+
+
+class SendReplyHandler(JobHandler[SendReply]):
+    """Sends one outbound message: a reply's text (or one part of it), an agent's file, a
+    reaction, a template, or whatever the REST API was given."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        whatsapp: WhatsApp,
+        chat: ChatSurface,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._whatsapp = whatsapp
+        self._chat = chat
+        self._clock = clock
+
+    async def _media_id(self, message: MessageRecord, phone_number_id: str) -> str:
+        """An agent's file, brought from Slack to Meta (once: a retry reuses the upload)."""
+        known = message.content.get("media_id")
+        if isinstance(known, str) and known:
+            return known
+        file = message.content["file"]
+        limit = MEDIA_LIMITS.get(message.message_type, MEDIA_LIMITS["document"])
+        with tempfile.TemporaryDirectory(prefix="wabridge-out-") as folder:
+            path = Path(folder) / "file"
+            await self._chat.download_file(url=str(file["url"]), dest=path, max_bytes=limit)
+            media_id = await self._whatsapp.upload_media(
+                phone_number_id=phone_number_id,
+                path=path,
+                mime_type=str(file["mime_type"]),
+                filename=str(file["name"]),
+            )
+        async with self._uow() as uow:
+            await uow.messages.record_media_id(message.id, media_id)
+            await uow.commit()
+        return media_id
+
+    async def run(self, job: SendReply, ctx: JobContext) -> None:
+        message, conversation, parts = await load_message(
+            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
+        ids = {"conversation_id": conversation.id, "message_id": message.id, "attempt": ctx.attempt}
+        if message.wamid is not None or message.status == MessageStatus.DELETED:
+            # Sent before a crash took the done mark, or the agent deleted it in time.
+            await finish(self._uow, ctx)
+            return
+        if ctx.call_started:
+            raise DeliveryError(
+                code=None,
+                title="WhatsApp never answered an earlier try",
+                details="the reply may or may not have reached the customer",
+                kind=FailureKind.UNKNOWN_OUTCOME,
+                problem=DeliveryProblem.UNKNOWN_OUTCOME,
+                reason="unknown_outcome",
+            )
+        place = next((n for n, p in enumerate(parts) if p.id == message.id), None)
+        if place is None:
+            # An agent sent it again meanwhile (this is a replay of the failed send).
+            log.info("reply already sent again by an agent", extra=ids)
+            await finish(self._uow, ctx)
+            return
+        if any(p.status == MessageStatus.FAILED for p in parts[:place]):
+            raise DeliveryError(
+                code=None,
+                title=EARLIER_PART_NOT_SENT,
+                kind=FailureKind.PERMANENT,
+                problem=DeliveryProblem.EARLIER_PART_FAILED,
+                reason="earlier_part_failed",
+            )
+        template = message.message_type == "template"
+        if not template and not window_is_open(
+            conversation.window_expires_at, now=self._clock.now()
+        ):
+            raise DeliveryError(
+                code=None,
+                title="The 24-hour window closed",
+                details="it closed while the reply waited to be sent",
+                kind=FailureKind.PERMANENT,
+                problem=DeliveryProblem.WINDOW_CLOSED,
+                reason="window_closed",
+            )
+        async with self._uow() as uow:
+            frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
+            await uow.commit()
+        if frozen is None:  # the agent deleted it a moment ago
+            await finish(self._uow, ctx)
+            return
+        message = frozen  # with the agent's last edit, if one came in time
+        content = {k: v for k, v in message.content.items() if k not in _OWN_KEYS}
+        if "file" in message.content:
+            content.pop("media_id", None)
+            content = {
+                "media_id": await self._media_id(message, conversation.phone_number_id),
+                **content,
+            }
+        reply_to = message.content.get("reply_to")
+        # From here until the answer is recorded, a crash leaves the outcome unknown, and the
+        # next holder of this job asks the agent instead of sending blindly again.
+        await ctx.starting_call()
+        if template and "template" in message.content:  # picked in Slack: a stored template
+            wamid = await self._whatsapp.send_template(
+                phone_number_id=conversation.phone_number_id,
+                to=conversation.contact_id,
+                template=from_json(MessageTemplate, message.content["template"]),
+                values=dict(message.content.get("values") or {}),
+            )
+        else:
+            wamid = await self._whatsapp.send_message(
+                phone_number_id=conversation.phone_number_id,
+                to=conversation.contact_id,
+                message_type=message.message_type,
+                content=content,
+                reply_to=reply_to if isinstance(reply_to, str) else None,
+            )
+        sent_at = self._clock.now()
+        reaction = message.message_type == "reaction"
+        async with self._uow() as uow:
+            # What happened outside is recorded even if the lease ran out meanwhile.
+            await uow.messages.mark_sent(message.id, wamid=wamid, at=sent_at)
+            if reaction:  # no post of its own: it shows as the agent's emoji on the customer's
+                target = await uow.messages.by_wamid(str(message.content.get("message_id")))
+                # An agent's reaction was recorded when it was queued (usecases/reactions.py):
+                # recording it again as it goes out could undo a later one already queued.
+                if target is not None and message.sender_type != SenderType.AGENT:
+                    emoji = str(message.content.get("emoji") or "")
+                    await uow.messages.set_agent_reaction(target.id, emoji or None)
+            else:
+                await uow.conversations.record_message(
+                    conversation.id, at=sent_at, from_contact=False, window_expires_at=None
+                )
+                await uow.jobs.enqueue(
+                    ShowDelivery(conversation_id=conversation.id, message_id=message.id),
+                    now=sent_at,
+                )
+            await ctx.finish(uow)
+            await uow.commit()
+        log.info("reply sent", extra={**ids, "wamid": wamid})
+
+    async def delayed(
+        self, uow: UnitOfWork, job: SendReply, failure: JobFailure, *, attempt: int
+    ) -> None:
+        if attempt != TELL_AGENT_ON_ATTEMPT:
+            return
+        message = await uow.messages.get(job.message_id)
+        notice = Notice(
+            kind=NoticeKind.SEND_DELAYED,
+            error_code=failure.code,
+            error_title=failure.title,
+            problem=failure.problem,
+            reply_ts=message.slack_ts if message is not None else None,
+        )
+        await queue_notice(uow, job.conversation_id, notice, now=failure.at)
+
+    async def failed(self, uow: UnitOfWork, job: SendReply, failure: JobFailure) -> None:
+        message = await uow.messages.get(job.message_id)
+        if message is None or message.wamid is not None:
+            return
+        await report_failed_delivery(
+            uow,
+            message,
+            at=failure.at,
+            code=failure.code,
+            title=failure.title,
+            details=failure.details,
+            problem=failure.problem,
+            now=failure.at,
+            kind=failure.kind,
+            job_ref=f"job:{failure.job_id}",
+            recorded_title=failure.title or failure.reason,
+            recorded_details=failure.details or failure.error,
+        )
+
+
+class MarkReadHandler(JobHandler[MarkRead]):
+    """The customer sees their messages read once an agent has answered (cosmetic)."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, whatsapp: WhatsApp) -> None:
+        self._uow = uow
+        self._whatsapp = whatsapp
+
+    async def run(self, job: MarkRead, ctx: JobContext) -> None:
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get(job.conversation_id)
+        if conversation is None:
+            raise UnworkableJobError(
+                f"conversation {job.conversation_id} is gone", reason="conversation_gone"
+            )
+        await self._whatsapp.mark_read(
+            phone_number_id=conversation.phone_number_id, wamid=job.wamid
+        )
