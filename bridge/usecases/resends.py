@@ -123,7 +123,7 @@ class Resends:
         if not template and not window_is_open(conversation.window_expires_at, now=now):
             kept = await uow.messages.add(again(failed, MessageStatus.FAILED))
             if kept is None:  # another click got there first
-                return ResendResult(outcome=ResendOutcome.WINDOW_CLOSED)
+                return await self._lost_race(uow, failed, ResendOutcome.WINDOW_CLOSED)
             # Kept, failed, with the reason, as a refused reply is; a second click finds it.
             await uow.messages.mark_failed(
                 kept.id,
@@ -144,7 +144,7 @@ class Resends:
             row = await uow.messages.add(again(message, MessageStatus.PENDING))
             if row is None:
                 if not queued:  # another click got there first
-                    return ResendResult(outcome=ResendOutcome.ALREADY)
+                    return await self._lost_race(uow, failed, ResendOutcome.ALREADY)
                 continue
             queued.append(row.id)
             # Ordered by the click in the conversation's lane, after what is queued already.
@@ -155,6 +155,15 @@ class Resends:
                 arrival=arrival,
             )
         return ResendResult(outcome=ResendOutcome.QUEUED, by=user, message_ids=tuple(queued))
+
+    @staticmethod
+    async def _lost_race(
+        uow: UnitOfWork, failed: MessageRecord, outcome: ResendOutcome
+    ) -> ResendResult:
+        """A click that lost the race to another: says who won, as a later click would, so
+        whichever click updates the notice last, it names the agent who sent it again."""
+        winner = await uow.messages.by_idempotency_key(resend_key(failed.id))
+        return ResendResult(outcome=outcome, by=winner.slack_user if winner else None)
 
     @staticmethod
     async def _held_back(uow: UnitOfWork, failed: MessageRecord) -> list[MessageRecord]:

@@ -24,8 +24,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.domain import MessageStatus, MessageTemplate, NextStep, Notice, NoticeKind
 from bridge.errors import DeliveryError
+from bridge.ports import MessageRecord
 from bridge.usecases.replies import ReplyChanges
-from bridge.usecases.resends import Resends
+from bridge.usecases.resends import ResendOutcome, Resends
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplatePicker, Templates
 from sandbox.slack_sim import SlackSimulator
@@ -35,6 +36,7 @@ from slack_app.listeners import ListenerDeps, register_all
 from slack_app.messages.templates import ModalState
 from slack_app.pacing import ChannelPacer
 from slack_app.surface import SlackSurface
+from storage.repositories.messages import SqlMessages
 from tests import payloads
 from tests.fakes import T0, meta_error
 from tests.integration.world import CHANNEL, RETRY_FOR, World
@@ -245,6 +247,36 @@ async def test_retry_after_retries_ran_out_sends_once_however_often_it_is_clicke
     # The button gave way to who sent it again (the last click found it done already).
     assert slack.line(posted) == f":repeat: Already sent again by <@{again[0].slack_user}>."
     assert len(sim.calls("chat.update")) == 3
+
+
+async def test_a_click_that_loses_the_race_names_the_agent_who_won(
+    world: World, sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clicks that both check before either inserts (PostgreSQL lets them): the loser
+    still names the winner, so whichever updates the notice last, the agent is named."""
+    thread = await _conversation(world)
+    failed_id = await _failed_reply(world, thread, meta_error(131000, "Something went wrong"))
+    [notice] = _failure_notices(world)
+    slack = await Slack.build(world, sim)
+    posted = await slack.post(notice)
+    await slack.click(posted, user=AGENT)  # the winner
+    await world.drain()
+
+    real = SqlMessages.by_idempotency_key
+    looked: list[str] = []
+
+    async def late(self: SqlMessages, key: str) -> MessageRecord | None:
+        looked.append(key)
+        return None if len(looked) == 1 else await real(self, key)  # the first look is early
+
+    monkeypatch.setattr(SqlMessages, "by_idempotency_key", late)
+    result = await Resends(uow=world.uow, clock=world.clock).resend(
+        message_id=failed_id, user=OTHER_AGENT
+    )
+    assert len(looked) == 2
+    assert (result.outcome, result.by) == (ResendOutcome.ALREADY, AGENT)
+    await world.drain()
+    assert _texts(world) == ["It ships today"]
 
 
 async def test_a_new_send_that_fails_again_offers_its_own_retry(
