@@ -299,8 +299,9 @@ def build_workers(
         clock=clock,
         numbers=numbers,
         on_jobs_queued=jobs_wake.wake,
-        # SQLite: one webhook per transaction, as a longer one holds up incoming webhooks.
-        batch=1 if storage.sqlite else 5,
+        # A batch's customer messages are stored together in a few statements. SQLite has
+        # one writer, and a longer transaction holds up incoming webhooks: smaller batches.
+        batch=20 if storage.sqlite else 50,
     )
     jobs = JobWorker(
         uow=storage.uow,

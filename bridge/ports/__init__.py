@@ -15,6 +15,7 @@ from bridge.ports.clock import Clock
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
+    ContactTally,
     ConversationKey,
     ConversationRecord,
     DeadWebhook,
@@ -26,6 +27,7 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    QueuedJob,
 )
 from bridge.ports.storage import (
     ConversationRepository,
@@ -48,6 +50,7 @@ __all__ = [
     "ChatSurface",
     "ClaimedJob",
     "Clock",
+    "ContactTally",
     "ContactView",
     "ConversationKey",
     "ConversationRecord",
@@ -71,6 +74,7 @@ __all__ = [
     "NumberRepository",
     "OutboundContent",
     "PauseRepository",
+    "QueuedJob",
     "SlackEventRepository",
     "TemplateRepository",
     "UnitOfWork",

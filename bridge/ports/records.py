@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from bridge.domain import Direction, MessageStatus, SenderType
-from bridge.jobs import Lane
+from bridge.jobs import Job, Lane
 
 __all__ = [
     "ClaimedJob",
+    "ContactTally",
     "ConversationKey",
     "ConversationRecord",
     "DeadWebhook",
@@ -22,6 +23,7 @@ __all__ = [
     "MessageRecord",
     "MessageStats",
     "NewMessage",
+    "QueuedJob",
 ]
 
 
@@ -108,6 +110,25 @@ class MessageRecord:
     pricing_category: str | None = None
     billable: bool | None = None
     pricing_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactTally:
+    """New customer messages of one conversation, counted at once: how many, the latest's
+    time, and the window that time opens."""
+
+    count: int
+    latest: datetime
+    window_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedJob:
+    """A job to queue with others at once: ``seq`` and ``arrival`` as ``enqueue`` takes them."""
+
+    job: Job
+    seq: datetime
+    arrival: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

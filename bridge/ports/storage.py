@@ -7,7 +7,7 @@ lease token and answers False, changing nothing, when the lease is no longer hel
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,6 +17,7 @@ from bridge.jobs import Job, Lane
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
+    ContactTally,
     ConversationKey,
     ConversationRecord,
     DeadWebhook,
@@ -28,6 +29,7 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    QueuedJob,
 )
 
 __all__ = [
@@ -58,6 +60,14 @@ class ConversationRepository(Protocol):
         now: datetime,
     ) -> ConversationRecord: ...
 
+    async def open_conversation_ids(
+        self, *, phone_number_id: str, contacts: Mapping[str, str | None]
+    ) -> dict[str, int]:
+        """The open conversations of ``contacts`` (contact id -> name Meta gave) with this
+        number, by contact id, where the stored name is current: nothing to create or change.
+        A contact missing from the answer goes through ``get_or_create``."""
+        ...
+
     async def get(self, conversation_id: int) -> ConversationRecord | None: ...
 
     async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None: ...
@@ -72,6 +82,11 @@ class ConversationRepository(Protocol):
         from_contact: bool,
         window_expires_at: datetime | None,
     ) -> None: ...
+
+    async def record_contact_messages(self, tallies: Mapping[int, ContactTally]) -> None:
+        """Count new customer messages of several conversations (by id) at once; times and
+        windows only move forward."""
+        ...
 
     async def list_recent(
         self, *, limit: int, offset: int = 0, after: ConversationKey | None = None
@@ -101,6 +116,11 @@ class ConversationRepository(Protocol):
 class MessageRepository(Protocol):
     async def add(self, message: NewMessage) -> MessageRecord | None:
         """Insert; None when a message with that wamid or idempotency key exists."""
+        ...
+
+    async def add_inbound(self, messages: Sequence[NewMessage]) -> dict[str, int]:
+        """Insert customer messages in one statement: the ids of those stored, by wamid;
+        a wamid stored before (Meta delivered it again) is left out."""
         ...
 
     async def get(self, message_id: int) -> MessageRecord | None: ...
@@ -233,6 +253,8 @@ class InboxRepository(Protocol):
 
     async def done(self, row_id: int, *, now: datetime) -> None: ...
 
+    async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None: ...
+
     async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None: ...
 
     async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None: ...
@@ -276,6 +298,17 @@ class JobRepository(Protocol):
     ) -> bool:
         """Queue ``job`` unless the same job of that conversation waits unclaimed already;
         True if queued. For jobs that read what is current when they run."""
+        ...
+
+    async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
+        """Queue several jobs in one statement, in this order (as ``enqueue`` one by one)."""
+        ...
+
+    async def waiting(
+        self, job_type: type[Job], conversation_ids: Collection[int], *, now: datetime
+    ) -> set[int]:
+        """Which of these conversations have a job of this type waiting unclaimed (what
+        ``enqueue_once`` looks for)."""
         ...
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Final
 
-from bridge.domain import AccountEvent, InboundMessage, StatusUpdate, TemplateUpdate, UnknownEvent
+from bridge.domain import (
+    AccountEvent,
+    InboundMessage,
+    StatusUpdate,
+    TemplateUpdate,
+    UnknownEvent,
+    WebhookEvent,
+)
 from bridge.errors import WebhookParseError
 from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
 from bridge.usecases.account import receive_account_event
-from bridge.usecases.inbound import receive_inbound
+from bridge.usecases.inbound import Arrival, receive_inbound, receive_inbound_many
 from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, report_unknown_number
 from bridge.usecases.statuses import (
     UNKNOWN_STATUSES,
@@ -65,8 +72,7 @@ class InboxWorker:
             if not rows:
                 return 0
             try:
-                for row in rows:
-                    await self._process(uow, row)
+                await self._take(uow, rows)
                 await uow.commit()
                 batch_failed = False
             except Exception:
@@ -82,7 +88,7 @@ class InboxWorker:
         failed: Exception | None = None
         async with self._uow() as uow:
             try:
-                await self._process(uow, row)
+                await self._take(uow, [row])
                 await uow.commit()
             except Exception as error:
                 log.exception("inbox row failed", extra={"inbox_id": row.id})
@@ -90,14 +96,51 @@ class InboxWorker:
         if failed is not None:
             await self._retry_or_fail(row, failed)
 
-    async def _process(self, unit: UnitOfWork, row: InboxRow) -> None:
+    async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> None:
+        """Apply ``rows`` in the caller's transaction. Webhooks that carry only customer
+        messages for known numbers (nearly all of them) are stored together, in a few
+        statements for the whole batch; any other webhook is applied on its own."""
         now = self._clock.now()
-        try:
-            events = self._parser.parse(row.body)
-        except WebhookParseError as error:
-            await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
-            log.warning("webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)})
-            return
+        plain: list[Arrival] = []
+        plain_rows: list[int] = []
+        for row in rows:
+            try:
+                events = self._parser.parse(row.body)
+            except WebhookParseError as error:
+                await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
+                log.warning(
+                    "webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)}
+                )
+                continue
+            arrivals = await self._messages_only(unit, row, events)
+            if arrivals is None:
+                await self._process(unit, row, events, now=now)
+            else:
+                plain.extend(arrivals)
+                plain_rows.append(row.id)
+        if plain_rows:
+            await receive_inbound_many(unit, plain, now=now)
+            await unit.inbox.done_many(plain_rows, now=now)
+
+    async def _messages_only(
+        self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]
+    ) -> list[Arrival] | None:
+        """The customer messages of a webhook that carries nothing else, each for a number
+        the bridge serves; None for any other webhook."""
+        arrivals: list[Arrival] = []
+        for index, event in enumerate(events):
+            if not isinstance(event, InboundMessage):
+                return None
+            number = await self._numbers.lookup(event.phone_number_id, uow=unit)
+            if number is None:
+                return None
+            arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
+            arrivals.append(Arrival(event, number.slack_channel, arrival))
+        return arrivals
+
+    async def _process(
+        self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent], *, now: datetime
+    ) -> None:
         unknown: list[StatusUpdate] = []
         #: Numbers nobody added, with the phone number Meta showed for each.
         unrouted: dict[str, str | None] = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
 
-from bridge.ports import ConversationKey, ConversationRecord
-from storage.models import BusinessNumber, Contact, Conversation, WindowMark
+from bridge.ports import ContactTally, ConversationKey, ConversationRecord
+from storage.models import BusinessNumber, Contact, Conversation, UTCDateTime, WindowMark
 from storage.repositories.base import Repository
 
 __all__ = ["SqlConversations"]
@@ -34,6 +35,32 @@ def _record(
     )
 
 
+def _later(column: Any, value: Any) -> Any:
+    """``value`` where it is later than ``column`` (or ``column`` is empty): times only move on."""
+    return case((column.is_(None) | (column < value), value), else_=column)
+
+
+_AT = bindparam("at", type_=UTCDateTime())
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_TABLE = _CONVERSATIONS.c
+#: The inbox worker's update, one per conversation a batch wrote to; on the table, not the
+#: class, so that a list of rows makes it one compiled executemany.
+_RECORD_CONTACT = (
+    update(_CONVERSATIONS)
+    .where(_TABLE.id == bindparam("cid"))
+    .values(
+        total_messages=_TABLE.total_messages + bindparam("n"),
+        messages_from_contact=_TABLE.messages_from_contact + bindparam("n"),
+        updated_at=_AT,
+        last_message_at=_later(_TABLE.last_message_at, _AT),
+        last_message_from_contact_at=_later(_TABLE.last_message_from_contact_at, _AT),
+        window_expires_at=_later(
+            _TABLE.window_expires_at, bindparam("window", type_=UTCDateTime())
+        ),
+    )
+)
+
+
 class SqlConversations(Repository):
     _JOINED = (
         select(Conversation, BusinessNumber, Contact)
@@ -55,39 +82,43 @@ class SqlConversations(Repository):
         slack_channel: str,
         now: datetime,
     ) -> ConversationRecord:
+        # Each row is inserted unless it exists, then read: two workers that meet a new
+        # customer at once both end with the one conversation, neither with an error.
         session = self._session
-        number = await session.scalar(
-            select(BusinessNumber).where(BusinessNumber.phone_number_id == phone_number_id)
-        )
-        if number is None:
-            number = BusinessNumber(
+        await session.execute(
+            self._insert(BusinessNumber)
+            .values(
                 phone_number_id=phone_number_id,
                 display_phone_number=display_phone_number,
                 slack_channel=slack_channel,
                 created_at=now,
             )
-            session.add(number)
-        contact = await session.scalar(select(Contact).where(Contact.contact_key == contact_id))
-        if contact is None:
-            wa_id = contact_id if contact_id.isdigit() else None
-            contact = Contact(
+            .on_conflict_do_nothing(index_elements=[BusinessNumber.phone_number_id])
+        )
+        number = (
+            await session.scalars(
+                select(BusinessNumber).where(BusinessNumber.phone_number_id == phone_number_id)
+            )
+        ).one()
+        await session.execute(
+            self._insert(Contact)
+            .values(
                 contact_key=contact_id,
-                wa_id=wa_id,
+                wa_id=contact_id if contact_id.isdigit() else None,
                 name=contact_name,
                 created_at=now,
                 updated_at=now,
             )
-            session.add(contact)
-        elif contact_name and contact.name != contact_name:
-            contact.name, contact.updated_at = contact_name, now
-        await session.flush()
-        conversation = await session.scalar(
-            select(Conversation).where(
-                Conversation.business_number_id == number.id, Conversation.contact_id == contact.id
-            )
+            .on_conflict_do_nothing(index_elements=[Contact.contact_key])
         )
-        if conversation is None:
-            conversation = Conversation(
+        contact = (
+            await session.scalars(select(Contact).where(Contact.contact_key == contact_id))
+        ).one()
+        if contact_name and contact.name != contact_name:
+            contact.name, contact.updated_at = contact_name, now
+        await session.execute(
+            self._insert(Conversation)
+            .values(
                 uid=uuid.uuid4().hex,
                 business_number_id=number.id,
                 contact_id=contact.id,
@@ -99,12 +130,41 @@ class SqlConversations(Repository):
                 created_at=now,
                 updated_at=now,
             )
-            session.add(conversation)
-            await session.flush()
-        elif conversation.state != "open":
+            .on_conflict_do_nothing(
+                index_elements=[Conversation.business_number_id, Conversation.contact_id]
+            )
+        )
+        conversation = (
+            await session.scalars(
+                select(Conversation).where(
+                    Conversation.business_number_id == number.id,
+                    Conversation.contact_id == contact.id,
+                )
+            )
+        ).one()
+        if conversation.state != "open":
             # A closed conversation that the customer writes to again reopens on its thread.
             conversation.state, conversation.updated_at = "open", now
         return _record(conversation, number, contact)
+
+    async def open_conversation_ids(
+        self, *, phone_number_id: str, contacts: Mapping[str, str | None]
+    ) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(Contact.contact_key, Contact.name, Conversation.id)
+            .join(Conversation, Conversation.contact_id == Contact.id)
+            .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
+            .where(
+                BusinessNumber.phone_number_id == phone_number_id,
+                Contact.contact_key.in_(list(contacts)),
+                Conversation.state == "open",
+            )
+        )
+        return {
+            key: conversation_id
+            for key, name, conversation_id in rows
+            if not contacts[key] or contacts[key] == name
+        }
 
     async def get(self, conversation_id: int) -> ConversationRecord | None:
         return await self._one(Conversation.id == conversation_id)
@@ -150,6 +210,17 @@ class SqlConversations(Repository):
             values["messages_from_agent"] = C.messages_from_agent + 1
             values["last_message_from_agent_at"] = at
         await self._session.execute(update(C).where(C.id == conversation_id).values(**values))
+
+    async def record_contact_messages(self, tallies: Mapping[int, ContactTally]) -> None:
+        if tallies:
+            await self._session.execute(
+                _RECORD_CONTACT,
+                [
+                    {"cid": cid, "n": t.count, "at": t.latest, "window": t.window_expires_at}
+                    # In id order: two workers updating the same rows lock them in one order.
+                    for cid, t in sorted(tallies.items())
+                ],
+            )
 
     async def list_recent(
         self, *, limit: int, offset: int = 0, after: ConversationKey | None = None

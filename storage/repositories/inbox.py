@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
@@ -63,6 +64,13 @@ class SqlInbox(Repository):
         await self._session.execute(
             update(InboxEntry)
             .where(InboxEntry.id == row_id)
+            .values(state=_DONE, processed_at=now, attempts=InboxEntry.attempts + 1)
+        )
+
+    async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None:
+        await self._session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id.in_(list(row_ids)))
             .values(state=_DONE, processed_at=now, attempts=InboxEntry.attempts + 1)
         )
 

@@ -10,21 +10,25 @@ still that token, so a worker whose lease ran out and was taken over records not
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, exists, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from bridge.jobs import Job, JobState, Lane, encode
-from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts
+from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, QueuedJob
 from storage.models import JobEntry
 from storage.repositories.base import Repository
 
 __all__ = ["SqlJobs", "micros"]
 
 _PENDING, _DONE, _FAILED = JobState.PENDING.value, JobState.DONE.value, JobState.FAILED.value
+
+
+#: A Core statement (on the table, not the class): a list of rows makes it an executemany.
+_INSERT_MANY = insert(cast(Table, JobEntry.__table__))
 
 
 def micros(moment: datetime) -> int:
@@ -48,6 +52,26 @@ def _failed(entry: JobEntry) -> FailedJob:
 
 
 class SqlJobs(Repository):
+    @staticmethod
+    def _row(
+        job: Job, *, now: datetime, seq: datetime, arrival: int, not_before: datetime
+    ) -> dict[str, Any]:
+        return {
+            "uid": uuid.uuid4().hex,
+            "conversation_id": job.conversation_id,
+            "lane": job.LANE.value,
+            "job_type": job.TYPE,
+            "payload": encode(job),
+            "blocking": job.BLOCKING,
+            "seq": micros(seq),
+            "arrival": arrival,
+            "state": _PENDING,
+            "attempts": 0,
+            "not_before": not_before,
+            "call_started": False,
+            "created_at": now,
+        }
+
     async def enqueue(
         self,
         job: Job,
@@ -57,24 +81,35 @@ class SqlJobs(Repository):
         arrival: int = 0,
         not_before: datetime | None = None,
     ) -> int:
-        entry = JobEntry(
-            uid=uuid.uuid4().hex,
-            conversation_id=job.conversation_id,
-            lane=job.LANE.value,
-            job_type=job.TYPE,
-            payload=encode(job),
-            blocking=job.BLOCKING,
-            seq=micros(seq or now),
-            arrival=arrival,
-            state=_PENDING,
-            attempts=0,
-            not_before=not_before or now,
-            call_started=False,
-            created_at=now,
+        row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
+        statement = insert(JobEntry).values(row).returning(JobEntry.id)
+        return int((await self._session.scalars(statement)).one())
+
+    async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
+        if not jobs:
+            return
+        rows = [
+            self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now) for q in jobs
+        ]
+        # One multi-row INSERT: its rows take their ids in this order, which orders ties.
+        await self._session.execute(insert(JobEntry).values(rows))
+
+    async def waiting(
+        self, job_type: type[Job], conversation_ids: Collection[int], *, now: datetime
+    ) -> set[int]:
+        if not conversation_ids:
+            return set()
+        rows = await self._session.scalars(
+            select(JobEntry.conversation_id)
+            .where(
+                JobEntry.state == _PENDING,
+                JobEntry.conversation_id.in_(list(conversation_ids)),
+                JobEntry.job_type == job_type.TYPE,
+                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+            )
+            .distinct()
         )
-        self._session.add(entry)
-        await self._session.flush()
-        return entry.id
+        return {int(c) for c in rows if c is not None}
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 32:

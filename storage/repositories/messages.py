@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import Table, case, func, literal, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bridge.domain import Direction, MessageStatus, SenderType, reached_stages
@@ -105,6 +106,34 @@ class SqlMessages(Repository):
         )
         row = (await self._session.scalars(statement)).one_or_none()
         return None if row is None else _record(row)
+
+    async def add_inbound(self, messages: Sequence[NewMessage]) -> dict[str, int]:
+        if not messages:
+            return {}
+        table = cast(Table, Message.__table__)
+        # A Core statement over a list of rows: compiled once, sent as one multi-row INSERT.
+        statement = (
+            self._insert(table).on_conflict_do_nothing().returning(table.c.wamid, table.c.id)
+        )
+        rows: list[dict[str, Any]] = [
+            {
+                "conversation_id": m.conversation_id,
+                "direction": m.direction.value,
+                "sender_type": m.sender_type.value,
+                "slack_user": m.slack_user,
+                "message_type": m.message_type,
+                "content": m.content,
+                "status": m.status.value,
+                "wamid": m.wamid,
+                "slack_ts": m.slack_ts,
+                "idempotency_key": m.idempotency_key,
+                "shown_stages": [],
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ]
+        result = await self._session.execute(statement, rows)
+        return {str(wamid): int(id_) for wamid, id_ in result}
 
     async def get(self, message_id: int) -> MessageRecord | None:
         row = await self._session.get(Message, message_id, populate_existing=True)
