@@ -12,6 +12,7 @@ from bridge.ports.chat import (
     FileSlot,
 )
 from bridge.ports.clock import Clock
+from bridge.ports.observer import Api, CallObserver, RelayObserver, Unobserved
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
@@ -23,6 +24,7 @@ from bridge.ports.records import (
     InboxRow,
     JobCounts,
     LanePause,
+    LaneQueue,
     MessageRecord,
     MessageStats,
     NewMessage,
@@ -44,7 +46,9 @@ from bridge.ports.whatsapp import MediaFile, OutboundContent, WebhookParser, Wha
 
 __all__ = [
     "AgentMessageView",
+    "Api",
     "BusinessNumber",
+    "CallObserver",
     "ChatSurface",
     "ClaimedJob",
     "Clock",
@@ -63,6 +67,7 @@ __all__ = [
     "JobCounts",
     "JobRepository",
     "LanePause",
+    "LaneQueue",
     "MediaFile",
     "MessageRecord",
     "MessageRepository",
@@ -71,10 +76,12 @@ __all__ = [
     "NumberRepository",
     "OutboundContent",
     "PauseRepository",
+    "RelayObserver",
     "SlackEventRepository",
     "TemplateRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "Unobserved",
     "WebhookParser",
     "WhatsApp",
 ]

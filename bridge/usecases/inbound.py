@@ -27,12 +27,15 @@ from bridge.jobs import (
 )
 from bridge.ports import (
     ChatSurface,
+    Clock,
     ConversationRecord,
     CustomerMessageView,
     MessageRecord,
     NewMessage,
+    RelayObserver,
     UnitOfWork,
     UnitOfWorkFactory,
+    Unobserved,
 )
 from bridge.usecases.media import MEDIA_TYPES
 from bridge.usecases.notices import queue_notice
@@ -48,12 +51,19 @@ CHANGES: Final = frozenset({"reaction", "edit", "revoke"})
 
 
 async def receive_inbound(
-    uow: UnitOfWork, event: InboundMessage, *, now: datetime, channel: str, arrival: int = 0
+    uow: UnitOfWork,
+    event: InboundMessage,
+    *,
+    now: datetime,
+    channel: str,
+    arrival: int = 0,
+    received_at: datetime | None = None,
 ) -> bool:
     """Store a customer message and queue its Slack post, in the caller's transaction.
 
     False if it was stored before (Meta delivers a webhook again until it hears 200).
-    ``arrival`` orders messages of the same second (Meta's timestamps are whole seconds).
+    ``arrival`` orders messages of the same second (Meta's timestamps are whole seconds);
+    ``received_at`` is when its webhook was stored (for the relay latency).
     """
     conversation = await uow.conversations.get_or_create(
         phone_number_id=event.phone_number_id,
@@ -94,9 +104,15 @@ async def receive_inbound(
     )
     # In the customer's order: by the message's own time, then as it reached us. A change
     # to an earlier message (a reaction, an edit, a deletion) shows on that message's post.
-    post = ShowCustomerChange if event.message_type in CHANGES else PostCustomerMessage
+    post = (
+        ShowCustomerChange(conversation_id=conversation.id, message_id=message.id)
+        if event.message_type in CHANGES
+        else PostCustomerMessage(
+            conversation_id=conversation.id, message_id=message.id, received_at=received_at
+        )
+    )
     await uow.jobs.enqueue(
-        post(conversation_id=conversation.id, message_id=message.id),
+        post,
         now=now,
         seq=event.timestamp,
         arrival=arrival,
@@ -146,9 +162,18 @@ async def view_of(uow: UnitOfWorkFactory, message: MessageRecord) -> CustomerMes
 
 
 class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
-    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        chat: ChatSurface,
+        clock: Clock,
+        relays: RelayObserver | None = None,
+    ) -> None:
         self._uow = uow
         self._chat = chat
+        self._clock = clock
+        self._relays = relays or Unobserved()
 
     async def run(self, job: PostCustomerMessage, ctx: JobContext) -> None:
         async with self._uow() as uow:
@@ -174,6 +199,9 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
             await uow.messages.set_slack_ts(message.id, ts)
             await ctx.finish(uow)
             await uow.commit()
+        if job.received_at is not None:
+            latency = (self._clock.now() - job.received_at).total_seconds()
+            self._relays.relayed_inbound(max(latency, 0.0))
         log.info(
             "customer message posted",
             extra={"conversation_id": conversation.id, "message_id": message.id, "slack_ts": ts},
