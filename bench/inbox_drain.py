@@ -193,17 +193,16 @@ def main() -> None:
             for n in range(args.runs)
         ]
     engine = "SQLite" if args.database_url is None or is_sqlite(args.database_url) else "PostgreSQL"
+    cores = multiprocessing.cpu_count()
+    print(f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}")
     print(
-        f"machine: {platform.machine()}, {multiprocessing.cpu_count()} cores, {platform.python_version()}"
-    )
-    print(
-        f"{engine}, {args.messages} messages, {args.contacts} contacts, {args.workers} worker(s), batch {batch}"
+        f"{engine}, {args.messages} messages, {args.contacts} contacts, "
+        f"{args.workers} worker(s), batch {batch}"
     )
     for key in ("per_s", "cpu_ms_per_message", "max_rss_mib"):
         values = [r[key] for r in runs]
-        print(
-            f"{key}: median {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})"
-        )
+        low, high = min(values), max(values)
+        print(f"{key}: median {statistics.median(values):.2f} (range {low:.2f}-{high:.2f})")
 
 
 if __name__ == "__main__":

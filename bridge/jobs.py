@@ -76,6 +76,8 @@ class PostCustomerMessage:
 
     conversation_id: int
     message_id: int
+    #: When its webhook was stored: the start of the relay latency ``/metrics`` shows.
+    received_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

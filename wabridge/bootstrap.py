@@ -27,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
-from bridge.ports import BusinessNumber, ChatSurface, Clock, WhatsApp
+from bridge.ports import (
+    BusinessNumber,
+    CallObserver,
+    ChatSurface,
+    Clock,
+    RelayObserver,
+    Unobserved,
+    WhatsApp,
+)
 from bridge.usecases import job_handlers
 from bridge.usecases.api import RestApi
 from bridge.usecases.numbers import NumberBook
@@ -44,12 +52,14 @@ from scheduler.jobs.windows import window_scan
 from scheduler.runner import Scheduler
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
+from slack_app.observed import ObservedWebClient
 from slack_app.pacing import ChannelPacer
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
 from storage.db import create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
+from wabridge.logs import also_redact
 from wabridge.settings import ConfigError, Settings, unused_settings
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
@@ -130,7 +140,7 @@ def build_storage(settings: Settings) -> Storage:
 
 def build_numbers(settings: Settings, *, storage: Storage) -> NumberBook:
     """The business numbers: the environment's is the default; more with ``numbers add``."""
-    return NumberBook(uow=storage.uow, default=default_number(settings))
+    return NumberBook(uow=storage.uow, default=default_number(settings), on_secrets=also_redact)
 
 
 def default_number(settings: Settings) -> BusinessNumber:
@@ -148,6 +158,7 @@ def build_whatsapp(
     *,
     http: httpx.AsyncClient | None = None,
     numbers: NumberBook | None = None,
+    calls: CallObserver | None = None,
 ) -> WhatsAppClient:
     return WhatsAppClient(
         base_url=settings.meta_api_base,
@@ -158,6 +169,7 @@ def build_whatsapp(
         # call well inside the job's lease.
         max_attempts=1,
         token_for=numbers.token_for if numbers is not None else None,
+        calls=calls,
     )
 
 
@@ -202,22 +214,29 @@ def build_slack(
     template_picker: TemplatePicker | None = None,
     reactions: AgentReactions | None = None,
     resends: Resends | None = None,
+    calls: CallObserver | None = None,
 ) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
-    Both share bolt's client: one Slack Web API client per process.
+    Both share bolt's client: one Slack Web API client per process, reporting its calls.
     """
     signing_secret = settings.slack_signing_secret
-    app = AsyncApp(
+    logger = logging.getLogger("slack_app.bolt")
+    client = ObservedWebClient(
+        calls=calls or Unobserved(),
         token=settings.slack_bot_token.get_secret_value(),
+        # The API root is ours to choose (the simulator), not necessarily slack.com.
+        base_url=settings.slack_api_url_normalized,
+        # Well below a job's lease, so a slow call never outlives its claim.
+        timeout=10,
+        logger=logger,
+    )
+    app = AsyncApp(
+        client=client,
         # Optional in Socket Mode: the connection itself is authenticated.
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-        logger=logging.getLogger("slack_app.bolt"),
+        logger=logger,
     )
-    # Bolt builds its client for slack.com; the API root is ours to choose (the simulator).
-    app.client.base_url = settings.slack_api_url_normalized
-    # Well below a job's lease, so a slow call never outlives its claim.
-    app.client.timeout = 10
     activity = Activity()
     register_all(
         app,
@@ -290,6 +309,7 @@ def build_workers(
     lease: timedelta = DEFAULT_LEASE,
     inbox_wake: Wakeable | None = None,
     jobs_wake: Wakeable | None = None,
+    relays: RelayObserver | None = None,
 ) -> Workers:
     inbox_wake = inbox_wake or Wakeable()
     jobs_wake = jobs_wake or Wakeable()
@@ -305,7 +325,9 @@ def build_workers(
     )
     jobs = JobWorker(
         uow=storage.uow,
-        handlers=job_handlers(uow=storage.uow, chat=chat, whatsapp=whatsapp, clock=clock),
+        handlers=job_handlers(
+            uow=storage.uow, chat=chat, whatsapp=whatsapp, clock=clock, relays=relays
+        ),
         clock=clock,
         retry_for=retry_for,
         lease=lease,
@@ -352,7 +374,9 @@ def build_web(
     templates: Templates | None = None,
     on_jobs_queued: Callable[[float], None] = lambda due_in: None,
     numbers: NumberBook | None = None,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
+    """The HTTP endpoints; ``metrics`` is what the process's other parts report to."""
     numbers = numbers or build_numbers(settings, storage=storage)
     signatures = WebhookSignatures(
         app_secret=settings.meta_app_secret.get_secret_value(),
@@ -379,7 +403,7 @@ def build_web(
             ready=storage.ready,
             on_webhook_stored=on_webhook_stored,
             slack_handler=slack.endpoint if slack is not None else None,
-            metrics=Metrics(),
+            metrics=metrics or Metrics(),
             listeners_running=(lambda: slack.activity.running) if slack is not None else lambda: 0,
         )
     )
@@ -535,9 +559,10 @@ def build(
 ) -> Bridge:
     """Build the bridge from settings. Creates clients but opens no connection yet."""
     clock = clock or SystemClock()
+    metrics = Metrics()  # the calls and latencies of this process, shown by its /metrics
     storage = build_storage(settings)
     numbers = build_numbers(settings, storage=storage)
-    whatsapp = build_whatsapp(settings, http=http, numbers=numbers)
+    whatsapp = build_whatsapp(settings, http=http, numbers=numbers, calls=metrics)
     inbox_wake, jobs_wake = Wakeable(), Wakeable()
     replies = Replies(
         uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
@@ -579,6 +604,7 @@ def build(
             uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
         ),
         resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.wake_in),
+        calls=metrics,
     )
     workers = build_workers(
         storage=storage,
@@ -589,6 +615,7 @@ def build(
         retry_for=settings.retry_for,
         inbox_wake=inbox_wake,
         jobs_wake=jobs_wake,
+        relays=metrics,
     )
     app = build_web(
         settings,
@@ -599,6 +626,7 @@ def build(
         templates=templates,
         on_jobs_queued=jobs_wake.wake_in,
         numbers=numbers,
+        metrics=metrics,
     )
     scheduler = build_scheduler(
         settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.wake_in

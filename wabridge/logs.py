@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["configure_logging"]
+__all__ = ["also_redact", "configure_logging"]
 
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -31,7 +31,12 @@ class _Scrubber:
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Redact these too from now on (secrets learnt after start: numbers' own tokens)."""
+        forms: set[str] = set(self._secrets)
         for secret in secrets:
             if secret:
                 forms |= {
@@ -40,6 +45,7 @@ class _Scrubber:
                     json.dumps(secret)[1:-1],
                     json.dumps(secret, ensure_ascii=False)[1:-1],
                 }
+        # Replaced whole, never changed in place: a line being formatted meanwhile is safe.
         self._secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -82,7 +88,7 @@ class _Scrubber:
 class TextFormatter(logging.Formatter):
     def __init__(self, scrub: _Scrubber) -> None:
         super().__init__()
-        self._scrub = scrub
+        self._scrub = self.scrubber = scrub
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -99,7 +105,7 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def __init__(self, scrub: _Scrubber) -> None:
         super().__init__()
-        self._scrub = scrub
+        self._scrub = self.scrubber = scrub
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -130,3 +136,13 @@ def configure_logging(*, fmt: str, secrets: Iterable[str], level: int = logging.
     for name in noisy:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def also_redact(secrets: Iterable[str]) -> None:
+    """Keep ``secrets`` out of every later line too (on top of those ``configure_logging``
+    was given): the access tokens and app secrets of numbers added with ``numbers add``."""
+    values = [secret for secret in secrets if secret]
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter
+        if isinstance(formatter, TextFormatter | JsonFormatter):
+            formatter.scrubber.add(values)

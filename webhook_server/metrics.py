@@ -1,7 +1,9 @@
 """Prometheus metrics, on a registry of their own (no import-time globals).
 
-Queue depths, failures and pauses are read from the database at each scrape, so they are
-the same whichever process answers and whichever process did the work.
+Queue depths, lags, failures, pauses and the stored counters are read from the database at
+each scrape, so they are the same whichever process answers and whichever process did the
+work. Calls to Slack and Meta and relay latencies are counted in the process that made them
+(``Metrics`` is the ``CallObserver`` and ``RelayObserver`` the adapters and workers report to).
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["Metrics", "StoredCounter"]
+from bridge.ports import Api
+
+__all__ = ["RELAY_BUCKETS", "Metrics", "StoredCounter"]
+
+#: Relay latency buckets, seconds: from an unpaced relay (a few ms) to a minute of backlog.
+RELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class StoredCounter(Collector):
@@ -83,8 +90,82 @@ class Metrics:
             "Delivery statuses for messages this bridge never sent (logged, then ignored)",
             registry,
         )
+        self.inbox_lag = Gauge(
+            "wabridge_inbox_lag_seconds",
+            "Age of the oldest webhook waiting to be processed (0 when none waits)",
+            registry=registry,
+        )
+        self.lane_depth = Gauge(
+            "wabridge_outbox_lane_depth",
+            "Jobs not finished yet (pending), by lane",
+            ["lane"],
+            registry=registry,
+        )
+        self.oldest_due = Gauge(
+            "wabridge_outbox_oldest_due_seconds",
+            "How long the longest-waiting job that is due now has been due, by lane (0: none)",
+            ["lane"],
+            registry=registry,
+        )
+        self.warnings_posted = StoredCounter(
+            "wabridge_warnings_posted",
+            "Window warnings posted in conversation threads",
+            registry,
+        )
+        self.replies_window_closed = StoredCounter(
+            "wabridge_replies_window_closed",
+            "Agents' messages not sent because the 24-hour window was closed",
+            registry,
+        )
+        self.slack_calls = Counter(
+            "wabridge_slack_calls",
+            "Slack Web API calls made by this process, by method and outcome (ok or the error)",
+            ["method", "outcome"],
+            registry=registry,
+        )
+        self.meta_calls = Counter(
+            "wabridge_meta_calls",
+            "Graph API requests made by this process, by method and outcome (ok, Meta's "
+            "error code, http_NNN or connection)",
+            ["method", "outcome"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "wabridge_rate_limited",
+            "Calls refused for rate (HTTP 429, Meta's throughput errors), by API",
+            ["api"],
+            registry=registry,
+        )
+        for api in Api:
+            self.rate_limited.labels(api.value)  # shown as 0 before the first
+        self.relay_inbound = Histogram(
+            "wabridge_relay_inbound_seconds",
+            "Webhook stored -> its customer message posted in Slack",
+            buckets=RELAY_BUCKETS,
+            registry=registry,
+        )
+        self.relay_outbound = Histogram(
+            "wabridge_relay_outbound_seconds",
+            "Agent's reply posted in Slack (its ts) -> Meta accepted the send",
+            buckets=RELAY_BUCKETS,
+            registry=registry,
+        )
         self.listeners_running = Gauge(
             "wabridge_slack_listeners_running",
             "Slack listeners running in this process",
             registry=registry,
         )
+
+    # --- bridge.ports.CallObserver and RelayObserver ---------------------------------------
+
+    def api_call(self, *, api: Api, method: str, outcome: str, rate_limited: bool) -> None:
+        calls = self.slack_calls if api == Api.SLACK else self.meta_calls
+        calls.labels(method, outcome).inc()
+        if rate_limited:
+            self.rate_limited.labels(api.value).inc()
+
+    def relayed_inbound(self, seconds: float) -> None:
+        self.relay_inbound.observe(seconds)
+
+    def relayed_outbound(self, seconds: float) -> None:
+        self.relay_outbound.observe(seconds)

@@ -23,7 +23,7 @@ import httpx
 
 from bridge.domain import DeliveryProblem, FailureKind, MessageTemplate
 from bridge.errors import DeliveryError
-from bridge.ports import MediaFile
+from bridge.ports import Api, CallObserver, MediaFile, Unobserved
 from whatsapp import outbound
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 _MAX_PAGES: Final = 100
 #: Media is streamed to disk in pieces this big: memory stays flat whatever the file's size.
 _CHUNK: Final = 256 * 1024
+#: The Graph API edges the bridge calls, named in metrics; any other path is a ``node``
+#: (``GET /{media-id}``, ``GET /{phone-number-id}``), so no id becomes a label.
+_EDGES: Final = frozenset({"messages", "media", "message_templates", "subscribed_apps"})
 
 
 def _too_large(size: int, limit: int) -> DeliveryError:
@@ -84,9 +87,10 @@ class WhatsAppClient:
         max_attempts: int = 3,
         backoff: float = 0.5,
         token_for: Callable[[str], Awaitable[str | None]] | None = None,
+        calls: CallObserver | None = None,
     ) -> None:
         """``token_for`` gives a business number's own access token (None: ``access_token``),
-        for a bridge with several numbers."""
+        for a bridge with several numbers; ``calls`` hears the outcome of every request."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
@@ -99,6 +103,7 @@ class WhatsAppClient:
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff = backoff
+        self._calls = calls or Unobserved()
 
     def __repr__(self) -> str:  # the token stays out of every repr and traceback
         return f"WhatsAppClient(root={self._root!r}, max_attempts={self._max_attempts})"
@@ -295,7 +300,10 @@ class WhatsAppClient:
             ) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise MetaAPIError.from_response(response)
+                    refused = MetaAPIError.from_response(response)
+                    self._observed("GET", info.url, refused)
+                    raise refused
+                self._observed("GET", info.url, None)
                 with dest.open("wb") as out:
                     async for chunk in response.aiter_bytes(_CHUNK):
                         size += len(chunk)
@@ -303,7 +311,9 @@ class WhatsAppClient:
                             raise _too_large(size, max_bytes)
                         out.write(chunk)
         except httpx.TransportError as exc:
-            raise MetaTransportError(self._scrub(f"{type(exc).__name__}: {exc}")) from None
+            error = MetaTransportError(self._scrub(f"{type(exc).__name__}: {exc}"))
+            self._observed("GET", info.url, error)
+            raise error from None
         log.info("meta media fetched", extra={"media_id": media_id, "bytes": size})
         return MediaFile(mime_type=info.mime_type, size=size)
 
@@ -390,8 +400,10 @@ class WhatsAppClient:
                 )
             else:
                 if response.is_success:
+                    self._observed(method, url, None)
                     return response
                 error = MetaAPIError.from_response(response)
+            self._observed(method, url, error)
             fields = {
                 **ctx,
                 "error_code": error.code,
@@ -411,6 +423,33 @@ class WhatsAppClient:
                 extra={**fields, "path": urlsplit(url).path, "retry_in": round(delay, 2)},
             )
             await asyncio.sleep(delay)
+
+    def _observed(
+        self, method: str, url: str, error: MetaAPIError | MetaTransportError | None
+    ) -> None:
+        """Report one request's outcome (``ok``, Meta's code, ``http_NNN`` or ``connection``)."""
+        if error is None:
+            outcome = "ok"
+        elif isinstance(error, MetaTransportError):
+            outcome = "connection"
+        else:
+            outcome = str(error.code) if error.code is not None else f"http_{error.http_status}"
+        throttled = error is not None and (
+            error.http_status == 429 or error.kind == FailureKind.THROTTLED
+        )
+        self._calls.api_call(
+            api=Api.META,
+            method=self._operation(method, url),
+            outcome=outcome,
+            rate_limited=throttled,
+        )
+
+    def _operation(self, method: str, url: str) -> str:
+        """``POST messages``, ``GET message_templates``...: the Graph API edge, without ids."""
+        if not self._same_origin(url):
+            return f"{method} media_download"
+        edge = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+        return f"{method} {edge if edge in _EDGES else 'node'}"
 
     def _delay(self, attempt: int) -> float:
         # Full exponential step plus up to one base step of jitter, so that many workers

@@ -12,6 +12,7 @@ from bridge.ports.chat import (
     FileSlot,
 )
 from bridge.ports.clock import Clock
+from bridge.ports.observer import Api, CallObserver, RelayObserver, Unobserved
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
@@ -24,6 +25,7 @@ from bridge.ports.records import (
     InboxRow,
     JobCounts,
     LanePause,
+    LaneQueue,
     MessageRecord,
     MessageStats,
     NewMessage,
@@ -46,7 +48,9 @@ from bridge.ports.whatsapp import MediaFile, OutboundContent, WebhookParser, Wha
 
 __all__ = [
     "AgentMessageView",
+    "Api",
     "BusinessNumber",
+    "CallObserver",
     "ChatSurface",
     "ClaimedJob",
     "Clock",
@@ -66,6 +70,7 @@ __all__ = [
     "JobCounts",
     "JobRepository",
     "LanePause",
+    "LaneQueue",
     "MediaFile",
     "MessageRecord",
     "MessageRepository",
@@ -75,10 +80,12 @@ __all__ = [
     "OutboundContent",
     "PauseRepository",
     "QueuedJob",
+    "RelayObserver",
     "SlackEventRepository",
     "TemplateRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "Unobserved",
     "WebhookParser",
     "WhatsApp",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "InboxRow",
     "JobCounts",
     "LanePause",
+    "LaneQueue",
     "MessageRecord",
     "MessageStats",
     "NewMessage",
@@ -151,6 +152,8 @@ class InboxRow:
     id: int
     body: bytes
     attempts: int
+    #: When the webhook was stored (before Meta's 200): where relay latency starts.
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +183,15 @@ class JobCounts:
     due: int
     running: int
     waiting: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneQueue:
+    """One lane's pending jobs, and when the longest-waiting of those due now became due."""
+
+    lane: Lane
+    pending: int
+    oldest_due: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from bridge.ports.records import (
     InboxRow,
     JobCounts,
     LanePause,
+    LaneQueue,
     MessageRecord,
     MessageStats,
     NewMessage,
@@ -261,6 +262,10 @@ class InboxRepository(Protocol):
 
     async def depth(self) -> int: ...
 
+    async def oldest_pending_received_at(self) -> datetime | None:
+        """When the oldest webhook still waiting to be processed arrived (the inbox's lag)."""
+        ...
+
     async def last_received_at(self) -> datetime | None: ...
 
     async def failure_counts(self) -> list[FailureCount]: ...
@@ -350,6 +355,10 @@ class JobRepository(Protocol):
     ) -> bool: ...
 
     async def counts(self, *, now: datetime) -> JobCounts: ...
+
+    async def lane_queues(self, *, now: datetime) -> list[LaneQueue]:
+        """Pending jobs per lane (lanes with none are left out)."""
+        ...
 
     async def failure_counts(self) -> list[FailureCount]: ...
 

@@ -18,7 +18,7 @@ from bridge.jobs import (
     ShowDelivery,
     ShowWindow,
 )
-from bridge.ports import ChatSurface, Clock, UnitOfWorkFactory, WhatsApp
+from bridge.ports import ChatSurface, Clock, RelayObserver, UnitOfWorkFactory, WhatsApp
 from bridge.usecases.account import PostOperatorNoticeHandler
 from bridge.usecases.inbound import PostCustomerMessageHandler, ShowCustomerChangeHandler
 from bridge.usecases.media import RelayMediaHandler
@@ -32,11 +32,18 @@ __all__ = ["job_handlers"]
 
 
 def job_handlers(
-    *, uow: UnitOfWorkFactory, chat: ChatSurface, whatsapp: WhatsApp, clock: Clock
+    *,
+    uow: UnitOfWorkFactory,
+    chat: ChatSurface,
+    whatsapp: WhatsApp,
+    clock: Clock,
+    relays: RelayObserver | None = None,
 ) -> dict[type[Job], JobHandler[Any]]:
-    """Every job type, and what performs it."""
+    """Every job type, and what performs it; ``relays`` hears how long messages took."""
     return {
-        PostCustomerMessage: PostCustomerMessageHandler(uow=uow, chat=chat),
+        PostCustomerMessage: PostCustomerMessageHandler(
+            uow=uow, chat=chat, clock=clock, relays=relays
+        ),
         PostAgentMessage: PostAgentMessageHandler(uow=uow, chat=chat, clock=clock),
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
         PostNotice: PostNoticeHandler(uow=uow, chat=chat),
@@ -44,6 +51,8 @@ def job_handlers(
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
         ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat),
-        SendReply: SendReplyHandler(uow=uow, whatsapp=whatsapp, chat=chat, clock=clock),
+        SendReply: SendReplyHandler(
+            uow=uow, whatsapp=whatsapp, chat=chat, clock=clock, relays=relays
+        ),
         MarkRead: MarkReadHandler(uow=uow, whatsapp=whatsapp),
     }

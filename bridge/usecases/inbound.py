@@ -30,14 +30,17 @@ from bridge.jobs import (
 )
 from bridge.ports import (
     ChatSurface,
+    Clock,
     ContactTally,
     ConversationRecord,
     CustomerMessageView,
     MessageRecord,
     NewMessage,
     QueuedJob,
+    RelayObserver,
     UnitOfWork,
     UnitOfWorkFactory,
+    Unobserved,
 )
 from bridge.usecases.media import MEDIA_TYPES
 from bridge.usecases.notices import queue_notice
@@ -60,14 +63,22 @@ CHANGES: Final = frozenset({"reaction", "edit", "revoke"})
 
 
 async def receive_inbound(
-    uow: UnitOfWork, event: InboundMessage, *, now: datetime, channel: str, arrival: int = 0
+    uow: UnitOfWork,
+    event: InboundMessage,
+    *,
+    now: datetime,
+    channel: str,
+    arrival: int = 0,
+    received_at: datetime | None = None,
 ) -> bool:
     """Store a customer message and queue its Slack post, in the caller's transaction.
 
     False if it was stored before (Meta delivers a webhook again until it hears 200).
-    ``arrival`` orders messages of the same second (Meta's timestamps are whole seconds).
+    ``arrival`` orders messages of the same second (Meta's timestamps are whole seconds);
+    ``received_at`` is when its webhook was stored (for the relay latency).
     """
-    return await receive_inbound_many(uow, [Arrival(event, channel, arrival)], now=now) == 1
+    items = [Arrival(event, channel, arrival, received_at)]
+    return await receive_inbound_many(uow, items, now=now) == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,8 @@ class Arrival:
     event: InboundMessage
     channel: str
     arrival: int
+    #: When its webhook was stored (for the relay latency).
+    received_at: datetime | None = None
 
 
 async def receive_inbound_many(
@@ -123,7 +136,7 @@ async def receive_inbound_many(
         at, count = latest.get(conversation_id, (event.timestamp, 0))
         latest[conversation_id] = (max(at, event.timestamp), count + 1)
         for job in _jobs_for(
-            event, conversation_id, message_id, window=conversation_id not in windows
+            item, conversation_id, message_id, window=conversation_id not in windows
         ):
             jobs.append(QueuedJob(job=job, seq=event.timestamp, arrival=item.arrival))
         windows.add(conversation_id)
@@ -197,13 +210,17 @@ def _new_message(event: InboundMessage, conversation_id: int) -> NewMessage:
     )
 
 
-def _jobs_for(
-    event: InboundMessage, conversation_id: int, message_id: int, *, window: bool
-) -> list[Job]:
+def _jobs_for(item: Arrival, conversation_id: int, message_id: int, *, window: bool) -> list[Job]:
     """What a new customer message queues, in this order: its post (or the change to an
     earlier post), its file, and, unless one waits already, the parent's window update."""
-    post = ShowCustomerChange if event.message_type in CHANGES else PostCustomerMessage
-    jobs: list[Job] = [post(conversation_id=conversation_id, message_id=message_id)]
+    event = item.event
+    jobs: list[Job] = [
+        ShowCustomerChange(conversation_id=conversation_id, message_id=message_id)
+        if event.message_type in CHANGES
+        else PostCustomerMessage(
+            conversation_id=conversation_id, message_id=message_id, received_at=item.received_at
+        )
+    ]
     if event.message_type in MEDIA_TYPES:
         jobs.append(RelayMedia(conversation_id=conversation_id, message_id=message_id))
     if window:
@@ -231,9 +248,18 @@ async def view_of(uow: UnitOfWorkFactory, message: MessageRecord) -> CustomerMes
 
 
 class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
-    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        chat: ChatSurface,
+        clock: Clock,
+        relays: RelayObserver | None = None,
+    ) -> None:
         self._uow = uow
         self._chat = chat
+        self._clock = clock
+        self._relays = relays or Unobserved()
 
     async def run(self, job: PostCustomerMessage, ctx: JobContext) -> None:
         async with self._uow() as uow:
@@ -259,6 +285,9 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
             await uow.messages.set_slack_ts(message.id, ts)
             await ctx.finish(uow)
             await uow.commit()
+        if job.received_at is not None:
+            latency = (self._clock.now() - job.received_at).total_seconds()
+            self._relays.relayed_inbound(max(latency, 0.0))
         log.info(
             "customer message posted",
             extra={"conversation_id": conversation.id, "message_id": message.id, "slack_ts": ts},

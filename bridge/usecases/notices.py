@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bridge.domain import Notice
+from bridge.domain import Notice, NoticeKind
 from bridge.jobs import JobContext, JobHandler, PostNotice
 from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
+from bridge.usecases.counts import WARNINGS_POSTED
 from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.threads import recheck_since
 
@@ -38,6 +39,12 @@ class PostNoticeHandler(JobHandler[PostNotice]):
             key=ctx.uid,
             recheck_since=recheck_since(ctx.queued_at, retried=ctx.attempt > 1),
         )
+        if job.notice.kind == NoticeKind.WINDOW_WARNING:
+            # Counted with the done mark, by whoever holds the lease: once per warning.
+            async with self._uow() as uow:
+                if await ctx.finish(uow):
+                    await uow.counters.add(WARNINGS_POSTED)
+                await uow.commit()
         log.info(
             "notice posted",
             extra={"conversation_id": conversation.id, "notice": job.notice.kind.value},

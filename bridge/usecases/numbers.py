@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -54,8 +54,12 @@ class NumberBook:
         uow: UnitOfWorkFactory,
         default: BusinessNumber,
         ttl: timedelta = BOOK_TTL,
+        on_secrets: Callable[[Iterable[str]], None] = lambda secrets: None,
     ) -> None:
+        """``on_secrets`` hears the added numbers' tokens and app secrets as they are read
+        (the logs keep them out of every line)."""
         self._uow = uow
+        self._on_secrets = on_secrets
         self._default = replace(default, default=True)
         self._ttl = ttl.total_seconds()
         self._added: dict[str, BusinessNumber] = {}
@@ -134,6 +138,12 @@ class NumberBook:
                 if n.phone_number_id != self._default.phone_number_id
             }
             self._read_at = time.monotonic()
+            self._on_secrets(
+                secret
+                for n in self._added.values()
+                for secret in (n.access_token, n.app_secret)
+                if secret
+            )
 
 
 async def report_unknown_number(

@@ -33,9 +33,11 @@ from bridge.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from bridge.usecases.counts import REPLIES_WINDOW_CLOSED
 from bridge.usecases.notices import queue_notice
 
 __all__ = [
+    "REPLY_KEY_PREFIX",
     "REPLY_SETTLE",
     "AgentFile",
     "ChangeOutcome",
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 #: concurrent listeners (or processes) that store them in either order; sends are ordered by
 #: Slack's own timestamps, and this is how long a straggler has to take its place.
 REPLY_SETTLE: Final = timedelta(milliseconds=250)
+#: How the idempotency key of a thread reply begins (``slack:<channel>:<ts>``).
+REPLY_KEY_PREFIX: Final = "slack:"
 #: A quote is matched against this many of the customer's latest messages.
 QUOTE_LOOKBACK: Final = 50
 
@@ -184,7 +188,12 @@ class Replies:
             self._on_queued(self._settle.total_seconds())
         log.info(
             "reply taken",
-            extra={**ids, "outcome": result.outcome.value, "parts": len(result.message_ids)},
+            extra={
+                **ids,
+                "message_id": result.message_ids[0] if result.message_ids else None,
+                "outcome": result.outcome.value,
+                "parts": len(result.message_ids),
+            },
         )
         return result
 
@@ -217,11 +226,12 @@ class Replies:
                     created_at=now,
                     slack_user=user,
                     slack_ts=slack_ts,
-                    idempotency_key=f"slack:{channel}:{slack_ts}",
+                    idempotency_key=f"{REPLY_KEY_PREFIX}{channel}:{slack_ts}",
                 )
             )
             if refused is None:
                 return ReplyResult(outcome=ReplyOutcome.DUPLICATE, conversation_id=conversation_id)
+            await uow.counters.add(REPLIES_WINDOW_CLOSED)
             # Kept, failed, with the reason: refused replies show in the REST API and /wa status.
             await uow.messages.mark_failed(
                 refused.id,
@@ -285,7 +295,7 @@ class Replies:
             items[0][1]["reply_to"] = reply_to
         message_ids: list[int] = []
         for number, (message_type, content) in enumerate(items, start=1):
-            key = f"slack:{channel}:{slack_ts}" + (f"#{number}" if number > 1 else "")
+            key = f"{REPLY_KEY_PREFIX}{channel}:{slack_ts}" + (f"#{number}" if number > 1 else "")
             message = await uow.messages.add(
                 NewMessage(
                     conversation_id=conversation_id,
@@ -359,7 +369,9 @@ class ReplyChanges:
         async with self._uow() as uow:
             if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
                 return ChangeOutcome.IGNORED
-            message = await uow.messages.by_idempotency_key(f"slack:{channel}:{slack_ts}")
+            message = await uow.messages.by_idempotency_key(
+                f"{REPLY_KEY_PREFIX}{channel}:{slack_ts}"
+            )
             if message is None or message.status == MessageStatus.FAILED:
                 await uow.commit()  # not a reply we took, or one that never went out
                 return ChangeOutcome.IGNORED

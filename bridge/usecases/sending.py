@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -28,12 +29,15 @@ from bridge.ports import (
     ChatSurface,
     Clock,
     MessageRecord,
+    RelayObserver,
     UnitOfWork,
     UnitOfWorkFactory,
+    Unobserved,
     WhatsApp,
 )
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message
+from bridge.usecases.replies import REPLY_KEY_PREFIX
 from bridge.usecases.statuses import report_failed_delivery
 
 __all__ = ["EARLIER_PART_NOT_SENT", "MarkReadHandler", "SendReplyHandler"]
@@ -51,6 +55,18 @@ EARLIER_PART_NOT_SENT: Final = "An earlier part of this reply was not sent"
 _OWN_KEYS: Final = frozenset({"part", "parts", "reply_to", "file", "files", "sent_via"})
 
 
+def _posted_in_slack(message: MessageRecord) -> datetime | None:
+    """When the agent posted this reply in its thread (its Slack ``ts``); None for what did
+    not come from a thread reply (a template, an API send, a new send of a failed one)."""
+    key = message.idempotency_key or ""
+    if not key.startswith(REPLY_KEY_PREFIX) or message.slack_ts is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(message.slack_ts), UTC)
+    except ValueError:
+        return None
+
+
 class SendReplyHandler(JobHandler[SendReply]):
     """Sends one outbound message: a reply's text (or one part of it), an agent's file, a
     reaction, a template, or whatever the REST API was given."""
@@ -62,11 +78,13 @@ class SendReplyHandler(JobHandler[SendReply]):
         whatsapp: WhatsApp,
         chat: ChatSurface,
         clock: Clock,
+        relays: RelayObserver | None = None,
     ) -> None:
         self._uow = uow
         self._whatsapp = whatsapp
         self._chat = chat
         self._clock = clock
+        self._relays = relays or Unobserved()
 
     async def _media_id(self, message: MessageRecord, phone_number_id: str) -> str:
         """An agent's file, brought from Slack to Meta (once: a retry reuses the upload)."""
@@ -188,6 +206,9 @@ class SendReplyHandler(JobHandler[SendReply]):
                 )
             await ctx.finish(uow)
             await uow.commit()
+        posted = _posted_in_slack(message)
+        if posted is not None:
+            self._relays.relayed_outbound(max((sent_at - posted).total_seconds(), 0.0))
         log.info("reply sent", extra={**ids, "wamid": wamid})
 
     async def delayed(

@@ -22,6 +22,7 @@ from bridge.domain import (
 )
 from bridge.jobs import JobContext, JobHandler, ShowDelivery
 from bridge.ports import ChatSurface, MessageRecord, UnitOfWork, UnitOfWorkFactory
+from bridge.usecases.counts import REPLIES_WINDOW_CLOSED
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message, resend_of
 
@@ -135,6 +136,8 @@ async def report_failed_delivery(
         title=recorded_title or title,
         details=recorded_details or details,
     )
+    if problem == DeliveryProblem.WINDOW_CLOSED:
+        await uow.counters.add(REPLIES_WINDOW_CLOSED)
     if message.message_type == "reaction":  # no post of its own to mark: a line says so
         notice = Notice(
             kind=NoticeKind.REACTION_NOT_SENT, error_code=code, error_title=title, problem=problem

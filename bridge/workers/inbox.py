@@ -135,7 +135,7 @@ class InboxWorker:
             if number is None:
                 return None
             arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
-            arrivals.append(Arrival(event, number.slack_channel, arrival))
+            arrivals.append(Arrival(event, number.slack_channel, arrival, row.received_at))
         return arrivals
 
     async def _process(
@@ -156,7 +156,12 @@ class InboxWorker:
                 if isinstance(event, InboundMessage):
                     arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
                     await receive_inbound(
-                        unit, event, now=now, channel=number.slack_channel, arrival=arrival
+                        unit,
+                        event,
+                        now=now,
+                        channel=number.slack_channel,
+                        arrival=arrival,
+                        received_at=row.received_at,
                     )
                     continue
                 outcome = await apply_status(unit, event, now=now)

@@ -189,6 +189,8 @@ class JobWorker:
             "job_id": claimed.id,
             "job_type": claimed.job_type,
             "conversation_id": claimed.conversation_id,
+            # The message the job is about, when it is about one: every line can be traced.
+            "message_id": claimed.payload.get("message_id"),
             "attempt": claimed.attempt,
         }
         try:

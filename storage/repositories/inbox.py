@@ -58,7 +58,10 @@ class SqlInbox(Repository):
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = (await self._session.scalars(query)).all()
-        return [InboxRow(id=r.id, body=r.body, attempts=r.attempts) for r in rows]
+        return [
+            InboxRow(id=r.id, body=r.body, attempts=r.attempts, received_at=r.received_at)
+            for r in rows
+        ]
 
     async def done(self, row_id: int, *, now: datetime) -> None:
         await self._session.execute(
@@ -101,6 +104,15 @@ class SqlInbox(Repository):
             select(func.count()).select_from(InboxEntry).where(InboxEntry.state == _PENDING)
         )
         return int(count or 0)
+
+    async def oldest_pending_received_at(self) -> datetime | None:
+        # The lowest pending id is the oldest arrival: one step along (state, id).
+        return await self._session.scalar(
+            select(InboxEntry.received_at)
+            .where(InboxEntry.state == _PENDING)
+            .order_by(InboxEntry.id)
+            .limit(1)
+        )
 
     async def failure_counts(self) -> list[FailureCount]:
         rows = await self._session.execute(

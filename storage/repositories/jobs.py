@@ -18,7 +18,7 @@ from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, tup
 from sqlalchemy.orm import aliased
 
 from bridge.jobs import Job, JobState, Lane, encode
-from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, QueuedJob
+from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
 from storage.models import JobEntry
 from storage.repositories.base import Repository
 
@@ -306,6 +306,19 @@ class SqlJobs(Repository):
             running=running_count,
             waiting=pending - due_count - running_count,
         )
+
+    async def lane_queues(self, *, now: datetime) -> list[LaneQueue]:
+        running = and_(JobEntry.locked_until.is_not(None), JobEntry.locked_until >= now)
+        due = and_(~running, JobEntry.not_before <= now)
+        rows = await self._session.execute(
+            select(JobEntry.lane, func.count(), func.min(case((due, JobEntry.not_before))))
+            .where(JobEntry.state == _PENDING)
+            .group_by(JobEntry.lane)
+        )
+        return [
+            LaneQueue(lane=Lane(lane), pending=int(count), oldest_due=oldest)
+            for lane, count, oldest in rows.all()
+        ]
 
     async def failure_counts(self) -> list[FailureCount]:
         rows = await self._session.execute(

@@ -48,6 +48,13 @@ def test_whole_conversation(sandbox: Sandbox) -> None:
         ("outbound", "read"),
     ]
 
+    # The process's own /metrics saw its calls and timed both relays.
+    metrics = httpx.get(f"{sandbox.url}/metrics").text
+    assert "wabridge_relay_inbound_seconds_count 1.0" in metrics
+    assert "wabridge_relay_outbound_seconds_count 1.0" in metrics
+    assert 'wabridge_slack_calls_total{method="chat.postMessage",outcome="ok"}' in metrics
+    assert 'wabridge_meta_calls_total{method="POST messages",outcome="ok"}' in metrics
+
     # One event per line, ids as fields, and no secret anywhere in the log.
     assert sandbox.bridge is not None
     log = sandbox.bridge.log_path.read_text()

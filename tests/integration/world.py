@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bridge.jobs import Lane
-from bridge.ports import BusinessNumber, MessageRecord
+from bridge.ports import BusinessNumber, MessageRecord, RelayObserver
 from bridge.usecases.numbers import NumberBook
 from bridge.usecases.replies import Replies, ReplyOutcome, ReplyResult
 from bridge.workers import JobWorker
@@ -50,7 +50,13 @@ class World:
     _slack_ts: int = 0
 
     @classmethod
-    def build(cls, uow: SqlUnitOfWorkFactory, *, settle: timedelta = timedelta(0)) -> World:
+    def build(
+        cls,
+        uow: SqlUnitOfWorkFactory,
+        *,
+        settle: timedelta = timedelta(0),
+        relays: RelayObserver | None = None,
+    ) -> World:
         clock, whatsapp, chat = FakeClock(), FakeWhatsApp(), FakeChat()
         numbers = number_book(uow)
         workers = build_workers(
@@ -60,6 +66,7 @@ class World:
             clock=clock,
             numbers=numbers,
             retry_for=RETRY_FOR,
+            relays=relays,
         )
         replies = Replies(uow=uow, clock=clock, settle=settle)
         return cls(uow, clock, whatsapp, chat, replies, workers, numbers)

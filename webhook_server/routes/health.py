@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.jobs import Lane
+from bridge.usecases.counts import REPLIES_WINDOW_CLOSED, WARNINGS_POSTED
 from bridge.usecases.statuses import UNKNOWN_STATUSES
 from webhook_server.deps import WebDeps
 from webhook_server.schemas import Readiness
@@ -58,9 +60,12 @@ def register(app: FastAPI, deps: WebDeps) -> None:
     async def metrics_endpoint() -> Response:
         metrics.listeners_running.set(deps.listeners_running())
         try:
+            now = deps.clock.now()
             async with deps.uow() as uow:
                 inbox = await uow.inbox.depth()
-                jobs = await uow.jobs.counts(now=deps.clock.now())
+                inbox_oldest = await uow.inbox.oldest_pending_received_at()
+                jobs = await uow.jobs.counts(now=now)
+                lanes = {q.lane: q for q in await uow.jobs.lane_queues(now=now)}
                 failures = [
                     *(await uow.jobs.failure_counts()),
                     *(await uow.inbox.failure_counts()),
@@ -71,7 +76,13 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             log.warning("metrics: the database did not answer")
         else:
             metrics.inbox_depth.set(inbox)
+            metrics.inbox_lag.set(_age(inbox_oldest, now))
             metrics.outbox_depth.set(jobs.pending)
+            for lane in Lane:
+                queue = lanes.get(lane)
+                metrics.lane_depth.labels(lane.value).set(queue.pending if queue else 0)
+                oldest = queue.oldest_due if queue else None
+                metrics.oldest_due.labels(lane.value).set(_age(oldest, now))
             for state, value in (
                 ("due", jobs.due),
                 ("running", jobs.running),
@@ -84,4 +95,11 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             for lane in Lane:
                 metrics.paused.labels(lane.value).set(1 if lane in paused else 0)
             metrics.statuses_unknown.set(counters.get(UNKNOWN_STATUSES, 0))
+            metrics.warnings_posted.set(counters.get(WARNINGS_POSTED, 0))
+            metrics.replies_window_closed.set(counters.get(REPLIES_WINDOW_CLOSED, 0))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _age(since: datetime | None, now: datetime) -> float:
+    """Seconds from ``since`` to ``now``; 0 for nothing (or a clock that disagrees)."""
+    return max((now - since).total_seconds(), 0.0) if since is not None else 0.0
