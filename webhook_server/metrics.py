@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["Metrics", "StoredCounter"]
+__all__ = ["Metrics", "StoredCounter", "StoredCounters"]
 
 
 class StoredCounter(Collector):
@@ -30,6 +30,28 @@ class StoredCounter(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily(self._name, self._documentation, value=self._value)
+
+
+class StoredCounters(Collector):
+    """Like ``StoredCounter``, one total per value of a label (``kind="jobs"``...)."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, registry: CollectorRegistry
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._values: dict[str, int] = {}
+        registry.register(self)
+
+    def set(self, values: dict[str, int]) -> None:
+        self._values = dict(values)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, total in sorted(self._values.items()):
+            family.add_metric([value], total)
+        yield family
 
 
 class Metrics:
@@ -81,6 +103,12 @@ class Metrics:
         self.statuses_unknown = StoredCounter(
             "wabridge_statuses_unknown",
             "Delivery statuses for messages this bridge never sent (logged, then ignored)",
+            registry,
+        )
+        self.purged = StoredCounters(
+            "wabridge_purged",
+            "Rows of bookkeeping purged after WABRIDGE_RETENTION, by kind",
+            "kind",
             registry,
         )
         self.listeners_running = Gauge(

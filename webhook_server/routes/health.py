@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.jobs import Lane
+from bridge.usecases.retention import COUNTER_PREFIX as PURGED
+from bridge.usecases.retention import Purged
 from bridge.usecases.statuses import UNKNOWN_STATUSES
 from webhook_server.deps import WebDeps
 from webhook_server.schemas import Readiness
@@ -84,4 +86,5 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             for lane in Lane:
                 metrics.paused.labels(lane.value).set(1 if lane in paused else 0)
             metrics.statuses_unknown.set(counters.get(UNKNOWN_STATUSES, 0))
+            metrics.purged.set({k.value: counters.get(PURGED + k.value, 0) for k in Purged})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
