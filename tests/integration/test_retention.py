@@ -3,6 +3,7 @@ nothing else is touched."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from types import TracebackType
@@ -19,6 +20,7 @@ from scheduler.jobs.retention import retention_purge
 from storage.models import Base
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
+from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
 from tests.integration.world import World
 
@@ -279,3 +281,20 @@ async def test_one_scheduler_process_purges_per_hour(
         await second.run()  # the next hour's run: one more line, nothing left to purge
     lines = [r for r in caplog.records if r.getMessage() == "retention purge"]
     assert len(lines) == 2 and lines[1].purged_webhooks == 0
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
+async def test_a_purge_skips_rows_another_transaction_holds(world: World) -> None:
+    async with world.uow() as uow:
+        for n in range(3):
+            await uow.slack_events.remember(f"Ev{n}", now=T0)
+        await uow.commit()
+    world.clock.advance(days=31)
+    retention = Retention(uow=world.uow, clock=world.clock, keep=KEEP)
+    async with world.uow.engine.connect() as other:  # another purge, or any other writer
+        await other.execute(text("SELECT 1 FROM slack_events WHERE event_id = 'Ev1' FOR UPDATE"))
+        # Not waiting for the lock: a purge that waited would hit the timeout and fail.
+        purged = await asyncio.wait_for(retention.purge(), timeout=30)
+        assert purged[Purged.SLACK_EVENTS] == 2
+        await other.rollback()
+    assert (await retention.purge())[Purged.SLACK_EVENTS] == 1  # the next run takes it
