@@ -34,6 +34,10 @@ class Scheduler:
         self._tasks = tuple(tasks)
         self._scheduler: AsyncIOScheduler | None = None
 
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        return self._tasks
+
     def start(self) -> None:
         """Start the schedule on the running event loop."""
         scheduler = AsyncIOScheduler(timezone=UTC)

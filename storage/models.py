@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -180,7 +181,17 @@ class InboxEntry(Base):
     """A raw webhook body, stored before Meta gets its 200."""
 
     __tablename__ = "webhook_inbox"
-    __table_args__ = (Index("ix_webhook_inbox_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_webhook_inbox_state_id", "state", "id"),
+        # The retention purge reads processed rows by age; partial, so that storing a webhook
+        # (the hot path) never writes to it.
+        Index(
+            "ix_webhook_inbox_done_processed_at",
+            "processed_at",
+            postgresql_where=text("state = 'done'"),
+            sqlite_where=text("state = 'done'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -208,6 +219,13 @@ class JobEntry(Base):
             "arrival",
         ),
         Index("ix_jobs_state_not_before", "state", "not_before"),
+        # The retention purge reads finished jobs by age; queuing a job never writes to it.
+        Index(
+            "ix_jobs_done_finished_at",
+            "finished_at",
+            postgresql_where=text("state = 'done'"),
+            sqlite_where=text("state = 'done'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -274,6 +292,8 @@ class WindowMark(Base):
     is armed afresh."""
 
     __tablename__ = "window_marks"
+    # The retention purge reads the marks of windows long closed.
+    __table_args__ = (Index("ix_window_marks_window_expires_at", "window_expires_at"),)
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     window_expires_at: Mapped[datetime] = mapped_column(primary_key=True)
@@ -305,6 +325,8 @@ class SlackEvent(Base):
     """Slack event ids already handled, so a redelivery sends nothing twice."""
 
     __tablename__ = "slack_events"
+    # The retention purge reads event ids by age.
+    __table_args__ = (Index("ix_slack_events_received_at", "received_at"),)
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime]

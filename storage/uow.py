@@ -22,6 +22,7 @@ from storage.repositories import (
     SqlMessages,
     SqlNumbers,
     SqlPauses,
+    SqlRetention,
     SqlSchedule,
     SqlSlackEvents,
     SqlTemplates,
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     schedule: SqlSchedule
     counters: SqlCounters
     numbers: SqlNumbers
+    retention: SqlRetention
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.schedule = SqlSchedule(session, skip_locked=skip)
         self.counters = SqlCounters(session, skip_locked=skip)
         self.numbers = SqlNumbers(session, skip_locked=skip)
+        self.retention = SqlRetention(session, skip_locked=skip)
         return self
 
     async def __aexit__(

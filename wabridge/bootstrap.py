@@ -42,11 +42,13 @@ from bridge.usecases.numbers import NumberBook
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
 from bridge.usecases.resends import Resends
+from bridge.usecases.retention import Retention
 from bridge.usecases.schedule import Slots
 from bridge.usecases.status import StatusReports
 from bridge.usecases.templates import TemplateMessages, TemplatePicker, Templates
 from bridge.usecases.warnings import WindowWatch
 from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
+from scheduler.jobs.retention import retention_purge
 from scheduler.jobs.templates import template_sync
 from scheduler.jobs.windows import window_scan
 from scheduler.runner import Scheduler
@@ -347,7 +349,7 @@ def build_scheduler(
     templates: Templates | None,
     on_queued: Callable[[float], None],
 ) -> Scheduler:
-    """The periodic tasks: window warnings, and the hourly template sync."""
+    """The periodic tasks: window warnings, the hourly template sync and retention purge."""
     watch = WindowWatch(
         uow=storage.uow,
         clock=clock,
@@ -355,9 +357,11 @@ def build_scheduler(
         templates=templates,
         on_queued=on_queued,
     )
-    tasks = [window_scan(watch, every=settings.scan_interval)]
+    slots = Slots(uow=storage.uow, clock=clock)
+    retention = Retention(uow=storage.uow, clock=clock, keep=settings.retention)
+    tasks = [window_scan(watch, every=settings.scan_interval), retention_purge(retention, slots)]
     if templates is not None:
-        tasks.append(template_sync(templates, Slots(uow=storage.uow, clock=clock)))
+        tasks.append(template_sync(templates, slots))
     return Scheduler(tasks)
 
 

@@ -32,9 +32,7 @@ __all__ = [
 ]
 
 #: Variables the contract defines whose feature is not built yet; shrink it as features land.
-NOT_YET_USED: Final[Mapping[str, str]] = {
-    "WABRIDGE_RETENTION": "the retention sweep",
-}
+NOT_YET_USED: Final[Mapping[str, str]] = {}
 
 #: A customer-service window lasts 24 hours; a warning this early or earlier would never fire.
 _WINDOW = timedelta(hours=24)

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from bridge.ports import Api
 
-__all__ = ["RELAY_BUCKETS", "Metrics", "StoredCounter"]
+__all__ = ["RELAY_BUCKETS", "Metrics", "StoredCounter", "StoredCounters"]
 
 #: Relay latency buckets, seconds: from an unpaced relay (a few ms) to a minute of backlog.
 RELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -37,6 +37,28 @@ class StoredCounter(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily(self._name, self._documentation, value=self._value)
+
+
+class StoredCounters(Collector):
+    """Like ``StoredCounter``, one total per value of a label (``kind="jobs"``...)."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, registry: CollectorRegistry
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._values: dict[str, int] = {}
+        registry.register(self)
+
+    def set(self, values: dict[str, int]) -> None:
+        self._values = dict(values)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, total in sorted(self._values.items()):
+            family.add_metric([value], total)
+        yield family
 
 
 class Metrics:
@@ -149,6 +171,12 @@ class Metrics:
             "Agent's reply posted in Slack (its ts) -> Meta accepted the send",
             buckets=RELAY_BUCKETS,
             registry=registry,
+        )
+        self.purged = StoredCounters(
+            "wabridge_purged",
+            "Rows of bookkeeping purged after WABRIDGE_RETENTION, by kind",
+            "kind",
+            registry,
         )
         self.listeners_running = Gauge(
             "wabridge_slack_listeners_running",

@@ -41,6 +41,7 @@ __all__ = [
     "MessageRepository",
     "NumberRepository",
     "PauseRepository",
+    "RetentionRepository",
     "ScheduleRepository",
     "SlackEventRepository",
     "TemplateRepository",
@@ -426,6 +427,32 @@ class ScheduleRepository(Protocol):
         ...
 
 
+class RetentionRepository(Protocol):
+    """Bookkeeping past its use, deleted at most ``limit`` rows at a time, oldest first; each
+    method answers how many rows it deleted (fewer than ``limit``: none of that kind is left).
+    Messages, conversations, contacts, templates and counters are never deleted."""
+
+    async def purge_processed_webhooks(self, *, before: datetime, limit: int) -> int:
+        """Webhook bodies processed successfully before ``before``; never pending or dead ones."""
+        ...
+
+    async def purge_finished_jobs(self, *, before: datetime, limit: int) -> int:
+        """Jobs that ended ``done`` before ``before``; never failed (replayable) or pending ones."""
+        ...
+
+    async def purge_slack_events(self, *, before: datetime, limit: int) -> int:
+        """Slack event ids received before ``before``."""
+        ...
+
+    async def purge_window_marks(self, *, before: datetime, limit: int) -> int:
+        """Warning marks of windows that ended before ``before``."""
+        ...
+
+    async def purge_scheduled_runs(self, *, before: datetime, limit: int) -> int:
+        """Claims of scheduled runs made before ``before``."""
+        ...
+
+
 class NumberRepository(Protocol):
     """Business numbers added with ``wabridge numbers add`` (the default one is the
     environment's and is not stored here)."""
@@ -466,6 +493,8 @@ class UnitOfWork(Protocol):
     def counters(self) -> CounterRepository: ...
     @property
     def numbers(self) -> NumberRepository: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

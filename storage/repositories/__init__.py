@@ -7,6 +7,7 @@ from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
 from storage.repositories.numbers import SqlNumbers
 from storage.repositories.pauses import SqlPauses
+from storage.repositories.retention import SqlRetention
 from storage.repositories.schedule import SqlSchedule
 from storage.repositories.slack_events import SqlSlackEvents
 from storage.repositories.templates import SqlTemplates
@@ -19,6 +20,7 @@ __all__ = [
     "SqlMessages",
     "SqlNumbers",
     "SqlPauses",
+    "SqlRetention",
     "SqlSchedule",
     "SqlSlackEvents",
     "SqlTemplates",

@@ -71,3 +71,13 @@ async def test_shutdown_closes_the_clients_when_serving_fails(
     stop.set()
     await asyncio.wait_for(serving, timeout=10)
     assert bridge.whatsapp.is_closed
+
+
+async def test_the_scheduler_runs_the_retention_purge(settings_env: pytest.MonkeyPatch) -> None:
+    bridge = build(load_settings())
+    try:
+        tasks = {task.name: task for task in bridge.scheduler.tasks}
+        assert {"window_scan", "retention_purge"} <= set(tasks)
+        assert tasks["retention_purge"].at_start
+    finally:
+        await bridge.aclose()

@@ -162,6 +162,25 @@ async def test_statuses_for_unknown_messages_are_counted_from_the_database(
     assert "wabridge_statuses_unknown_total 3.0" in metrics
 
 
+async def test_purged_rows_are_counted_from_the_database(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    from bridge.usecases.retention import COUNTER_PREFIX
+
+    metrics = (await client.get("/metrics")).text
+    assert 'wabridge_purged_total{kind="jobs"} 0.0' in metrics
+    async with uow_factory() as uow:  # as the purge counts, in any scheduler process
+        await uow.counters.add(COUNTER_PREFIX + "jobs", 1000)
+        await uow.counters.add(COUNTER_PREFIX + "jobs", 7)
+        await uow.counters.add(COUNTER_PREFIX + "slack_events", 3)
+        await uow.commit()
+    metrics = (await client.get("/metrics")).text
+    assert "# TYPE wabridge_purged_total counter" in metrics
+    assert 'wabridge_purged_total{kind="jobs"} 1007.0' in metrics
+    assert 'wabridge_purged_total{kind="slack_events"} 3.0' in metrics
+    assert 'wabridge_purged_total{kind="webhooks"} 0.0' in metrics
+
+
 async def test_readyz_is_503_when_schema_is_behind(fresh_database_url: str) -> None:
     from storage.db import create_engine
 

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.jobs import Lane
 from bridge.usecases.counts import REPLIES_WINDOW_CLOSED, WARNINGS_POSTED
+from bridge.usecases.retention import COUNTER_PREFIX as PURGED
+from bridge.usecases.retention import Purged
 from bridge.usecases.statuses import UNKNOWN_STATUSES
 from webhook_server.deps import WebDeps
 from webhook_server.schemas import Readiness
@@ -97,6 +99,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             metrics.statuses_unknown.set(counters.get(UNKNOWN_STATUSES, 0))
             metrics.warnings_posted.set(counters.get(WARNINGS_POSTED, 0))
             metrics.replies_window_closed.set(counters.get(REPLIES_WINDOW_CLOSED, 0))
+            metrics.purged.set({k.value: counters.get(PURGED + k.value, 0) for k in Purged})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
