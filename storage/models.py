@@ -37,6 +37,7 @@ __all__ = [
     "JobEntry",
     "LanePauseEntry",
     "Message",
+    "RateHoldEntry",
     "ScheduledRun",
     "SlackEvent",
     "TemplateEntry",
@@ -208,6 +209,7 @@ class JobEntry(Base):
             "arrival",
         ),
         Index("ix_jobs_state_not_before", "state", "not_before"),
+        Index("ix_jobs_collapse_key", "collapse_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -236,6 +238,9 @@ class JobEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # Jobs that show what is current when they run (a message's delivery) share this key:
+    # one waiting is enough, so a backlog of changes collapses into one Slack call.
+    collapse_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class LanePauseEntry(Base):
@@ -247,6 +252,18 @@ class LanePauseEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime]
     probe_after: Mapped[datetime]
+
+
+class RateHoldEntry(Base):
+    """A rate limit the other side reported (Slack's ``Retry-After``, Meta's throughput
+    error): calls of ``scope`` wait until ``until``, in every process."""
+
+    __tablename__ = "rate_holds"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime]
 
 
 class TemplateEntry(Base):

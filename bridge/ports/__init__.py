@@ -12,6 +12,7 @@ from bridge.ports.chat import (
     FileSlot,
 )
 from bridge.ports.clock import Clock
+from bridge.ports.pacing import Holds
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
@@ -26,10 +27,12 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    RateHold,
 )
 from bridge.ports.storage import (
     ConversationRepository,
     CounterRepository,
+    HoldRepository,
     InboxRepository,
     JobRepository,
     MessageRepository,
@@ -58,6 +61,8 @@ __all__ = [
     "FailedJob",
     "FailureCount",
     "FileSlot",
+    "HoldRepository",
+    "Holds",
     "InboxRepository",
     "InboxRow",
     "JobCounts",
@@ -71,6 +76,7 @@ __all__ = [
     "NumberRepository",
     "OutboundContent",
     "PauseRepository",
+    "RateHold",
     "SlackEventRepository",
     "TemplateRepository",
     "UnitOfWork",

@@ -28,11 +28,13 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    RateHold,
 )
 
 __all__ = [
     "ConversationRepository",
     "CounterRepository",
+    "HoldRepository",
     "InboxRepository",
     "JobRepository",
     "MessageRepository",
@@ -278,6 +280,13 @@ class JobRepository(Protocol):
         True if queued. For jobs that read what is current when they run."""
         ...
 
+    async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
+        """Queue ``job`` unless a job queued under ``key`` (at most 64 characters) waits
+        unclaimed already: that one reads what is current when it runs, so it shows this
+        change too. True if queued. Safe against a worker claiming the waiting job at the
+        same moment, whatever the number of processes."""
+        ...
+
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
         """Queue ``job`` under ``key`` (at most 32 characters), once: False, queuing nothing,
         if a job was ever queued under that key (the same webhook delivered again). The key
@@ -358,6 +367,18 @@ class PauseRepository(Protocol):
         ...
 
 
+class HoldRepository(Protocol):
+    """Rate limits the other side reported, kept for every process to honour."""
+
+    async def active(self, *, now: datetime) -> list[RateHold]:
+        """The holds still in force at ``now``."""
+        ...
+
+    async def hold(self, scope: str, *, until: datetime, reason: str, now: datetime) -> None:
+        """Hold ``scope`` until ``until``; a hold that lasts longer already stays as it is."""
+        ...
+
+
 class TemplateRepository(Protocol):
     async def replace_all(
         self, waba_id: str, templates: Sequence[MessageTemplate], *, now: datetime
@@ -416,6 +437,8 @@ class UnitOfWork(Protocol):
     def slack_events(self) -> SlackEventRepository: ...
     @property
     def pauses(self) -> PauseRepository: ...
+    @property
+    def holds(self) -> HoldRepository: ...
     @property
     def templates(self) -> TemplateRepository: ...
     @property

@@ -56,6 +56,7 @@ class SqlJobs(Repository):
         seq: datetime | None = None,
         arrival: int = 0,
         not_before: datetime | None = None,
+        collapse_key: str | None = None,
     ) -> int:
         entry = JobEntry(
             uid=uuid.uuid4().hex,
@@ -71,10 +72,32 @@ class SqlJobs(Repository):
             not_before=not_before or now,
             call_started=False,
             created_at=now,
+            collapse_key=collapse_key,
         )
         self._session.add(entry)
         await self._session.flush()
         return entry.id
+
+    async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
+        if not 0 < len(key) <= 64:
+            raise ValueError("a collapse key has 1 to 64 characters")
+        query = (
+            select(JobEntry.id)
+            .where(
+                JobEntry.state == _PENDING,
+                JobEntry.collapse_key == key,
+                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+            )
+            .limit(1)
+        )
+        if self._skip_locked:
+            # Locked till this transaction ends, a claim skips it (and takes it once what it
+            # must show is committed); a claim a moment earlier makes it no longer match.
+            query = query.with_for_update()
+        if await self._session.scalar(query) is not None:
+            return False
+        await self.enqueue(job, now=now, collapse_key=key)
+        return True
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 32:
