@@ -10,6 +10,7 @@ so a second worker process never runs into a limit the first one was told about.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Final
@@ -38,11 +39,18 @@ class StoredHolds:
         self._refresh = refresh
         self._until: dict[str, datetime] = {}
         self._fresh_until: datetime | None = None
+        # Calls that find the view stale together wait for one read, not one read each.
+        self._reading = asyncio.Lock()
+
+    def _stale(self, now: datetime) -> bool:
+        return self._fresh_until is None or now >= self._fresh_until
 
     async def remaining(self, *scopes: str) -> float:
         now = self._clock.now()
-        if self._fresh_until is None or now >= self._fresh_until:
-            await self._read(now)
+        if self._stale(now):
+            async with self._reading:
+                if self._stale(now):
+                    await self._read(now)
         ends = [self._until[scope] for scope in scopes if scope in self._until]
         if not ends:
             return 0.0
