@@ -175,6 +175,10 @@ class Sandbox(Startable):
             "WABRIDGE_API_TOKEN": API_TOKEN,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            # Slack's tiers allow about 50 reactions a minute: fine for a support team, far
+            # too slow for a test that plays hundreds of deliveries. Posts keep their real
+            # pace (one a second per channel, bursts of 8), and so does Meta.
+            "WABRIDGE_SLACK_TIER_RATES": "10/s,100/s,100/s,100/s",
             **self._extra_env,
         }
 

@@ -8,6 +8,7 @@ crash a post can be found instead of being made twice.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -36,7 +37,7 @@ from slack_app.messages import (
 )
 from slack_app.messages.customer import DELETED_TEXT
 from slack_app.messages.templates import send_template_button
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing
 from slack_app.text import slack_emoji_name
 
 __all__ = ["SlackSurface"]
@@ -66,17 +67,26 @@ class SlackSurface:
         self,
         *,
         client: AsyncWebClient,
-        pacer: ChannelPacer,
+        pacing: SlackPacing,
         now: Callable[[], datetime],
         template_button: bool = False,
     ) -> None:
         self._client = client
-        self._pacer = pacer
+        self._pacing = pacing
         self._now = now
         # The "Send template" button, where templates can be sent (META_WABA_ID is set).
         self._template_button = template_button
 
-    async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> dict[str, Any]:
+    async def _call(
+        self, method: str, call: Awaitable[AsyncSlackResponse], *, channel: str | None = None
+    ) -> dict[str, Any]:
+        # Slack's pace, and any hold a 429 left (``slack_app.pacing``); ``channel`` for posts.
+        try:
+            await self._pacing.before(method, channel=channel)
+        except BaseException:
+            if inspect.iscoroutine(call):
+                call.close()  # never started: it must not warn that it was never awaited
+            raise
         try:
             response = await call
         except SlackApiError as error:
@@ -86,6 +96,7 @@ class SlackSurface:
             if status == 429:
                 code = "ratelimited"
                 retry_after = float(error.response.headers.get("Retry-After", "1"))
+                await self._pacing.refused(method, channel=channel, retry_after=retry_after)
             raise ChatError(
                 f"{method}: {code} (HTTP {status})",
                 kind=classify(code, status),
@@ -159,7 +170,6 @@ class SlackSurface:
             if found is not None:
                 log.info("slack post found after retry", extra={"key": key, "slack_ts": found})
                 return found
-        await self._pacer.acquire(channel)
         data = await self._call(
             "chat.postMessage",
             self._client.chat_postMessage(
@@ -171,6 +181,7 @@ class SlackSurface:
                 unfurl_links=False,
                 unfurl_media=False,
             ),
+            channel=channel,
         )
         return str(data["ts"])
 
@@ -302,7 +313,6 @@ class SlackSurface:
         return any(host == d or host.endswith("." + d) for d in SLACK_FILE_DOMAINS)
 
     async def share_file(self, *, slot: FileSlot, channel: str, thread_ts: str, title: str) -> None:
-        await self._pacer.acquire(channel)
         await self._call(
             "files.completeUploadExternal",
             self._client.files_completeUploadExternal(
@@ -310,6 +320,7 @@ class SlackSurface:
                 channel_id=channel,
                 thread_ts=thread_ts,
             ),
+            channel=channel,
         )
 
     async def file_shared(self, *, file_id: str, channel: str) -> bool:
@@ -324,7 +335,6 @@ class SlackSurface:
 
     async def show_window(self, *, channel: str, thread_ts: str, contact: ContactView) -> None:
         text = thread_parent_text(contact, now=self._now())
-        await self._pacer.acquire(channel)
         await self._call(
             "chat.update",
             self._client.chat_update(

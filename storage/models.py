@@ -38,6 +38,7 @@ __all__ = [
     "JobEntry",
     "LanePauseEntry",
     "Message",
+    "RateHoldEntry",
     "ScheduledRun",
     "SlackEvent",
     "TemplateEntry",
@@ -226,6 +227,7 @@ class JobEntry(Base):
             postgresql_where=text("state = 'done'"),
             sqlite_where=text("state = 'done'"),
         ),
+        Index("ix_jobs_collapse_key", "collapse_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -254,6 +256,9 @@ class JobEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # Jobs that show what is current when they run (a message's delivery) share this key:
+    # one waiting is enough, so a backlog of changes collapses into one Slack call.
+    collapse_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class LanePauseEntry(Base):
@@ -265,6 +270,18 @@ class LanePauseEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime]
     probe_after: Mapped[datetime]
+
+
+class RateHoldEntry(Base):
+    """A rate limit the other side reported (Slack's ``Retry-After``, Meta's throughput
+    error): calls of ``scope`` wait until ``until``, in every process."""
+
+    __tablename__ = "rate_holds"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime]
 
 
 class TemplateEntry(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage.repositories import (
     SqlConversations,
     SqlCounters,
+    SqlHolds,
     SqlInbox,
     SqlJobs,
     SqlMessages,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     jobs: SqlJobs
     slack_events: SqlSlackEvents
     pauses: SqlPauses
+    holds: SqlHolds
     templates: SqlTemplates
     schedule: SqlSchedule
     counters: SqlCounters
@@ -76,6 +78,7 @@ class SqlUnitOfWork:
         self.jobs = SqlJobs(session, skip_locked=skip)
         self.slack_events = SqlSlackEvents(session, skip_locked=skip)
         self.pauses = SqlPauses(session, skip_locked=skip)
+        self.holds = SqlHolds(session, skip_locked=skip)
         self.templates = SqlTemplates(session, skip_locked=skip)
         self.schedule = SqlSchedule(session, skip_locked=skip)
         self.counters = SqlCounters(session, skip_locked=skip)

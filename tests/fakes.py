@@ -194,6 +194,8 @@ class FakeChat:
     #: Operator notices: messages of their own in a channel (kept apart from the threads).
     operator_posts: list[Post] = field(default_factory=list)
     operator_notices: list[OperatorNotice] = field(default_factory=list)
+    #: Every delivery display made: (the post's ts, the stages added).
+    deliveries: list[tuple[str, list[str]]] = field(default_factory=list)
     _ts: int = 0
 
     def _maybe_fail(self) -> None:
@@ -361,6 +363,7 @@ class FakeChat:
         if self.reactions_fail_with is not None:
             raise self.reactions_fail_with
         self._maybe_fail()
+        self.deliveries.append((ts, [stage.value for stage in stages]))
         shown = self.reactions.setdefault(ts, [])
         for stage in withdrawn:
             if stage.value in shown:

@@ -27,17 +27,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
+from bridge.pacing import Rate
 from bridge.ports import (
     BusinessNumber,
     CallObserver,
     ChatSurface,
     Clock,
+    Holds,
     RelayObserver,
     Unobserved,
     WhatsApp,
 )
 from bridge.usecases import job_handlers
 from bridge.usecases.api import RestApi
+from bridge.usecases.holds import StoredHolds
 from bridge.usecases.numbers import NumberBook
 from bridge.usecases.reactions import AgentReactions
 from bridge.usecases.replies import REPLY_SETTLE, Replies, ReplyChanges
@@ -55,7 +58,7 @@ from scheduler.runner import Scheduler
 from slack_app.http import SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.observed import ObservedWebClient
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing, SlackRates, tier_rates
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
@@ -67,6 +70,7 @@ from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.client import WhatsAppClient
 from whatsapp.content import ContentRules
+from whatsapp.pacing import MetaPacing, MetaRates
 from whatsapp.signature import WebhookSignatures
 from whatsapp.webhooks import WebhookParser
 
@@ -155,12 +159,22 @@ def default_number(settings: Settings) -> BusinessNumber:
     )
 
 
+def meta_rates(settings: Settings) -> MetaRates:
+    """Sends per business number (a second's worth at once) and to one recipient."""
+    per_second = settings.meta_rate
+    return MetaRates(
+        number=Rate(per_second=per_second, burst=max(1, round(per_second))),
+        pair=Rate(per_second=settings.meta_pair_rate, burst=settings.meta_pair_burst),
+    )
+
+
 def build_whatsapp(
     settings: Settings,
     *,
     http: httpx.AsyncClient | None = None,
     numbers: NumberBook | None = None,
     calls: CallObserver | None = None,
+    holds: Holds | None = None,
 ) -> WhatsAppClient:
     return WhatsAppClient(
         base_url=settings.meta_api_base,
@@ -172,6 +186,7 @@ def build_whatsapp(
         max_attempts=1,
         token_for=numbers.token_for if numbers is not None else None,
         calls=calls,
+        pacing=MetaPacing(rates=meta_rates(settings), holds=holds),
     )
 
 
@@ -191,6 +206,14 @@ def require_templates(templates: Templates | None) -> Templates:
 
 
 # --- Slack ------------------------------------------------------------------------------------
+
+
+def slack_rates(settings: Settings) -> SlackRates:
+    """Posts per channel, and each of Slack's four tiers (settings in calls a second)."""
+    return SlackRates(
+        post=Rate(per_second=settings.slack_post_rate, burst=settings.slack_post_burst),
+        tiers=tier_rates([rate * 60 for rate in settings.slack_tier_rates]),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +240,7 @@ def build_slack(
     reactions: AgentReactions | None = None,
     resends: Resends | None = None,
     calls: CallObserver | None = None,
+    holds: Holds | None = None,
 ) -> Slack:
     """The bolt app with every listener, and the surface the workers post through.
 
@@ -259,7 +283,7 @@ def build_slack(
     )
     surface = SlackSurface(
         client=app.client,
-        pacer=ChannelPacer(rate=1.0, burst=8),
+        pacing=SlackPacing(rates=slack_rates(settings), holds=holds),
         now=clock.now,
         template_button=templates is not None,
     )
@@ -566,7 +590,9 @@ def build(
     metrics = Metrics()  # the calls and latencies of this process, shown by its /metrics
     storage = build_storage(settings)
     numbers = build_numbers(settings, storage=storage)
-    whatsapp = build_whatsapp(settings, http=http, numbers=numbers, calls=metrics)
+    # Rate limits Slack and Meta reported, honoured by every process (stored, not in memory).
+    holds = StoredHolds(uow=storage.uow, clock=clock)
+    whatsapp = build_whatsapp(settings, http=http, numbers=numbers, calls=metrics, holds=holds)
     inbox_wake, jobs_wake = Wakeable(), Wakeable()
     replies = Replies(
         uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
@@ -609,6 +635,7 @@ def build(
         ),
         resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.wake_in),
         calls=metrics,
+        holds=holds,
     )
     workers = build_workers(
         storage=storage,

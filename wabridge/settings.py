@@ -23,16 +23,30 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 __all__ = [
+    "BEYOND_CONTRACT",
     "NOT_YET_USED",
     "ConfigError",
     "Settings",
     "load_settings",
     "parse_duration",
+    "parse_rate",
     "unused_settings",
 ]
 
 #: Variables the contract defines whose feature is not built yet; shrink it as features land.
 NOT_YET_USED: Final[Mapping[str, str]] = {}
+
+#: Variables beyond CONTRACT.md's table, added by later issues (issue 8: pacing).
+BEYOND_CONTRACT: Final = frozenset(
+    {
+        "WABRIDGE_SLACK_POST_RATE",
+        "WABRIDGE_SLACK_POST_BURST",
+        "WABRIDGE_SLACK_TIER_RATES",
+        "WABRIDGE_META_RATE",
+        "WABRIDGE_META_PAIR_RATE",
+        "WABRIDGE_META_PAIR_BURST",
+    }
+)
 
 #: A customer-service window lasts 24 hours; a warning this early or earlier would never fire.
 _WINDOW = timedelta(hours=24)
@@ -54,6 +68,34 @@ def parse_duration(value: Any) -> timedelta:
     except OverflowError:
         # timedelta stops at 999999999 days; without this the user would get a traceback.
         raise ValueError(f"{value!r} is too long a duration") from None
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([smh])\s*$")
+_PER = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate(value: Any) -> float:
+    """``1/s``, ``50/m``, ``900/h`` -> calls per second; ``off`` (or ``0``) -> 0.0, unpaced."""
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is not a rate like 1/s, 50/m or off")
+        return float(value)
+    text = str(value).strip().lower()
+    if text in ("off", "0"):
+        return 0.0
+    match = _RATE.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a rate like 1/s, 50/m or off")
+    count, unit = match.groups()
+    return float(count) / _PER[unit]
+
+
+def _parse_tier_rates(value: Any) -> tuple[float, ...]:
+    values = value if isinstance(value, tuple | list) else str(value).split(",")
+    rates = tuple(parse_rate(v) for v in values)
+    if len(rates) != 4:
+        raise ValueError("give Slack's four tiers, e.g. 1/m,20/m,50/m,100/m")
+    return rates
 
 
 def _written(value: timedelta) -> str:
@@ -91,6 +133,9 @@ def _parse_durations(value: Any) -> tuple[timedelta, ...]:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+#: Calls per second, written ``1/s``, ``50/m`` or ``off``.
+PerSecond = Annotated[float, BeforeValidator(parse_rate)]
+TierRates = Annotated[tuple[float, ...], NoDecode, BeforeValidator(_parse_tier_rates)]
 Durations = Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_parse_durations)]
 
 
@@ -132,6 +177,15 @@ class Settings(BaseSettings):
     retention: Duration = Field(timedelta(days=30), alias="WABRIDGE_RETENTION")
     note_prefix: str = Field("//", alias="WABRIDGE_NOTE_PREFIX", min_length=1)
     log_format: Literal["text", "json"] = Field("text", alias="WABRIDGE_LOG_FORMAT")
+    # Pacing (issue 8): near Slack's and Meta's documented rates; each process paces itself.
+    slack_post_rate: PerSecond = Field(1.0, alias="WABRIDGE_SLACK_POST_RATE")
+    slack_post_burst: int = Field(8, alias="WABRIDGE_SLACK_POST_BURST", ge=1)
+    slack_tier_rates: TierRates = Field(
+        (1 / 60, 20 / 60, 50 / 60, 100 / 60), alias="WABRIDGE_SLACK_TIER_RATES"
+    )
+    meta_rate: PerSecond = Field(80.0, alias="WABRIDGE_META_RATE")
+    meta_pair_rate: PerSecond = Field(1 / 6, alias="WABRIDGE_META_PAIR_RATE")
+    meta_pair_burst: int = Field(20, alias="WABRIDGE_META_PAIR_BURST", ge=1)
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("HOST"))
     port: int = Field(8000, validation_alias=AliasChoices("PORT"), ge=1, le=65535)
 

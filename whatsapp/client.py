@@ -28,6 +28,7 @@ from whatsapp import outbound
 from whatsapp.errors import MetaAPIError, MetaTransportError
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
+from whatsapp.pacing import MetaPacing
 from whatsapp.templates import parse_template, send_components
 
 __all__ = ["WhatsAppClient"]
@@ -88,9 +89,11 @@ class WhatsAppClient:
         backoff: float = 0.5,
         token_for: Callable[[str], Awaitable[str | None]] | None = None,
         calls: CallObserver | None = None,
+        pacing: MetaPacing | None = None,
     ) -> None:
         """``token_for`` gives a business number's own access token (None: ``access_token``),
-        for a bridge with several numbers; ``calls`` hears the outcome of every request."""
+        for a bridge with several numbers; ``calls`` hears the outcome of every request;
+        ``pacing`` paces sends (``whatsapp.pacing``)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
@@ -104,6 +107,7 @@ class WhatsAppClient:
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._calls = calls or Unobserved()
+        self._pacing = pacing
 
     def __repr__(self) -> str:  # the token stays out of every repr and traceback
         return f"WhatsAppClient(root={self._root!r}, max_attempts={self._max_attempts})"
@@ -235,14 +239,22 @@ class WhatsAppClient:
     async def send_payload(self, phone_number_id: str, payload: Mapping[str, Any]) -> str:
         """POST any ``whatsapp.outbound`` payload; returns the new message's wamid."""
         ctx = {"phone_number_id": phone_number_id}
-        response = await self._request(
-            "POST",
-            f"{self._root}/{phone_number_id}/messages",
-            json=dict(payload),
-            ctx=ctx,
-            repeatable=False,
-            number=phone_number_id,
-        )
+        to = payload.get("to")
+        if self._pacing is not None:
+            await self._pacing.before_send(phone_number_id, to if isinstance(to, str) else None)
+        try:
+            response = await self._request(
+                "POST",
+                f"{self._root}/{phone_number_id}/messages",
+                json=dict(payload),
+                ctx=ctx,
+                repeatable=False,
+                number=phone_number_id,
+            )
+        except DeliveryError as error:
+            if self._pacing is not None:
+                await self._pacing.refused(phone_number_id, error)
+            raise
         wamid = _first_message_id(response)
         if wamid is None:
             raise MetaAPIError(

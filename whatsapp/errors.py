@@ -29,6 +29,7 @@ __all__ = [
     "MetaAPIError",
     "MetaTransportError",
     "classify",
+    "is_number_throttled",
     "is_unknown_object",
     "problem_of",
 ]
@@ -90,6 +91,7 @@ CLASSIFICATION: Final[Mapping[int, tuple[FailureKind, DeliveryProblem]]] = Mappi
 #: Meta asks for 4^n seconds between tries when the pair rate (131056) is hit.
 PAIR_RATE_BACKOFF: Final = 4.0
 _PAIR_RATE: Final = 131056
+_THROUGHPUT: Final = 130429
 
 #: Titles for when Meta's message is missing; Meta's own wording wins when present.
 KNOWN_TITLES: Final[Mapping[int, str]] = MappingProxyType(
@@ -137,6 +139,11 @@ def classify(code: int | None, http_status: int | None) -> FailureKind:
 
 #: Meta's code for an object that does not exist, or that this token may not see.
 _UNKNOWN_OBJECT: Final = 100
+
+
+def is_number_throttled(error: DeliveryError) -> bool:
+    """Whether Meta said the business number sends faster than its throughput (130429)."""
+    return isinstance(error, MetaAPIError) and error.code == _THROUGHPUT
 
 
 def is_unknown_object(error: DeliveryError) -> bool:

@@ -13,6 +13,7 @@ from bridge.ports.chat import (
 )
 from bridge.ports.clock import Clock
 from bridge.ports.observer import Api, CallObserver, RelayObserver, Unobserved
+from bridge.ports.pacing import Holds
 from bridge.ports.records import (
     BusinessNumber,
     ClaimedJob,
@@ -30,10 +31,12 @@ from bridge.ports.records import (
     MessageStats,
     NewMessage,
     QueuedJob,
+    RateHold,
 )
 from bridge.ports.storage import (
     ConversationRepository,
     CounterRepository,
+    HoldRepository,
     InboxRepository,
     JobRepository,
     MessageRepository,
@@ -66,6 +69,8 @@ __all__ = [
     "FailedJob",
     "FailureCount",
     "FileSlot",
+    "HoldRepository",
+    "Holds",
     "InboxRepository",
     "InboxRow",
     "JobCounts",
@@ -81,6 +86,7 @@ __all__ = [
     "OutboundContent",
     "PauseRepository",
     "QueuedJob",
+    "RateHold",
     "RelayObserver",
     "RetentionRepository",
     "SlackEventRepository",

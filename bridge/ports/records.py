@@ -25,6 +25,7 @@ __all__ = [
     "MessageStats",
     "NewMessage",
     "QueuedJob",
+    "RateHold",
 ]
 
 
@@ -233,3 +234,13 @@ class LanePause:
     reason: str
     since: datetime
     probe_after: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateHold:
+    """A rate limit the other side reported (a Slack ``429``, Meta's throughput error): no
+    process makes calls of ``scope`` before ``until``."""
+
+    scope: str
+    until: datetime
+    reason: str

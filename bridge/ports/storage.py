@@ -31,11 +31,13 @@ from bridge.ports.records import (
     MessageStats,
     NewMessage,
     QueuedJob,
+    RateHold,
 )
 
 __all__ = [
     "ConversationRepository",
     "CounterRepository",
+    "HoldRepository",
     "InboxRepository",
     "JobRepository",
     "MessageRepository",
@@ -315,6 +317,12 @@ class JobRepository(Protocol):
     ) -> set[int]:
         """Which of these conversations have a job of this type waiting unclaimed (what
         ``enqueue_once`` looks for)."""
+
+    async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
+        """Queue ``job`` unless a job queued under ``key`` (at most 64 characters) waits
+        unclaimed already: that one reads what is current when it runs, so it shows this
+        change too. True if queued. Safe against a worker claiming the waiting job at the
+        same moment, whatever the number of processes."""
         ...
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
@@ -398,6 +406,18 @@ class PauseRepository(Protocol):
 
     async def lift(self, lane: Lane) -> bool:
         """End a pause; True if there was one."""
+        ...
+
+
+class HoldRepository(Protocol):
+    """Rate limits the other side reported, kept for every process to honour."""
+
+    async def active(self, *, now: datetime) -> list[RateHold]:
+        """The holds still in force at ``now``."""
+        ...
+
+    async def hold(self, scope: str, *, until: datetime, reason: str, now: datetime) -> None:
+        """Hold ``scope`` until ``until``; a hold that lasts longer already stays as it is."""
         ...
 
 
@@ -485,6 +505,8 @@ class UnitOfWork(Protocol):
     def slack_events(self) -> SlackEventRepository: ...
     @property
     def pauses(self) -> PauseRepository: ...
+    @property
+    def holds(self) -> HoldRepository: ...
     @property
     def templates(self) -> TemplateRepository: ...
     @property

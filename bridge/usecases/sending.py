@@ -24,7 +24,7 @@ from bridge.domain import (
 )
 from bridge.domain.media import MEDIA_LIMITS
 from bridge.errors import DeliveryError, UnworkableJobError
-from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply, ShowDelivery
+from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply
 from bridge.ports import (
     ChatSurface,
     Clock,
@@ -38,7 +38,7 @@ from bridge.ports import (
 from bridge.usecases.notices import queue_notice
 from bridge.usecases.records import finish, load_message
 from bridge.usecases.replies import REPLY_KEY_PREFIX
-from bridge.usecases.statuses import report_failed_delivery
+from bridge.usecases.statuses import queue_delivery_display, report_failed_delivery
 
 __all__ = ["EARLIER_PART_NOT_SENT", "MarkReadHandler", "SendReplyHandler"]
 
@@ -200,10 +200,7 @@ class SendReplyHandler(JobHandler[SendReply]):
                 await uow.conversations.record_message(
                     conversation.id, at=sent_at, from_contact=False, window_expires_at=None
                 )
-                await uow.jobs.enqueue(
-                    ShowDelivery(conversation_id=conversation.id, message_id=message.id),
-                    now=sent_at,
-                )
+                await queue_delivery_display(uow, message, now=sent_at)
             await ctx.finish(uow)
             await uow.commit()
         posted = _posted_in_slack(message)

@@ -32,6 +32,7 @@ __all__ = [
     "ShowDeliveryHandler",
     "StatusOutcome",
     "apply_status",
+    "queue_delivery_display",
     "report_failed_delivery",
     "status_may_be_early",
 ]
@@ -99,11 +100,20 @@ async def apply_status(uow: UnitOfWork, event: StatusUpdate, *, now: datetime) -
         )
     else:
         await uow.messages.advance_status(message.id, status=new, at=event.timestamp)
-        await uow.jobs.enqueue(
-            ShowDelivery(conversation_id=message.conversation_id, message_id=message.id), now=now
-        )
+        await queue_delivery_display(uow, message, now=now)
     log.info("status applied", extra={**ids, "wamid": event.wamid, "status": new.value})
     return StatusOutcome.APPLIED
+
+
+async def queue_delivery_display(uow: UnitOfWork, message: MessageRecord, *, now: datetime) -> bool:
+    """Queue the display of where ``message`` stands, unless one waits already: the display
+    reads the status when it runs, so sent, delivered and read under a backlog cost one
+    Slack update. True if a display was queued."""
+    return await uow.jobs.enqueue_collapsed(
+        ShowDelivery(conversation_id=message.conversation_id, message_id=message.id),
+        key=f"{ShowDelivery.TYPE}:{message.id}",
+        now=now,
+    )
 
 
 async def report_failed_delivery(
@@ -144,9 +154,7 @@ async def report_failed_delivery(
         )
         await queue_notice(uow, message.conversation_id, notice, now=now)
         return
-    await uow.jobs.enqueue(
-        ShowDelivery(conversation_id=message.conversation_id, message_id=message.id), now=now
-    )
+    await queue_delivery_display(uow, message, now=now)
     notice = Notice(
         kind=NoticeKind.DELIVERY_FAILED,
         error_code=code,
@@ -191,10 +199,11 @@ class ShowDeliveryHandler(JobHandler[ShowDelivery]):
             else ()
         )
         if shown != message.shown_stages or withdrawn:
+            # Only what is not on the post yet: each stage is a call of Slack's Tier 3.
             await self._chat.show_delivery(
                 channel=conversation.slack_channel,
                 ts=message.slack_ts,
-                stages=stages,
+                stages=[s for s in stages if s.value not in message.shown_stages],
                 withdrawn=withdrawn,
             )
         async with self._uow() as uow:

@@ -2,6 +2,7 @@
 
 from storage.repositories.conversations import SqlConversations
 from storage.repositories.counters import SqlCounters
+from storage.repositories.holds import SqlHolds
 from storage.repositories.inbox import SqlInbox
 from storage.repositories.jobs import SqlJobs
 from storage.repositories.messages import SqlMessages
@@ -15,6 +16,7 @@ from storage.repositories.templates import SqlTemplates
 __all__ = [
     "SqlConversations",
     "SqlCounters",
+    "SqlHolds",
     "SqlInbox",
     "SqlJobs",
     "SqlMessages",

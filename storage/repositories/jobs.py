@@ -80,8 +80,10 @@ class SqlJobs(Repository):
         seq: datetime | None = None,
         arrival: int = 0,
         not_before: datetime | None = None,
+        collapse_key: str | None = None,
     ) -> int:
         row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
+        row["collapse_key"] = collapse_key
         statement = insert(JobEntry).values(row).returning(JobEntry.id)
         return int((await self._session.scalars(statement)).one())
 
@@ -91,8 +93,9 @@ class SqlJobs(Repository):
         rows = [
             self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now) for q in jobs
         ]
-        # One multi-row INSERT: its rows take their ids in this order, which orders ties.
-        await self._session.execute(insert(JobEntry).values(rows))
+        # One compiled statement for many rows (the driver sends them as one multi-row
+        # INSERT); they take their ids in this order, which orders ties.
+        await self._session.execute(_INSERT_MANY, rows)
 
     async def waiting(
         self, job_type: type[Job], conversation_ids: Collection[int], *, now: datetime
@@ -110,6 +113,27 @@ class SqlJobs(Repository):
             .distinct()
         )
         return {int(c) for c in rows if c is not None}
+
+    async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
+        if not 0 < len(key) <= 64:
+            raise ValueError("a collapse key has 1 to 64 characters")
+        query = (
+            select(JobEntry.id)
+            .where(
+                JobEntry.state == _PENDING,
+                JobEntry.collapse_key == key,
+                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+            )
+            .limit(1)
+        )
+        if self._skip_locked:
+            # Locked till this transaction ends, a claim skips it (and takes it once what it
+            # must show is committed); a claim a moment earlier makes it no longer match.
+            query = query.with_for_update()
+        if await self._session.scalar(query) is not None:
+            return False
+        await self.enqueue(job, now=now, collapse_key=key)
+        return True
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 32:

@@ -19,7 +19,7 @@ from bridge.ports import BusinessNumber
 from bridge.usecases.replies import Replies, ReplyOutcome
 from sandbox.slack_sim import SlackSimulator
 from slack_app.observed import ObservedWebClient
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing
 from slack_app.surface import SlackSurface
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
@@ -152,7 +152,7 @@ async def test_no_secret_reaches_the_logs_or_the_metrics(
     client = ObservedWebClient(
         calls=metrics, token=SECRETS["SLACK_BOT_TOKEN"], base_url=slack_server.url
     )
-    surface = SlackSurface(client=client, pacer=ChannelPacer(rate=0), now=clock.now)
+    surface = SlackSurface(client=client, pacing=SlackPacing.unpaced(), now=clock.now)
     workers = build_workers(
         storage=storage,
         chat=surface,

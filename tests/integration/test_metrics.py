@@ -18,7 +18,7 @@ from bridge.usecases.replies import ReplyOutcome
 from bridge.usecases.warnings import WindowWatch
 from sandbox.slack_sim import SlackSimulator
 from slack_app.observed import ObservedWebClient
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing
 from slack_app.surface import SlackSurface
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
@@ -208,7 +208,7 @@ async def test_slack_calls_by_method_and_outcome(
 ) -> None:
     slack_server.reset()
     client = ObservedWebClient(calls=metrics, token=SLACK_TOKEN, base_url=slack_server.url)
-    surface = SlackSurface(client=client, pacer=ChannelPacer(rate=0), now=lambda: T0)
+    surface = SlackSurface(client=client, pacing=SlackPacing.unpaced(), now=lambda: T0)
     from bridge.ports import ContactView
 
     contact = ContactView(contact_id="4915112345678", name="Ada", business_number="15550001111")

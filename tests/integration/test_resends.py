@@ -34,7 +34,7 @@ from sandbox.slack_state import SimMessage
 from slack_app.ids import OPEN_TEMPLATE_MODAL, RETRY_SEND, SEND_AGAIN
 from slack_app.listeners import ListenerDeps, register_all
 from slack_app.messages.templates import ModalState
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing
 from slack_app.surface import SlackSurface
 from storage.repositories.messages import SqlMessages
 from tests import payloads
@@ -109,7 +109,7 @@ class Slack:
             ),
         )
         surface = SlackSurface(
-            client=client, pacer=ChannelPacer(rate=0), now=lambda: T0, template_button=True
+            client=client, pacing=SlackPacing.unpaced(), now=lambda: T0, template_button=True
         )
         parent = (await client.chat_postMessage(channel=CHANNEL, text="Ada"))["ts"]
         return cls(app, sim, surface, str(parent))

@@ -21,7 +21,7 @@ from bridge.domain import (
 from bridge.errors import ChatError
 from bridge.ports import ContactView, CustomerMessageView
 from sandbox.slack_sim import SlackSimulator
-from slack_app.pacing import ChannelPacer
+from slack_app.pacing import SlackPacing
 from slack_app.surface import SlackSurface
 from tests.fakes import T0
 
@@ -47,7 +47,7 @@ def slack(slack_server: SlackSimulator) -> SlackSimulator:
 def _surface(slack: SlackSimulator, *, token: str = TOKEN) -> SlackSurface:
     return SlackSurface(
         client=AsyncWebClient(token=token, base_url=slack.url),
-        pacer=ChannelPacer(rate=0),
+        pacing=SlackPacing.unpaced(),
         now=lambda: T0,
     )
 

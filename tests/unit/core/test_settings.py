@@ -11,11 +11,13 @@ import pytest
 
 from wabridge.logs import configure_logging
 from wabridge.settings import (
+    BEYOND_CONTRACT,
     NOT_YET_USED,
     ConfigError,
     Settings,
     load_settings,
     parse_duration,
+    parse_rate,
     unused_settings,
 )
 
@@ -355,3 +357,60 @@ def test_every_contract_variable_is_a_setting(shared_dir: Path) -> None:
         choices = getattr(field.validation_alias, "choices", [])
         aliases.update(choice for choice in choices if isinstance(choice, str))
     assert "WABRIDGE_RETENTION" in names and names <= aliases
+
+
+# --- pacing (issue 8) -----------------------------------------------------------------------
+
+
+def test_pacing_defaults_are_near_slacks_and_metas_rates(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.slack_post_rate, settings.slack_post_burst) == (1.0, 8)
+    per_minute = [round(rate * 60, 6) for rate in settings.slack_tier_rates]
+    assert per_minute == [1, 20, 50, 100]
+    assert settings.meta_rate == 80.0
+    assert settings.meta_pair_rate == pytest.approx(1 / 6)
+    assert settings.meta_pair_burst == 20
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [("1/s", 1.0), ("50/m", 50 / 60), ("900/h", 0.25), ("2.5/s", 2.5), ("off", 0.0), ("0", 0.0)],
+)
+def test_rates(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+def test_pacing_is_read_from_the_environment(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WABRIDGE_SLACK_POST_RATE", "2/s")
+    env.setenv("WABRIDGE_SLACK_POST_BURST", "3")
+    env.setenv("WABRIDGE_SLACK_TIER_RATES", "2/m, 40/m, 100/m, off")
+    env.setenv("WABRIDGE_META_RATE", "1000/s")
+    env.setenv("WABRIDGE_META_PAIR_RATE", "20/m")
+    env.setenv("WABRIDGE_META_PAIR_BURST", "45")
+    settings = load_settings()
+    assert (settings.slack_post_rate, settings.slack_post_burst) == (2.0, 3)
+    assert settings.slack_tier_rates == pytest.approx((2 / 60, 40 / 60, 100 / 60, 0.0))
+    assert settings.meta_rate == 1000.0
+    assert (settings.meta_pair_rate, settings.meta_pair_burst) == (pytest.approx(1 / 3), 45)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WABRIDGE_SLACK_POST_RATE", "fast"),
+        ("WABRIDGE_SLACK_POST_RATE", "-1/s"),
+        ("WABRIDGE_SLACK_TIER_RATES", "1/m,20/m,50/m"),
+        ("WABRIDGE_META_RATE", "80 per second"),
+        ("WABRIDGE_META_PAIR_BURST", "0"),
+    ],
+)
+def test_bad_pacing_values_are_named(env: pytest.MonkeyPatch, name: str, value: str) -> None:
+    env.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value).startswith(name)
+
+
+def test_variables_beyond_the_contract_are_settings() -> None:
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    assert aliases >= BEYOND_CONTRACT
