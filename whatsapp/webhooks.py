@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from bridge.domain import (
     AccountEvent,
@@ -202,6 +203,32 @@ _ACCOUNT_FIELDS: Final[Mapping[str, Callable[..., AccountEvent]]] = {
 }
 
 
+#: What no database of ours stores: NUL (PostgreSQL's text and jsonb refuse it) and lone
+#: surrogates (no UTF-8 encoder takes them). JSON may escape both, and Python's decoder also
+#: lets encoded surrogates through, so each becomes U+FFFD: the message is kept, with a mark
+#: where the character was, instead of failing at every try.
+_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
+#: Escapes and the UTF-8 lead byte of a surrogate: only a body with one needs the walk.
+_MAY_BE_UNSTORABLE: Final = re.compile(rb"\\u|\xed")
+#: Meta's error codes are small; a bigger one fits no integer column.
+_MAX_CODE: Final = 2**31 - 1
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
+def _not_a_number(constant: str) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (PostgreSQL refuses them): read as null."""
+    return None
+
+
 class _MalformedError(Exception):
     """An item lacks what the core cannot do without; it becomes an ``UnknownEvent``."""
 
@@ -212,7 +239,9 @@ class WebhookParser:
     def parse(self, body: bytes) -> list[WebhookEvent]:
         """Every event of a webhook body; ``WebhookParseError`` if it is not a JSON object."""
         try:
-            payload = json.loads(body)
+            payload = json.loads(body, parse_constant=_not_a_number)
+            if _MAY_BE_UNSTORABLE.search(body):
+                payload = _storable(payload)
         except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, or absurd nesting
             raise WebhookParseError(f"webhook body is not JSON: {type(error).__name__}") from None
         if not isinstance(payload, dict):
@@ -355,14 +384,18 @@ def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
         raw_status=raw_status,
         timestamp=_timestamp(s.get("timestamp")),
         recipient_id=_str(s.get("recipient_id")) or None,
-        error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        error_code=code if _is_code(code) else None,
         error_title=_str(error.get("title")) or None,
         error_details=details or _str(error.get("message")) or None,
-        problem=problem_of(code) if raw_status == "failed" and isinstance(code, int) else None,
+        problem=problem_of(code) if raw_status == "failed" and _is_code(code) else None,
         pricing_category=_str(pricing.get("category")).lower() or None,
         billable=billable if isinstance(billable, bool) else None,
         pricing_model=_str(pricing.get("pricing_model")).upper() or None,
     )
+
+
+def _is_code(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_CODE
 
 
 def _find_contact(contacts: list[dict[str, Any]], wa_id: str, user_id: str) -> dict[str, Any]:
