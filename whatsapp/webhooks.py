@@ -204,12 +204,9 @@ _ACCOUNT_FIELDS: Final[Mapping[str, Callable[..., AccountEvent]]] = {
 
 
 #: What no database of ours stores: NUL (PostgreSQL's text and jsonb refuse it) and lone
-#: surrogates (no UTF-8 encoder takes them). JSON may escape both, and Python's decoder also
-#: lets encoded surrogates through, so each becomes U+FFFD: the message is kept, with a mark
-#: where the character was, instead of failing at every try.
+#: surrogates (no UTF-8 encoder takes them). JSON may escape both, so each becomes U+FFFD: the
+#: message is kept, with a mark where the character was, instead of failing at every try.
 _UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
-#: Escapes and the UTF-8 lead byte of a surrogate: only a body with one needs the walk.
-_MAY_BE_UNSTORABLE: Final = re.compile(rb"\\u|\xed")
 #: Meta's error codes are small; a bigger one fits no integer column.
 _MAX_CODE: Final = 2**31 - 1
 
@@ -239,8 +236,10 @@ class WebhookParser:
     def parse(self, body: bytes) -> list[WebhookEvent]:
         """Every event of a webhook body; ``WebhookParseError`` if it is not a JSON object."""
         try:
-            payload = json.loads(body, parse_constant=_not_a_number)
-            if _MAY_BE_UNSTORABLE.search(body):
+            # UTF-8 only, as RFC 8259 asks (json.loads would also guess UTF-16 and UTF-32, and
+            # let encoded surrogates through).
+            payload = json.loads(body.decode("utf-8"), parse_constant=_not_a_number)
+            if b"\\u" in body:  # only an escape can make a NUL or a lone surrogate
                 payload = _storable(payload)
         except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, or absurd nesting
             raise WebhookParseError(f"webhook body is not JSON: {type(error).__name__}") from None

@@ -10,6 +10,7 @@ import json
 from datetime import UTC
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,15 +136,15 @@ def test_every_field_of_every_sample_broken_every_way(
 
 
 def test_what_no_database_stores_is_replaced_not_refused() -> None:
-    """NUL and lone surrogates (escaped, or encoded as Python's decoder lets through) become
-    U+FFFD; NaN becomes null; an error code no integer column holds is dropped."""
+    """NUL and lone surrogates (which JSON may escape) become U+FFFD; NaN becomes null; an
+    error code no integer column holds is dropped."""
     raw = (
         b'{"entry": [{"changes": [{"field": "messages", "value": {'
         b'"metadata": {"phone_number_id": "PNID"},'
         b'"messages": [{"from": "491\\u0000", "id": "wamid.\\ud800", "timestamp": "1700000000",'
         b' "type": "text", "text": {"body": "a\\u0000b\\udfffc", "\\u0000k": NaN}}],'
         b'"statuses": [{"id": "wamid.S", "status": "failed", "timestamp": "1700000000",'
-        b' "errors": [{"code": 1180591620717411303424, "title": "\xed\xa0\x80"}]}]'
+        b' "errors": [{"code": 1180591620717411303424, "title": "\\udfff"}]}]'
         b"}}]}]}"
     )
     [inbound, status] = PARSER.parse(raw)
@@ -152,3 +153,17 @@ def test_what_no_database_stores_is_replaced_not_refused() -> None:
     assert inbound.text == "a\ufffdb\ufffdc"
     assert inbound.content == {"body": "a\ufffdb\ufffdc", "\ufffdk": None}
     assert status.error_code is None and status.error_title == "\ufffd"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"entry": []}'.encode("utf-16"),
+        '{"entry": []}'.encode("utf-32"),
+        '{"entry": []}'.encode("utf-8-sig"),
+        b'{"entry": [], "x": "\xed\xa0\x80"}',  # a surrogate encoded: not UTF-8
+    ],
+)
+def test_json_in_anything_but_utf8_is_a_parse_error(body: bytes) -> None:
+    with pytest.raises(WebhookParseError):
+        PARSER.parse(body)
