@@ -105,7 +105,8 @@ class Web:
         """A good reply after whatever came before is still queued for the customer."""
         text = f"good {self.good + 1}"
         assert (await self.event(self.reply(text))).status_code == 200
-        for _ in range(500):
+        deadline = time.monotonic() + 30  # generous: the machine may be busy
+        while time.monotonic() < deadline:
             if text in await self.queued_replies() and self.bridge.slack.activity.running == 0:
                 return
             await asyncio.sleep(0.01)
