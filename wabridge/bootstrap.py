@@ -291,7 +291,11 @@ def build_slack(
     return Slack(
         app=app,
         surface=surface,
-        endpoint=SlackEndpoint(app) if signing_secret else None,
+        endpoint=(
+            SlackEndpoint(app, signing_secret=signing_secret.get_secret_value())
+            if signing_secret
+            else None
+        ),
         activity=activity,
         socket=SocketMode(app, app_token.get_secret_value()) if app_token else None,
     )

@@ -24,7 +24,11 @@ def sign(app_secret: bytes | str, body: bytes) -> str:
 
 def verify_signature(app_secret: bytes | str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` signs the raw ``body``; False when missing or malformed, never raises."""
-    if not isinstance(header, str) or not header.startswith(_PREFIX):
+    if not isinstance(header, str):
+        return False
+    # Spaces around a header value are not part of it (servers strip them; ASGI may not).
+    header = header.strip()
+    if not header.startswith(_PREFIX):
         return False
     received = header[len(_PREFIX) :].strip().lower()
     # compare_digest on str needs ASCII; a non-ASCII header is simply not a signature.

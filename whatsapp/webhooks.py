@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from bridge.domain import (
     AccountEvent,
@@ -67,7 +68,7 @@ _TEMPLATE_STATUS_OF_EVENT: Final[Mapping[str, str]] = {
 
 def _template_update(value: dict[str, Any], waba_id: str) -> TemplateUpdate:
     """One of Meta's template webhooks (status, quality, category or wording) as one event."""
-    name = _required(value, "message_template_name")
+    name = _required(value, "message_template_name", limit=_MAX_TITLE)
     template_id = value.get("message_template_id")
     event = _str(value.get("event")).upper()
     reason = _str(value.get("reason"))
@@ -75,15 +76,18 @@ def _template_update(value: dict[str, Any], waba_id: str) -> TemplateUpdate:
     return TemplateUpdate(
         waba_id=waba_id,
         template_id=str(template_id)
-        if isinstance(template_id, int | str) and template_id
+        if isinstance(template_id, int | str) and template_id and len(str(template_id)) <= 64
         else None,
         name=name,
-        language=_str(value.get("message_template_language")),
-        status=_TEMPLATE_STATUS_OF_EVENT.get(event, event) or None,
-        quality=_str(value.get("new_quality_score")).upper() or None,
-        category=(
-            _str(value.get("new_category")) or _str(value.get("message_template_category"))
-        ).upper()
+        language=_fit(_str(value.get("message_template_language")), _MAX_LANGUAGE),
+        status=_fit(_TEMPLATE_STATUS_OF_EVENT.get(event, event), _MAX_SHORT) or None,
+        quality=_fit(_str(value.get("new_quality_score")).upper(), 16) or None,
+        category=_fit(
+            (
+                _str(value.get("new_category")) or _str(value.get("message_template_category"))
+            ).upper(),
+            _MAX_SHORT,
+        )
         or None,
         reason=reason if reason and reason.upper() != "NONE" else None,
         header_text=_optional_str(value.get("message_template_title")),
@@ -202,6 +206,40 @@ _ACCOUNT_FIELDS: Final[Mapping[str, Callable[..., AccountEvent]]] = {
 }
 
 
+#: What no database of ours stores: NUL (PostgreSQL's text and jsonb refuse it) and lone
+#: surrogates (no UTF-8 encoder takes them). JSON may escape both, so each becomes U+FFFD: the
+#: message is kept, with a mark where the character was, instead of failing at every try.
+_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
+#: Meta's error codes are small; a bigger one fits no integer column.
+_MAX_CODE: Final = 2**31 - 1
+#: The longest value of each field that names something (storage/models.py: PostgreSQL
+#: refuses longer ones). A longer id is no id Meta made: its item is kept as unknown. Words a
+#: person reads are cut instead, and codes from a short vocabulary are dropped.
+_MAX_WAMID: Final = 256
+_MAX_NUMBER_ID: Final = 64
+_MAX_WA_ID: Final = 32
+_MAX_USER_ID: Final = 128
+_MAX_NAME: Final = 256
+_MAX_SHORT: Final = 32
+_MAX_TITLE: Final = 512
+_MAX_LANGUAGE: Final = 16
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
+def _not_a_number(constant: str) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (PostgreSQL refuses them): read as null."""
+    return None
+
+
 class _MalformedError(Exception):
     """An item lacks what the core cannot do without; it becomes an ``UnknownEvent``."""
 
@@ -212,7 +250,11 @@ class WebhookParser:
     def parse(self, body: bytes) -> list[WebhookEvent]:
         """Every event of a webhook body; ``WebhookParseError`` if it is not a JSON object."""
         try:
-            payload = json.loads(body)
+            # UTF-8 only, as RFC 8259 asks (json.loads would also guess UTF-16 and UTF-32, and
+            # let encoded surrogates through).
+            payload = json.loads(body.decode("utf-8"), parse_constant=_not_a_number)
+            if b"\\u" in body:  # only an escape can make a NUL or a lone surrogate
+                payload = _storable(payload)
         except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, or absurd nesting
             raise WebhookParseError(f"webhook body is not JSON: {type(error).__name__}") from None
         if not isinstance(payload, dict):
@@ -295,18 +337,20 @@ def _inbound(
     contacts: list[dict[str, Any]],
     change_errors: list[Any],
 ) -> InboundMessage:
-    wamid = _required(m, "id")
-    if not phone_number_id:
+    wamid = _required(m, "id", limit=_MAX_WAMID)
+    if not phone_number_id or len(phone_number_id) > _MAX_NUMBER_ID:
         raise _MalformedError("no metadata.phone_number_id")
-    kind = _str(m.get("type")) or "unknown"
+    kind = _fit(_str(m.get("type")), _MAX_SHORT) or "unknown"
     sender = _str(m.get("from"))
     user_id = _str(m.get("from_user_id"))
     contact = _find_contact(contacts, sender, user_id)
     contact_id = sender or user_id or _str(contact.get("user_id"))
     if not contact_id:
         raise _MalformedError("no from, from_user_id or contact user_id")
+    if len(contact_id) > (_MAX_WA_ID if contact_id.isdigit() else _MAX_USER_ID):
+        raise _MalformedError("sender id too long")
     profile = contact.get("profile")
-    name = _str(profile.get("name")) if isinstance(profile, dict) else ""
+    name = _str(profile.get("name"))[:_MAX_NAME] if isinstance(profile, dict) else ""
     content = _content(m, kind, change_errors)
     context = m.get("context")
     context_wamid = _str(context.get("id")) if isinstance(context, dict) else ""
@@ -325,7 +369,7 @@ def _inbound(
     return InboundMessage(
         wamid=wamid,
         phone_number_id=phone_number_id,
-        display_phone_number=display,
+        display_phone_number=_fit(display, _MAX_SHORT),
         contact_id=contact_id,
         contact_name=name or None,
         timestamp=_timestamp(m.get("timestamp")),
@@ -337,9 +381,9 @@ def _inbound(
 
 
 def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
-    wamid = _required(s, "id")
+    wamid = _required(s, "id", limit=_MAX_WAMID)
     raw_status = _required(s, "status")
-    if not phone_number_id:
+    if not phone_number_id or len(phone_number_id) > _MAX_NUMBER_ID:
         raise _MalformedError("no metadata.phone_number_id")
     errors = _list(s.get("errors"))
     error = errors[0] if errors and isinstance(errors[0], dict) else {}
@@ -355,14 +399,18 @@ def _status(s: dict[str, Any], phone_number_id: str) -> StatusUpdate:
         raw_status=raw_status,
         timestamp=_timestamp(s.get("timestamp")),
         recipient_id=_str(s.get("recipient_id")) or None,
-        error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-        error_title=_str(error.get("title")) or None,
+        error_code=code if _is_code(code) else None,
+        error_title=_str(error.get("title"))[:_MAX_TITLE] or None,
         error_details=details or _str(error.get("message")) or None,
-        problem=problem_of(code) if raw_status == "failed" and isinstance(code, int) else None,
-        pricing_category=_str(pricing.get("category")).lower() or None,
+        problem=problem_of(code) if raw_status == "failed" and _is_code(code) else None,
+        pricing_category=_fit(_str(pricing.get("category")).lower(), _MAX_SHORT) or None,
         billable=billable if isinstance(billable, bool) else None,
-        pricing_model=_str(pricing.get("pricing_model")).upper() or None,
+        pricing_model=_fit(_str(pricing.get("pricing_model")).upper(), _MAX_SHORT) or None,
     )
+
+
+def _is_code(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_CODE
 
 
 def _find_contact(contacts: list[dict[str, Any]], wa_id: str, user_id: str) -> dict[str, Any]:
@@ -432,11 +480,18 @@ def _timestamp(value: object) -> datetime:
         raise _MalformedError(f"bad timestamp {value!r:.40}") from None
 
 
-def _required(item: dict[str, Any], key: str) -> str:
+def _required(item: dict[str, Any], key: str, *, limit: int | None = None) -> str:
     value = _str(item.get(key))
     if not value:
         raise _MalformedError(f"no {key}")
+    if limit is not None and len(value) > limit:
+        raise _MalformedError(f"{key} longer than {limit}")
     return value
+
+
+def _fit(value: str, limit: int) -> str:
+    """A code from a short vocabulary, or "" when it is longer than any of them."""
+    return value if len(value) <= limit else ""
 
 
 def _maybe_timestamp(value: object) -> datetime | None:

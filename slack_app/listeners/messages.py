@@ -27,8 +27,8 @@ def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
     """Whether a message event is a human's reply in a thread that should reach the customer."""
     if event.get("bot_id") or event.get("subtype") not in _HUMAN_SUBTYPES:
         return False
-    thread_ts = event.get("thread_ts")
-    if not thread_ts or thread_ts == event.get("ts") or not event.get("user"):
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if not thread_ts or not ts or thread_ts == ts or not event.get("user"):
         return False
     text = str(event.get("text") or "")
     if text.lstrip().startswith(note_prefix):
@@ -58,12 +58,9 @@ def agent_files(event: dict[str, Any]) -> list[AgentFile]:
 
 
 def _human_in_a_thread(message: dict[str, Any]) -> bool:
-    thread_ts = message.get("thread_ts")
+    thread_ts, ts = message.get("thread_ts"), message.get("ts")
     return bool(
-        not message.get("bot_id")
-        and message.get("user")
-        and thread_ts
-        and thread_ts != message.get("ts")
+        not message.get("bot_id") and message.get("user") and thread_ts and ts and thread_ts != ts
     )
 
 
@@ -152,6 +149,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         user = str(event.get("user") or "")
         if item.get("type") != "message" or not user or user == context.bot_user_id:
             return  # the bridge's own reactions (statuses, the customer's) are not sent
+        if not item.get("channel") or not item.get("ts"):
+            log.warning("reaction without the message it is on; ignored")
+            return
         if deps.reactions is None:
             return
         name = str(event.get("reaction") or "")
@@ -161,7 +161,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             user=user,
             emoji=unicode_emoji(name),
             added=added,
-            reacted_at=posted_at(str(event.get("event_ts") or item.get("ts"))),
+            reacted_at=posted_at(str(event.get("event_ts") or item["ts"])),
             event_id=body.get("event_id"),
         )
 

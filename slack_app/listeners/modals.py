@@ -97,7 +97,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             else None
         )
         if conversation is not None and await open_modal(
-            client, str(body["trigger_id"]), conversation.id
+            client, str(body.get("trigger_id") or ""), conversation.id
         ):
             return
         text = (
@@ -105,16 +105,19 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             if picker is not None
             else command_words.NO_TEMPLATES_CONFIGURED
         )
-        await client.chat_postEphemeral(
-            channel=channel, user=str((body.get("user") or {}).get("id") or ""), text=text
-        )
+        user = str((body.get("user") or {}).get("id") or "")
+        if not channel or not user:
+            log.warning("shortcut without its channel or user; nobody to tell")
+            return
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
 
     @app.action(OPEN_TEMPLATE_MODAL)
     @deps.activity.track
     async def on_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         value = str(body["actions"][0].get("value") or "")
-        if not value.isdigit() or not await open_modal(client, str(body["trigger_id"]), int(value)):
+        trigger = str(body.get("trigger_id") or "")
+        if not value.isdigit() or not await open_modal(client, trigger, int(value)):
             log.warning("template modal not opened", extra={"value": value})
 
     @app.options(TEMPLATE_PICK)
@@ -135,14 +138,14 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @deps.activity.track
     async def on_pick(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = body["view"]
+        view = body.get("view") or {}
         await refresh(client, view, _picked(view))
 
     @app.action(VALUE_ACTION)
     @deps.activity.track
     async def on_typing(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = body["view"]
+        view = body.get("view") or {}
         state = words.ModalState.load(str(view.get("private_metadata") or ""))
         await refresh(client, view, _picked(view) or state.choice)
 

@@ -111,8 +111,14 @@ class ModalState:
 
     @classmethod
     def load(cls, metadata: str) -> ModalState:
-        data = json.loads(metadata or "{}")
-        return cls(int(data["conversation"]), data.get("template"))
+        """The state ``dump`` wrote; metadata missing or not ours reads as conversation 0,
+        which none has, so the modal's listeners answer "not found" instead of failing."""
+        try:
+            data = json.loads(metadata or "{}")
+            choice = data.get("template")
+            return cls(int(data["conversation"]), choice if isinstance(choice, str) else None)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls(0)
 
 
 def template_modal(

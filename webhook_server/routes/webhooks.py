@@ -55,7 +55,11 @@ def register(app: FastAPI, deps: WebDeps) -> None:
         if body is None:
             metrics.webhooks_rejected.labels("too_large").inc()
             return JSONResponse({"error": "payload too large"}, status_code=413)
-        if not await deps.verify_signature(body, request.headers.get("x-hub-signature-256")):
+        # One body, one signature: two headers are refused, whichever of them is right. The
+        # content type is not looked at: the signature over the raw bytes is what counts.
+        signatures = request.headers.getlist("x-hub-signature-256")
+        signature = signatures[0] if len(signatures) == 1 else None
+        if not await deps.verify_signature(body, signature):
             metrics.webhooks_rejected.labels("signature").inc()
             log.warning("webhook rejected: bad signature", extra={"bytes": len(body)})
             return JSONResponse({"error": "invalid signature"}, status_code=401)
