@@ -2,6 +2,11 @@
 
 The web layer reads the body itself, with the same size cap as Meta's webhooks, before
 anything is buffered whole; this thin translator is all bolt needs beyond that.
+
+One answer is changed on the way out: when bolt cannot check the bot token (its ``auth.test``
+on a process's first request failed, say with a ``500`` or ``429`` from Slack), it answers
+``200`` with an apology and drops the request, and Slack would never send it again. The
+bridge answers ``503`` instead, so that Slack retries the event and no reply is lost.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 
-__all__ = ["SlackAnswer", "SlackEndpoint"]
+__all__ = ["AUTHORIZE_FAILED", "SlackAnswer", "SlackEndpoint"]
+
+#: What bolt answers when it could not check the token (given to ``AsyncApp`` so that the
+#: endpoint knows the answer when it sees it).
+AUTHORIZE_FAILED = "wabridge: the Slack token could not be checked just now; retry later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,8 @@ class SlackEndpoint:
         response = await self._app.async_dispatch(
             AsyncBoltRequest(body=text, query=query, headers=dict(headers))
         )
+        if response.body == AUTHORIZE_FAILED:
+            return SlackAnswer(503, AUTHORIZE_FAILED, {"Retry-After": "1"})
         return SlackAnswer(
             response.status, response.body, dict(response.first_headers_without_set_cookie())
         )

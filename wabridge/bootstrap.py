@@ -42,7 +42,7 @@ from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_
 from scheduler.jobs.templates import template_sync
 from scheduler.jobs.windows import window_scan
 from scheduler.runner import Scheduler
-from slack_app.http import SlackEndpoint
+from slack_app.http import AUTHORIZE_FAILED, SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.pacing import ChannelPacer
 from slack_app.socket import SocketMode
@@ -213,6 +213,8 @@ def build_slack(
         # Optional in Socket Mode: the connection itself is authenticated.
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         logger=logging.getLogger("slack_app.bolt"),
+        # Answered 503 by our endpoint, not bolt's 200 that drops the request: Slack retries.
+        user_facing_authorize_error_message=AUTHORIZE_FAILED,
     )
     # Bolt builds its client for slack.com; the API root is ours to choose (the simulator).
     app.client.base_url = settings.slack_api_url_normalized
