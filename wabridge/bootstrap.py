@@ -48,7 +48,7 @@ from slack_app.pacing import ChannelPacer
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
-from storage.db import create_engine, is_sqlite, schema_is_current
+from storage.db import accepts_writes, create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
 from wabridge.settings import ConfigError, Settings, unused_settings
 from webhook_server.app import WebDeps, create_app
@@ -108,8 +108,12 @@ class Storage:
     _schema_ok_until: float = 0.0
 
     async def ready(self) -> bool:
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        if self.sqlite:
+            # A full disk or a read-only file still answers reads: only a write tells.
+            await accepts_writes(self.engine)
+        else:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
         if time.monotonic() < self._schema_ok_until:
             return True
         current = await schema_is_current(self.engine)
