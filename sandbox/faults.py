@@ -275,14 +275,19 @@ class _Driver:
             wanted = f"*{conversation.name}*"
 
             def found() -> bool:
+                # An agent answers what the customer wrote: the thread with its first message.
+                # (A reply in a thread whose parent the bridge posted but has not recorded
+                # yet is not taken: see docs/operations.md, "Fault runs".)
+                slack = self.box.slack
                 parents = [
-                    m
-                    for m in self.box.slack.top_level(conversation.channel)
-                    if wanted in (m.text or "")
+                    m for m in slack.top_level(conversation.channel) if wanted in (m.text or "")
                 ]
-                if parents:
+                if parents and any(
+                    m.text == conversation.inbound[0]
+                    for m in slack.thread(conversation.channel, parents[0].ts)
+                ):
                     conversation.thread_ts = parents[0].ts
-                return bool(parents)
+                return conversation.thread_ts is not None
 
             if not self.box.slack.wait_for(found, timeout=self.config.drain_timeout):
                 raise RuntimeError(f"no thread for {conversation.name}")
