@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bridge.ports.storage import UnitOfWork
 
 __all__ = [
+    "ARRIVALS_PER_WEBHOOK",
     "JOB_TYPES",
     "Job",
     "JobContext",
@@ -51,6 +52,11 @@ __all__ = [
     "decode",
     "encode",
 ]
+
+
+#: Room for the events of one webhook in a job's ``arrival`` (Meta batches up to 1,000): a job
+#: caused by the inbox has ``arrival = inbox row id * ARRIVALS_PER_WEBHOOK + place``.
+ARRIVALS_PER_WEBHOOK: Final = 1000
 
 
 class Lane(enum.StrEnum):

@@ -245,6 +245,12 @@ class MetaSimulator(ServedApp):
         with self._lock:
             self._failed_statuses.extend(_StatusStep(wamid_status, error) for _ in range(count))
 
+    def heal(self) -> None:
+        """Drop the failures still waiting for a send (`fail_next`, `fail_next_sends_...`)."""
+        with self._lock:
+            self._failures.clear()
+            self._failed_statuses.clear()
+
     def set_latency(self, seconds: float) -> None:
         """Delay every Graph API answer by `seconds`."""
         with self._lock:

@@ -96,7 +96,8 @@ class ApiCall:
 class DeliveredEvent:
     """An Events API request the simulator delivered, and the bridge's status.
 
-    Over HTTP `status` is the response's; in Socket Mode it is 200 once acked, 0 if never.
+    Over HTTP `status` is the response's (0: no answer, the bridge was down); in Socket Mode
+    it is 200 once acked, 0 if never.
     """
 
     ts: str
@@ -437,10 +438,12 @@ class SlackSimulator(ServedApp):
                 ts, callback["event_id"], body, 200 if sent.acked else 0, envelope=sent
             )
         else:
-            response = self._post_signed(body, _JSON)
-            delivered = DeliveredEvent(
-                ts, callback["event_id"], body, response.status_code, response
-            )
+            try:
+                response: httpx.Response | None = self._post_signed(body, _JSON)
+            except httpx.TransportError:
+                response = None  # no answer: Slack retries it (see `redeliver`)
+            status = 0 if response is None else response.status_code
+            delivered = DeliveredEvent(ts, callback["event_id"], body, status, response)
         with self._lock:
             self._events.append(delivered)
         return delivered
@@ -637,10 +640,12 @@ class SlackSimulator(ServedApp):
             )
         else:
             retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": reason}
-            response = self._post_signed(event.body, _JSON, retry)
-            again = DeliveredEvent(
-                event.ts, event.event_id, event.body, response.status_code, response
-            )
+            try:
+                response: httpx.Response | None = self._post_signed(event.body, _JSON, retry)
+            except httpx.TransportError:
+                response = None
+            status = 0 if response is None else response.status_code
+            again = DeliveredEvent(event.ts, event.event_id, event.body, status, response)
         with self._lock:
             self._events.append(again)
         return again

@@ -5,6 +5,11 @@ anything is buffered whole. Here the signature and its timestamp are checked fir
 raw bytes, so that nothing unsigned (or signed more than five minutes ago: a replay) is ever
 parsed; bolt checks them again, and would otherwise parse first and fail on a malformed
 timestamp or body with an exception instead of an answer.
+
+One answer is changed on the way out: when bolt cannot check the bot token (its ``auth.test``
+on a process's first request failed, say with a ``500`` or ``429`` from Slack), it answers
+``200`` with an apology and drops the request, and Slack would never send it again. The
+bridge answers ``503`` instead, so that Slack retries the event and no reply is lost.
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ from typing import Final
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 
-__all__ = ["MAX_REQUEST_AGE", "SlackAnswer", "SlackEndpoint"]
+__all__ = ["AUTHORIZE_FAILED", "MAX_REQUEST_AGE", "SlackAnswer", "SlackEndpoint"]
 
 log = logging.getLogger(__name__)
 
 #: Slack's own rule: a request signed longer ago than this (or as far ahead) is a replay.
 MAX_REQUEST_AGE: Final = 5 * 60
+
+#: What bolt answers when it could not check the token (given to ``AsyncApp`` so that the
+#: endpoint knows the answer when it sees it).
+AUTHORIZE_FAILED = "wabridge: the Slack token could not be checked just now; retry later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,8 @@ class SlackEndpoint:
             log.warning("signed slack request not readable: %s", type(error).__name__)
             return SlackAnswer(400, '{"error": "body is not readable"}')
         response = await self._app.async_dispatch(request)
+        if response.body == AUTHORIZE_FAILED:
+            return SlackAnswer(503, AUTHORIZE_FAILED, {"Retry-After": "1"})
         return SlackAnswer(
             response.status, response.body, dict(response.first_headers_without_set_cookie())
         )

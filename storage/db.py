@@ -9,11 +9,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "is_sqlite", "migrate", "schema_is_current", "sync_url"]
+__all__ = [
+    "accepts_writes",
+    "create_engine",
+    "is_sqlite",
+    "migrate",
+    "schema_is_current",
+    "sync_url",
+]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -70,3 +77,20 @@ async def schema_is_current(engine: AsyncEngine) -> bool:
     """True when the database answers and its schema is at the newest migration."""
     async with engine.connect() as connection:
         return await connection.run_sync(_current_matches_head)
+
+
+_PROBE = "readyz-probe"
+
+
+async def accepts_writes(engine: AsyncEngine) -> bool:
+    """Whether a write reaches the disk: a row written and removed in one committed
+    transaction. On SQLite a full disk or a read-only file still answers reads, and only a
+    write that is committed finds out (one that changes nothing is never written)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO alembic_version (version_num) VALUES (:probe)"), {"probe": _PROBE}
+        )
+        await connection.execute(
+            text("DELETE FROM alembic_version WHERE version_num = :probe"), {"probe": _PROBE}
+        )
+    return True

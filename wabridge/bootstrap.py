@@ -55,14 +55,14 @@ from scheduler.jobs.retention import retention_purge
 from scheduler.jobs.templates import template_sync
 from scheduler.jobs.windows import window_scan
 from scheduler.runner import Scheduler
-from slack_app.http import SlackEndpoint
+from slack_app.http import AUTHORIZE_FAILED, SlackEndpoint
 from slack_app.listeners import Activity, ListenerDeps, register_all
 from slack_app.observed import ObservedWebClient
 from slack_app.pacing import SlackPacing, SlackRates, tier_rates
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
-from storage.db import create_engine, is_sqlite, schema_is_current
+from storage.db import accepts_writes, create_engine, is_sqlite, schema_is_current
 from storage.uow import SqlUnitOfWorkFactory
 from wabridge.logs import also_redact
 from wabridge.settings import ConfigError, Settings, unused_settings
@@ -124,8 +124,12 @@ class Storage:
     _schema_ok_until: float = 0.0
 
     async def ready(self) -> bool:
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        if self.sqlite:
+            # A full disk or a read-only file still answers reads: only a write tells.
+            await accepts_writes(self.engine)
+        else:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
         if time.monotonic() < self._schema_ok_until:
             return True
         current = await schema_is_current(self.engine)
@@ -262,6 +266,8 @@ def build_slack(
         # Optional in Socket Mode: the connection itself is authenticated.
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         logger=logger,
+        # Answered 503 by our endpoint, not bolt's 200 that drops the request: Slack retries.
+        user_facing_authorize_error_message=AUTHORIZE_FAILED,
     )
     activity = Activity()
     register_all(

@@ -8,7 +8,6 @@ reaches running processes without a restart.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import hashlib
 import logging
@@ -65,7 +64,6 @@ class NumberBook:
         self._added: dict[str, BusinessNumber] = {}
         #: When the numbers were read (``time.monotonic``: a cache's age, not the bridge's time).
         self._read_at: float | None = None
-        self._lock = asyncio.Lock()
 
     @property
     def default(self) -> BusinessNumber:
@@ -126,24 +124,29 @@ class NumberBook:
             await self.reload(uow)
 
     async def reload(self, uow: UnitOfWork | None = None) -> None:
-        async with self._lock:
-            if uow is not None:
-                added = await uow.numbers.added()
-            else:
-                async with self._uow() as own:
-                    added = await own.numbers.added()
-            self._added = {
-                n.phone_number_id: n
-                for n in added
-                if n.phone_number_id != self._default.phone_number_id
-            }
-            self._read_at = time.monotonic()
-            self._on_secrets(
-                secret
-                for n in self._added.values()
-                for secret in (n.access_token, n.app_secret)
-                if secret
-            )
+        # No lock is held while reading: on SQLite a transaction waits for every other one
+        # in the process, so a lock held around a read outside a transaction, and wanted by
+        # a read inside one, would deadlock the two. Reads may overlap; the newest one wins.
+        started = time.monotonic()
+        if uow is not None:
+            added = await uow.numbers.added()
+        else:
+            async with self._uow() as own:
+                added = await own.numbers.added()
+        if self._read_at is not None and started < self._read_at:
+            return  # a read that began later already answered
+        self._added = {
+            n.phone_number_id: n
+            for n in added
+            if n.phone_number_id != self._default.phone_number_id
+        }
+        self._read_at = started
+        self._on_secrets(
+            secret
+            for n in self._added.values()
+            for secret in (n.access_token, n.app_secret)
+            if secret
+        )
 
 
 async def report_unknown_number(

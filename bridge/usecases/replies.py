@@ -168,6 +168,9 @@ class Replies:
             conversation = await uow.conversations.by_thread(channel=channel, thread_ts=thread_ts)
             if conversation is None:
                 await uow.commit()
+                log.info(
+                    "reply not taken: not a conversation's thread", extra={"slack_ts": slack_ts}
+                )
                 return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
             ids = {"conversation_id": conversation.id, "slack_ts": slack_ts}
             result = await self._queue(

@@ -16,6 +16,7 @@ from bridge.domain import (
     WebhookEvent,
 )
 from bridge.errors import WebhookParseError
+from bridge.jobs import ARRIVALS_PER_WEBHOOK
 from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
 from bridge.usecases.account import receive_account_event
 from bridge.usecases.inbound import Arrival, receive_inbound, receive_inbound_many
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 
 #: A webhook whose processing keeps raising is kept as a failed dead letter after this many tries.
 INBOX_MAX_ATTEMPTS: Final = 8
-#: Room for the events of one webhook in the arrival order (Meta batches up to 1,000).
-ARRIVALS_PER_WEBHOOK: Final = 1000
 #: Unknown-wamid statuses are re-read this many times before they are let go.
 UNKNOWN_STATUS_RETRIES: Final = 4
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -96,9 +97,16 @@ def posted_at(ts: str) -> datetime:
     )
 
 
+#: The events whose work is done before Slack hears 200 (see ``register``).
+TAKEN_BEFORE_THE_ACK: Final = ("message", "reaction_added", "reaction_removed")
+
+
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    @app.event("message")
-    @deps.activity.track
+    """Agents' replies, edits, deletions and reactions. They are taken in a middleware, before
+    the ack: bolt acks an event before its listener runs, and Slack never sends an acked event
+    again, so a crash (or a database error) in between would lose the reply. Taken first, a
+    failure answers 500 and Slack retries; a retry of a reply already taken is a duplicate."""
+
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         channel = str(event.get("channel") or "")
         if (edited := agent_edit(event, note_prefix=deps.note_prefix)) is not None:
@@ -165,16 +173,22 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             event_id=body.get("event_id"),
         )
 
-    @app.event("reaction_added")
+    @app.middleware
     @deps.activity.track
-    async def on_reaction_added(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    async def take_before_the_ack(
+        body: dict[str, Any], context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
     ) -> None:
-        await on_reaction(event, body, context, added=True)
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        kind = event.get("type") if isinstance(event, dict) else None
+        if isinstance(event, dict) and kind in TAKEN_BEFORE_THE_ACK:
+            if kind == "message":
+                await on_message(event, body)
+            else:
+                await on_reaction(event, body, context, added=kind == "reaction_added")
+        await next_()
 
+    @app.event("message")
+    @app.event("reaction_added")
     @app.event("reaction_removed")
-    @deps.activity.track
-    async def on_reaction_removed(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        await on_reaction(event, body, context, added=False)
+    async def taken_already() -> None:
+        """Taken before the ack (above): this only lets bolt answer 200."""

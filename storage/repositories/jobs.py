@@ -17,9 +17,9 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 
-from bridge.jobs import Job, JobState, Lane, encode
+from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
-from storage.models import JobEntry
+from storage.models import InboxEntry, JobEntry
 from storage.repositories.base import Repository
 
 __all__ = ["SqlJobs", "micros"]
@@ -203,6 +203,16 @@ class SqlJobs(Repository):
                     earlier.blocking.is_(True),
                     tuple_(earlier.seq, earlier.arrival, earlier.id)
                     < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
+                ),
+                # Work caused by a webhook waits for the webhooks stored before it that are
+                # still being read: with several workers, an earlier message of the same
+                # customer may be in one of them, its job not queued yet. (Rows that failed
+                # once wait for their retry and hold up nothing.)
+                ~exists().where(
+                    JobEntry.arrival >= ARRIVALS_PER_WEBHOOK,
+                    InboxEntry.state == _PENDING,
+                    InboxEntry.attempts == 0,
+                    InboxEntry.id * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK <= JobEntry.arrival,
                 ),
             )
             .order_by(JobEntry.id)

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.domain import MessageStatus
-from bridge.jobs import Lane
+from bridge.domain import AccountEventKind, MessageStatus, OperatorNotice
+from bridge.jobs import ARRIVALS_PER_WEBHOOK, Lane, PostOperatorNotice
 from bridge.usecases.deadletters import DeadLetters
+from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
 from tests.fakes import T0, slack_error, transient_chat_error
 from tests.integration.world import RETRY_FOR, World
@@ -312,3 +313,31 @@ async def test_a_job_ends_failed_even_when_its_handler_cannot_react(world: World
     assert await world.job_states("show_delivery") == [
         ("show_delivery", "failed", "slack:message_not_found")
     ]
+
+
+async def test_work_of_a_webhook_waits_for_earlier_webhooks_still_being_read(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    # Found by the fault run with two workers: one worker read a customer's third message
+    # and posted it while the other was still reading her first two.
+    notice = PostOperatorNotice(channel="C1", notice=OperatorNotice(kind=AccountEventKind.OTHER))
+    async with uow_factory() as uow:
+        first = await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
+        second = await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
+        await uow.inbox.done(second, now=T0)
+        await uow.jobs.enqueue(notice, now=T0, arrival=second * ARRIVALS_PER_WEBHOOK)
+        await uow.commit()
+
+    async def claim() -> int:
+        async with uow_factory() as uow:
+            claimed = await uow.jobs.claim(
+                now=T0, limit=5, lease=timedelta(seconds=15), lanes=[Lane.SLACK]
+            )
+            await uow.commit()
+        return len(claimed)
+
+    assert await claim() == 0  # the first webhook may hold an earlier message
+    async with uow_factory() as uow:
+        await uow.inbox.done(first, now=T0)
+        await uow.commit()
+    assert await claim() == 1

@@ -3,12 +3,14 @@ number the customer wrote to, and a number nobody added kept and reported, never
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from bridge.domain import AccountEventKind
 from bridge.ports import BusinessNumber
-from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberError, Numbers
+from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, NumberError, Numbers
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
 from tests.fakes import T0, FakeClock
@@ -23,6 +25,12 @@ SALES = BusinessNumber(
     slack_channel="C0SALES01",
 )
 SALES_NUMBER = ("2000000002", "49301234567")
+DEFAULT = BusinessNumber(
+    phone_number_id=payloads.PHONE_NUMBER_ID,
+    display_phone_number=None,
+    waba_id=None,
+    slack_channel=CHANNEL,
+)
 
 
 def _numbers(world: World) -> Numbers:
@@ -269,3 +277,21 @@ async def test_wa_status_lists_the_numbers_served_with_their_channels(world: Wor
     await numbers.remove("2000000002")
     await world.numbers.reload()
     assert [n[0] for n in (await status.report()).numbers] == [payloads.PHONE_NUMBER_ID]
+
+
+async def test_reading_the_numbers_inside_and_outside_a_transaction_at_once_never_deadlocks(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    # Found by the fault run (bench/faults.py): after a restart, a webhook's signature check
+    # read the numbers on its own while the inbox worker read them inside its transaction.
+    # On SQLite a process-wide lock serialises transactions, so the book's lock taken around
+    # its own read waited for the worker's transaction, which waited for the book's lock:
+    # the process never answered again.
+    book = NumberBook(uow=uow_factory, default=DEFAULT)
+    async with uow_factory() as uow:
+        outside = asyncio.create_task(book.reload())  # waits for this transaction on SQLite
+        for _ in range(5):
+            await asyncio.sleep(0)
+        number = await asyncio.wait_for(book.lookup(SALES.phone_number_id, uow=uow), 10)
+        assert number is None  # nobody added it
+    await asyncio.wait_for(outside, 10)

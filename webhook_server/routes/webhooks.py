@@ -20,6 +20,16 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
+def _unavailable() -> JSONResponse:
+    # Never a 200 for a webhook not stored: Meta retries anything else. Answered here rather
+    # than by the app's catch-all handler, which closes the connection after its answer.
+    return JSONResponse(
+        {"error": "temporarily unavailable, retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def register(app: FastAPI, deps: WebDeps) -> None:
     metrics = deps.metrics
 
@@ -47,6 +57,7 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             200: {"model": WebhookAnswer, "description": "Stored (or kept as a dead letter)."},
             401: {"model": WebhookAnswer, "description": "Missing or wrong signature."},
             413: {"model": WebhookAnswer, "description": "Body over 1 MiB."},
+            503: {"model": WebhookAnswer, "description": "Not stored (database away): retry."},
         },
     )
     async def receive_webhook(request: Request) -> Response:
@@ -59,7 +70,12 @@ def register(app: FastAPI, deps: WebDeps) -> None:
         # content type is not looked at: the signature over the raw bytes is what counts.
         signatures = request.headers.getlist("x-hub-signature-256")
         signature = signatures[0] if len(signatures) == 1 else None
-        if not await deps.verify_signature(body, signature):
+        try:
+            signed = await deps.verify_signature(body, signature)
+        except Exception:  # the numbers could not be read: the database is away
+            log.exception("webhook not checked: the database did not answer")
+            return _unavailable()
+        if not signed:
             metrics.webhooks_rejected.labels("signature").inc()
             log.warning("webhook rejected: bad signature", extra={"bytes": len(body)})
             return JSONResponse({"error": "invalid signature"}, status_code=401)
@@ -68,11 +84,15 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             deps.parser.parse(body)
         except WebhookParseError as error:
             dead_reason = str(error)
-        async with deps.uow() as uow:
-            inbox_id = await uow.inbox.store(
-                body, received_at=deps.clock.now(), dead_reason=dead_reason
-            )
-            await uow.commit()
+        try:
+            async with deps.uow() as uow:
+                inbox_id = await uow.inbox.store(
+                    body, received_at=deps.clock.now(), dead_reason=dead_reason
+                )
+                await uow.commit()
+        except Exception:  # unreachable, full, read-only: anything but stored
+            log.exception("webhook not stored: the database did not take it")
+            return _unavailable()
         # Stored and committed: only now may Meta hear 200.
         if dead_reason is None:
             metrics.webhooks_received.inc()
