@@ -20,6 +20,12 @@ def pytest_report_header() -> str:
     return f"wabridge test database engine: {ENGINE_NAME}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests go first, so that pytest-xdist runs them beside the others instead
+    of leaving them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The project's shared/ folder (Meta's OpenAPI file and samples)."""

@@ -12,24 +12,20 @@ import contextlib
 import enum
 import logging
 import signal
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
 from bridge.pacing import Rate
 from bridge.ports import (
-    BusinessNumber,
     CallObserver,
     ChatSurface,
     Clock,
@@ -62,8 +58,7 @@ from slack_app.pacing import SlackPacing, SlackRates, tier_rates
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
-from storage.db import accepts_writes, create_engine, is_sqlite, schema_is_current
-from storage.uow import SqlUnitOfWorkFactory
+from wabridge.base import Storage, SystemClock, build_storage, default_number
 from wabridge.logs import also_redact
 from wabridge.settings import ConfigError, Settings, unused_settings
 from webhook_server.app import WebDeps, create_app
@@ -105,62 +100,12 @@ class Role(enum.StrEnum):
     SCHEDULER = "scheduler"
 
 
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-# --- storage ----------------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class Storage:
-    engine: AsyncEngine
-    uow: SqlUnitOfWorkFactory
-    sqlite: bool
-    #: The schema check reads Alembic's scripts and logs; once at head, it is rechecked
-    #: only this often (the database itself is asked on every call).
-    schema_recheck: float = 60.0
-    _schema_ok_until: float = 0.0
-
-    async def ready(self) -> bool:
-        if self.sqlite:
-            # A full disk or a read-only file still answers reads: only a write tells.
-            await accepts_writes(self.engine)
-        else:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        if time.monotonic() < self._schema_ok_until:
-            return True
-        current = await schema_is_current(self.engine)
-        if current:
-            self._schema_ok_until = time.monotonic() + self.schema_recheck
-        return current
-
-
-def build_storage(settings: Settings) -> Storage:
-    engine = create_engine(settings.database_url)
-    return Storage(
-        engine=engine, uow=SqlUnitOfWorkFactory(engine), sqlite=is_sqlite(settings.database_url)
-    )
-
-
 # --- WhatsApp ---------------------------------------------------------------------------------
 
 
 def build_numbers(settings: Settings, *, storage: Storage) -> NumberBook:
     """The business numbers: the environment's is the default; more with ``numbers add``."""
     return NumberBook(uow=storage.uow, default=default_number(settings), on_secrets=also_redact)
-
-
-def default_number(settings: Settings) -> BusinessNumber:
-    return BusinessNumber(
-        phone_number_id=settings.meta_phone_number_id,
-        display_phone_number=None,
-        waba_id=settings.meta_waba_id,
-        slack_channel=settings.slack_channel_id,
-        default=True,
-    )
 
 
 def meta_rates(settings: Settings) -> MetaRates:

@@ -149,7 +149,7 @@ async def _templates_sync(settings: Settings) -> int:
 
 async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.usecases.deadletters import DeadLetters, parse_ref
-    from wabridge.bootstrap import SystemClock, build_storage
+    from wabridge.base import SystemClock, build_storage
 
     try:
         for ref in [*getattr(args, "refs", []), *([args.ref] if args.action == "show" else [])]:
@@ -205,7 +205,7 @@ async def _deadletters(args: argparse.Namespace, settings: Settings) -> int:
 async def _numbers(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.ports import BusinessNumber
     from bridge.usecases.numbers import AddOutcome, NumberError, Numbers
-    from wabridge.bootstrap import SystemClock, build_storage, default_number
+    from wabridge.base import SystemClock, build_storage, default_number
 
     storage = build_storage(settings)
     numbers = Numbers(uow=storage.uow, clock=SystemClock(), default=default_number(settings))

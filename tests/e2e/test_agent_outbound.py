@@ -13,7 +13,7 @@ import pytest
 from sandbox.harness import API_TOKEN, CHANNEL, Sandbox
 from tests.e2e.steps import ADA, thread_texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 #: A small PNG's worth of bytes (the signature, then anything: Meta's simulator keeps them).
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40

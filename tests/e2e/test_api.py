@@ -10,7 +10,7 @@ import pytest
 from sandbox.harness import API_TOKEN, Sandbox
 from tests.e2e.steps import open_thread, sent_texts, thread_texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 

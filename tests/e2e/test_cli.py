@@ -86,6 +86,7 @@ def test_serve_no_migrate_is_not_ready_on_an_empty_database(
         proc.wait(timeout=15)
 
 
+@pytest.mark.engine_neutral
 def test_a_refused_app_token_ends_serve_with_one_line(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
@@ -107,6 +108,8 @@ def test_a_refused_app_token_ends_serve_with_one_line(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.engine_neutral
+@pytest.mark.long
 def test_templates_sync_fetches_and_stores_every_template(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
@@ -132,6 +135,8 @@ def test_templates_sync_fetches_and_stores_every_template(
     assert line.startswith("wabridge: WhatsApp (Meta) refused: (190)")
 
 
+@pytest.mark.engine_neutral
+@pytest.mark.long
 def test_numbers_add_list_and_remove_as_an_operator_would(
     fresh_database_url: str, tmp_path: Path
 ) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 
+@pytest.mark.long
 def test_demo_plays_every_step(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wabridge", "demo"],

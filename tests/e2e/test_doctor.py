@@ -124,6 +124,7 @@ def html_server() -> Iterator[str]:
         yield server.url
 
 
+@pytest.mark.engine_neutral
 def test_all_good_then_a_verify_token_the_bridge_does_not_know(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -190,6 +191,7 @@ def _doctor_refusal(*args: str, env: dict[str, str], cwd: Path) -> str:
     return line
 
 
+@pytest.mark.engine_neutral
 def test_unknown_number_no_waba_missing_scope_bot_outside_unreachable_url(
     simulators: tuple[MetaSimulator, SlackSimulator], database_url: str, tmp_path: Path
 ) -> None:
@@ -225,6 +227,7 @@ def test_unknown_number_no_waba_missing_scope_bot_outside_unreachable_url(
     assert "check that wabridge serve is running" in lines["Webhook handshake"]
 
 
+@pytest.mark.engine_neutral
 def test_unsubscribed_app_private_channel_and_a_wrong_app_token(
     simulators: tuple[MetaSimulator, SlackSimulator], database_url: str, tmp_path: Path
 ) -> None:
@@ -255,6 +258,7 @@ def test_unsubscribed_app_private_channel_and_a_wrong_app_token(
     assert not slack.socket_connections()
 
 
+@pytest.mark.engine_neutral
 def test_nothing_answers_as_it_should(
     simulators: tuple[MetaSimulator, SlackSimulator], html_server: str, tmp_path: Path
 ) -> None:
@@ -283,6 +287,7 @@ def test_nothing_answers_as_it_should(
     )
 
 
+@pytest.mark.engine_neutral
 async def test_slow_odd_and_absent_answers_become_lines(
     html_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -321,6 +326,7 @@ async def test_slow_odd_and_absent_answers_become_lines(
     assert slack_token.fix == "check SLACK_API_URL and that this host can reach it"
 
 
+@pytest.mark.engine_neutral
 async def test_a_token_that_may_not_read_the_channel(
     simulators: tuple[MetaSimulator, SlackSimulator],
     database_url: str,

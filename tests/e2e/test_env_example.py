@@ -22,7 +22,7 @@ import pytest
 from sandbox.server import free_port
 from wabridge.settings import BEYOND_CONTRACT, load_settings
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / ".env.example"

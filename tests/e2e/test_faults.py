@@ -16,7 +16,7 @@ from tests.e2e.steps import open_thread, sent_texts
 pytestmark = pytest.mark.e2e
 
 SHORT = FaultRun(
-    inbound=60, conversations=6, replies=20, numbers=6, kills=3, rate=10.0, drain_timeout=120
+    inbound=40, conversations=5, replies=15, numbers=5, kills=3, rate=10.0, drain_timeout=120
 )
 
 
@@ -29,6 +29,7 @@ def _run(config: FaultRun, tmp_path: Path, database_url: str) -> None:
     assert sum(report.faults_hit.values()) > 0
 
 
+@pytest.mark.long
 def test_nothing_is_lost_or_twice_across_kills_and_faults(
     tmp_path: Path, fresh_database_url: str
 ) -> None:
@@ -36,6 +37,7 @@ def test_nothing_is_lost_or_twice_across_kills_and_faults(
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="several worker processes need PostgreSQL")
+@pytest.mark.long
 def test_two_workers_lose_nothing_across_kills_and_faults(
     tmp_path: Path, fresh_database_url: str
 ) -> None:

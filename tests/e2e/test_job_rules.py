@@ -30,6 +30,7 @@ def _deadletters(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.long
 def test_a_permanent_slack_error_fails_alone_and_shows_in_deadletters(sandbox: Sandbox) -> None:
     thread_ts = open_thread(sandbox)
     # The agent's message is gone by the time its delivery would show: Slack refuses for good.
@@ -124,6 +125,7 @@ def test_a_6000_character_reply_goes_out_in_two_parts(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="several worker processes need PostgreSQL")
+@pytest.mark.long
 def test_two_worker_processes_keep_every_order(tmp_path: Path, fresh_database_url: str) -> None:
     box = Sandbox(
         workdir=tmp_path / "run",

@@ -11,7 +11,7 @@ import pytest
 from sandbox.harness import CHANNEL, Sandbox
 from tests.e2e.steps import ADA
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 SALES = "2000000002"
 SALES_CHANNEL = "C0SALES01"

@@ -22,6 +22,7 @@ def _buttons(message: SimMessage) -> list[dict[str, Any]]:
     return [e for b in message.blocks or [] if b["type"] == "actions" for e in b["elements"]]
 
 
+@pytest.mark.long
 def test_retry_after_meta_kept_failing_sends_the_reply_once(
     tmp_path: Path, fresh_database_url: str
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sandbox.harness import CHANNEL, Sandbox
 from tests.e2e.steps import open_thread, sent_texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 APP_TOKEN = "xapp-1-sandbox-app-token-0123456789"
 

@@ -11,7 +11,7 @@ import pytest
 from sandbox.harness import CHANNEL, Sandbox
 from tests.e2e.steps import ADA, open_thread, sync_templates, thread_texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
 
 AGENT = "UAGENT1"
 

@@ -27,6 +27,7 @@ def _customer_wrote_hours_ago(box: Sandbox, hours: float) -> str:
     return box.slack.top_level(CHANNEL)[0].ts
 
 
+@pytest.mark.long
 def test_a_window_closing_soon_is_warned_once_and_the_parent_shows_it(
     tmp_path: Path, fresh_database_url: str
 ) -> None:
@@ -46,6 +47,7 @@ def test_a_window_closing_soon_is_warned_once_and_the_parent_shows_it(
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="two scheduler processes need PostgreSQL")
+@pytest.mark.long
 def test_two_scheduler_processes_warn_exactly_once(tmp_path: Path, fresh_database_url: str) -> None:
     box = Sandbox(
         workdir=tmp_path / "run",

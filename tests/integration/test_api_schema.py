@@ -161,6 +161,7 @@ def api_schema(fresh_database_url: str) -> Iterator[Any]:
         schemathesis.python.asgi.shutdown_lifespans()
 
 
+@pytest.mark.long
 def test_every_answer_is_what_the_openapi_document_says(api_schema: Any) -> None:
     # Schemathesis's own pytest loader (from_fixture) needs a pytest older than ours, so its
     # strategies drive Hypothesis here: the document's examples, then valid and invalid

@@ -70,6 +70,7 @@ def _bodies(samples: dict[str, dict[str, Any]]) -> st.SearchStrategy[bytes]:
     return st.one_of(broken, broken, broken, raw)
 
 
+@pytest.mark.long
 def test_broken_webhooks_end_processed_or_dead_and_the_next_good_one_arrives(
     database_url: str, samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -131,6 +132,7 @@ PICKY_SAMPLES = (
 PICKY_VALUES = ("\x00", "\ud800", "x" * 200_000, 2**70, float("nan"))
 
 
+@pytest.mark.long
 async def test_every_field_of_each_kind_with_what_databases_refuse(
     uow_factory: SqlUnitOfWorkFactory, samples: dict[str, dict[str, Any]]
 ) -> None:

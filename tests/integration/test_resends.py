@@ -279,6 +279,7 @@ async def test_a_click_that_loses_the_race_names_the_agent_who_won(
     assert _texts(world) == ["It ships today"]
 
 
+@pytest.mark.long
 async def test_a_new_send_that_fails_again_offers_its_own_retry(
     world: World, sim: SlackSimulator
 ) -> None:

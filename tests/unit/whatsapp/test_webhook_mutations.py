@@ -115,6 +115,7 @@ def test_any_bytes_are_events_or_the_declared_error(body: bytes) -> None:
     assert_well_formed(events)
 
 
+@pytest.mark.long
 def test_every_field_of_every_sample_broken_every_way(
     pywa_samples: dict[str, dict[str, Any]],
 ) -> None:
