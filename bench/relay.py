@@ -4,8 +4,9 @@ Starts the real bridge against the simulators and, with messages spaced far enou
 that Slack's pacing never binds, measures:
 
 - a customer's webhook sent -> its Slack post made;
-- an agent's Slack event sent -> its WhatsApp send made (this includes ``REPLY_SETTLE``,
-  the time a reply waits so that quick replies stored out of order still go out in order).
+- an agent's Slack event sent -> its WhatsApp send made (a reply that arrives alone goes at
+  once; ``REPLY_SETTLE`` holds it only beside another Slack request, or with
+  ``WABRIDGE_REPLY_SETTLE=always``, which ``--settle always`` sets).
 
     .venv/bin/python bench/relay.py --messages 20
     .venv/bin/python bench/relay.py --database-url postgresql+psycopg://...
@@ -23,11 +24,15 @@ from pathlib import Path
 from sandbox.harness import CHANNEL, Sandbox
 
 
-def run(messages: int, spacing: float, database_url: str | None) -> str:
+def run(messages: int, spacing: float, database_url: str | None, settle: str = "auto") -> str:
     inbound: list[float] = []
     outbound: list[float] = []
     with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
-        box = Sandbox(workdir=Path(tmp), database_url=database_url)
+        box = Sandbox(
+            workdir=Path(tmp),
+            database_url=database_url,
+            extra_env={"WABRIDGE_REPLY_SETTLE": settle},
+        )
         with box:
             box.meta.send_text("4915100000001", "Bench", "opening")
             assert box.slack.wait_for(lambda: len(box.slack.messages(CHANNEL)) == 2, timeout=30)
@@ -67,7 +72,7 @@ def run(messages: int, spacing: float, database_url: str | None) -> str:
         p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
         return f"{statistics.median(ms):.0f} | {p99:.0f}"
 
-    return f"| {engine} | {messages} | {cells(inbound)} | {cells(outbound)} |"
+    return f"| {engine} | {settle} | {messages} | {cells(inbound)} | {cells(outbound)} |"
 
 
 def main() -> None:
@@ -75,14 +80,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--spacing", type=float, default=1.5, help="seconds between messages")
     parser.add_argument("--database-url")
+    parser.add_argument("--settle", choices=("auto", "always"), default="auto")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
     print(
-        "| engine | messages each way | webhook -> Slack post p50 ms | p99 ms "
+        "| engine | reply settle | messages each way | webhook -> Slack post p50 ms | p99 ms "
         "| Slack event -> WhatsApp send p50 ms | p99 ms |"
     )
-    print("|---|---|---|---|---|---|")
-    print(run(args.messages, args.spacing, args.database_url))
+    print("|---|---|---|---|---|---|---|")
+    print(run(args.messages, args.spacing, args.database_url, args.settle))
 
 
 if __name__ == "__main__":

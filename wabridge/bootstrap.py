@@ -549,8 +549,13 @@ def build(
     holds = StoredHolds(uow=storage.uow, clock=clock)
     whatsapp = build_whatsapp(settings, http=http, numbers=numbers, calls=metrics, holds=holds)
     inbox_wake, jobs_wake = Wakeable(), Wakeable()
+    always_settle = settings.reply_settle == "always"
     replies = Replies(
-        uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
+        uow=storage.uow,
+        clock=clock,
+        settle=REPLY_SETTLE,
+        always_settle=always_settle,
+        on_queued=jobs_wake.wake_in,
     )
     templates = build_templates(settings, storage=storage, whatsapp=whatsapp, clock=clock)
     template_messages = (
@@ -586,7 +591,11 @@ def build(
             TemplatePicker(uow=storage.uow, templates=templates) if templates else None
         ),
         reactions=AgentReactions(
-            uow=storage.uow, clock=clock, settle=REPLY_SETTLE, on_queued=jobs_wake.wake_in
+            uow=storage.uow,
+            clock=clock,
+            settle=REPLY_SETTLE,
+            always_settle=always_settle,
+            on_queued=jobs_wake.wake_in,
         ),
         resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.wake_in),
         calls=metrics,

@@ -45,6 +45,7 @@ BEYOND_CONTRACT: Final = frozenset(
         "WABRIDGE_META_RATE",
         "WABRIDGE_META_PAIR_RATE",
         "WABRIDGE_META_PAIR_BURST",
+        "WABRIDGE_REPLY_SETTLE",
     }
 )
 
@@ -186,6 +187,10 @@ class Settings(BaseSettings):
     meta_rate: PerSecond = Field(80.0, alias="WABRIDGE_META_RATE")
     meta_pair_rate: PerSecond = Field(1 / 6, alias="WABRIDGE_META_PAIR_RATE")
     meta_pair_burst: int = Field(20, alias="WABRIDGE_META_PAIR_BURST", ge=1)
+    #: ``auto``: an agent's reply goes at once unless another Slack request is being received
+    #: by this process (then it waits 250 ms for a straggler); ``always``: it always waits, so
+    #: that quick replies received by different web processes still go in Slack's order.
+    reply_settle: Literal["auto", "always"] = Field("auto", alias="WABRIDGE_REPLY_SETTLE")
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("HOST"))
     port: int = Field(8000, validation_alias=AliasChoices("PORT"), ge=1, le=65535)
 

@@ -26,7 +26,7 @@ from bridge.domain import (
 from bridge.jobs import SendReply
 from bridge.ports import Clock, NewMessage, UnitOfWorkFactory
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.replies import REPLY_SETTLE
+from bridge.usecases.replies import REPLY_SETTLE, settle_time
 
 __all__ = ["AgentReactions", "ReactionOutcome"]
 
@@ -49,11 +49,13 @@ class AgentReactions:
         uow: UnitOfWorkFactory,
         clock: Clock,
         settle: timedelta = REPLY_SETTLE,
+        always_settle: bool = False,
         on_queued: Callable[[float], None] = lambda due_in: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._settle = settle
+        self._always_settle = always_settle
         self._on_queued = on_queued
 
     async def react(
@@ -66,9 +68,11 @@ class AgentReactions:
         added: bool,
         reacted_at: datetime,
         event_id: str | None,
+        others_arriving: Callable[[], bool] = lambda: True,
     ) -> ReactionOutcome:
         """``emoji`` is the Unicode emoji, or None for one WhatsApp cannot show (a custom
-        Slack emoji); ``added`` False for a removal."""
+        Slack emoji); ``added`` False for a removal. ``others_arriving``: as for replies, the
+        reaction waits ``settle`` while another of Slack's requests is being received."""
         now = self._clock.now()
         async with self._uow() as uow:
             if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
@@ -129,11 +133,12 @@ class AgentReactions:
             )
             if message is None:
                 return ReactionOutcome.IGNORED
+            wait = settle_time(self._settle, always=self._always_settle, arriving=others_arriving())
             await uow.jobs.enqueue(
                 SendReply(conversation_id=conversation.id, message_id=message.id),
                 now=now,
                 seq=reacted_at,
-                not_before=now + self._settle,
+                not_before=now + wait,
             )
             # What the customer will see once the queue has run, recorded now: an agent who
             # takes a reaction back before it went out must still take it back on WhatsApp.
@@ -141,6 +146,6 @@ class AgentReactions:
                 target.id, emoji if added else None, at=reacted_at
             )
             await uow.commit()
-        self._on_queued(self._settle.total_seconds())
+        self._on_queued(wait.total_seconds())
         log.info("reaction taken", extra={**ids, "added": added})
         return ReactionOutcome.QUEUED

@@ -46,14 +46,24 @@ __all__ = [
     "ReplyChanges",
     "ReplyOutcome",
     "ReplyResult",
+    "settle_time",
 ]
 
 log = logging.getLogger(__name__)
 
-#: A reply waits this long before it may be sent. Slack may hand two quick replies to
+#: How long a reply waits before it may be sent while another of Slack's requests is being
+#: received (or always, with ``always_settle``). Slack may hand two quick replies to
 #: concurrent listeners (or processes) that store them in either order; sends are ordered by
-#: Slack's own timestamps, and this is how long a straggler has to take its place.
+#: Slack's own timestamps, and this is how long a straggler has to take its place. A reply
+#: that arrives alone goes at once.
 REPLY_SETTLE: Final = timedelta(milliseconds=250)
+
+
+def settle_time(settle: timedelta, *, always: bool, arriving: bool) -> timedelta:
+    """How long an agent's reply (or reaction) waits before it may be sent."""
+    return settle if always or arriving else timedelta(0)
+
+
 #: How the idempotency key of a thread reply begins (``slack:<channel>:<ts>``).
 REPLY_KEY_PREFIX: Final = "slack:"
 #: A quote is matched against this many of the customer's latest messages.
@@ -134,12 +144,17 @@ class Replies:
         uow: UnitOfWorkFactory,
         clock: Clock,
         settle: timedelta = REPLY_SETTLE,
+        always_settle: bool = False,
         on_queued: Callable[[float], None] = lambda due_in: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._settle = settle
+        self._always_settle = always_settle
         self._on_queued = on_queued
+
+    def _wait(self, others_arriving: bool) -> timedelta:
+        return settle_time(self._settle, always=self._always_settle, arriving=others_arriving)
 
     async def queue(
         self,
@@ -153,13 +168,16 @@ class Replies:
         event_id: str | None,
         files: Sequence[AgentFile] = (),
         quote: Quote | None = None,
+        others_arriving: Callable[[], bool] = lambda: True,
     ) -> ReplyResult:
         """Queue a reply (its text, in parts if long, and its files) for WhatsApp if the
         window allows; else tell the agent why not.
 
         ``posted_at`` is when Slack says the agent posted it: replies go out in that order.
         ``quote`` is a customer message the agent quoted or linked: the reply then quotes it
-        on WhatsApp too.
+        on WhatsApp too. ``others_arriving`` tells whether another of Slack's requests is
+        being received meanwhile (asked as late as possible, just before the reply is
+        queued): the reply then waits ``settle`` for a straggler.
         """
         now = self._clock.now()
         async with self._uow() as uow:
@@ -173,6 +191,7 @@ class Replies:
                 )
                 return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
             ids = {"conversation_id": conversation.id, "slack_ts": slack_ts}
+            wait = self._wait(others_arriving())
             result = await self._queue(
                 uow,
                 conversation_id=conversation.id,
@@ -185,10 +204,11 @@ class Replies:
                 files=files,
                 quote=quote,
                 now=now,
+                wait=wait,
             )
             await uow.commit()
         if result.outcome == ReplyOutcome.QUEUED:
-            self._on_queued(self._settle.total_seconds())
+            self._on_queued(wait.total_seconds())
         log.info(
             "reply taken",
             extra={
@@ -214,6 +234,7 @@ class Replies:
         files: Sequence[AgentFile],
         quote: Quote | None,
         now: datetime,
+        wait: timedelta,
     ) -> ReplyResult:
         if not window_is_open(window_expires_at, now=now):
             refused = await uow.messages.add(
@@ -321,7 +342,7 @@ class Replies:
                 now=now,
                 seq=posted_at,
                 arrival=number,
-                not_before=now + self._settle,
+                not_before=now + wait,
             )
         latest = await uow.messages.latest_inbound(conversation_id)
         if latest is not None and latest.wamid is not None:
@@ -331,7 +352,7 @@ class Replies:
                 now=now,
                 seq=posted_at,
                 arrival=len(items) + 1,
-                not_before=now + self._settle,
+                not_before=now + wait,
             )
         if len(parts) > 1:
             notice = Notice(kind=NoticeKind.REPLY_SPLIT, parts=len(parts), reply_ts=slack_ts)

@@ -148,6 +148,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             event_id=body.get("event_id"),
             files=agent_files(event),
             quote=quote,
+            others_arriving=lambda: deps.activity.running > 1,
         )
 
     async def on_reaction(
@@ -171,6 +172,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             added=added,
             reacted_at=posted_at(str(event.get("event_ts") or item["ts"])),
             event_id=body.get("event_id"),
+            others_arriving=lambda: deps.activity.running > 1,
         )
 
     @app.middleware

@@ -231,6 +231,42 @@ async def test_a_reply_stored_late_still_goes_first_when_it_was_written_first(
     assert [m["text"] for m in world.whatsapp.sent] == ["written first", "written second"]
 
 
+async def test_a_reply_that_arrives_alone_goes_at_once(uow_factory: object) -> None:
+    """Nothing else was being received from Slack: no straggler can take its place, so the
+    reply does not wait out the settle time."""
+    from storage.uow import SqlUnitOfWorkFactory
+
+    assert isinstance(uow_factory, SqlUnitOfWorkFactory)
+    world = World.build(uow_factory, settle=timedelta(milliseconds=250))
+    thread = await _open_conversation(world)
+    await world.queue_reply(thread, "alone", others_arriving=False)
+    assert await world.workers.jobs.run_once() == 1  # the clock has not moved
+    assert [m["text"] for m in world.whatsapp.sent] == ["alone"]
+
+
+async def test_always_settle_makes_even_a_lone_reply_wait(uow_factory: object) -> None:
+    """Several web processes: the straggler may be in another one (WABRIDGE_REPLY_SETTLE)."""
+    from bridge.usecases.replies import Replies
+    from storage.uow import SqlUnitOfWorkFactory
+
+    assert isinstance(uow_factory, SqlUnitOfWorkFactory)
+    world = World.build(uow_factory)
+    world.replies = Replies(
+        uow=uow_factory,
+        clock=world.clock,
+        settle=timedelta(milliseconds=250),
+        always_settle=True,
+    )
+    thread = await _open_conversation(world)
+    first, second = world.next_slack_ts(), world.next_slack_ts()
+    await world.queue_reply(thread, "written second", slack_ts=second, others_arriving=False)
+    assert await world.workers.jobs.run_once() == 0  # settling
+    await world.queue_reply(thread, "written first", slack_ts=first, others_arriving=False)
+    world.clock.advance(seconds=1)
+    await world.drain()
+    assert [m["text"] for m in world.whatsapp.sent] == ["written first", "written second"]
+
+
 async def test_send_error_marks_failed_and_explains(world: World) -> None:
     thread = await _open_conversation(world)
     world.whatsapp.fail_with = meta_error(131026, "Undeliverable")

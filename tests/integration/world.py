@@ -101,6 +101,7 @@ class World:
         slack_ts: str | None = None,
         event_id: str | None = None,
         channel: str = CHANNEL,
+        others_arriving: bool = True,
     ) -> ReplyResult:
         from slack_app.listeners.messages import posted_at
 
@@ -113,6 +114,7 @@ class World:
             user="U1",
             text=text,
             event_id=event_id,
+            others_arriving=lambda: others_arriving,
         )
 
     async def reply(self, thread: str, text: str = "Hi") -> MessageRecord:

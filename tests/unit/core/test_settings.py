@@ -71,7 +71,12 @@ def test_signing_secret_not_needed_in_socket_mode(env: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "eighty"), ("WABRIDGE_SCAN_INTERVAL", "5 parsecs"), ("WABRIDGE_LOG_FORMAT", "xml")],
+    [
+        ("PORT", "eighty"),
+        ("WABRIDGE_SCAN_INTERVAL", "5 parsecs"),
+        ("WABRIDGE_LOG_FORMAT", "xml"),
+        ("WABRIDGE_REPLY_SETTLE", "sometimes"),
+    ],
 )
 def test_malformed_values_are_named(env: pytest.MonkeyPatch, name: str, value: str) -> None:
     env.setenv(name, value)
@@ -187,7 +192,7 @@ def test_empty_optional_values_take_their_defaults(put: Put, env: pytest.MonkeyP
         "DATABASE_URL", "META_API_BASE", "META_API_VERSION", "META_WABA_ID", "SLACK_APP_TOKEN",
         "SLACK_API_URL", "WABRIDGE_API_TOKEN", "WABRIDGE_WARN_BEFORE", "WABRIDGE_SCAN_INTERVAL",
         "WABRIDGE_NOTE_PREFIX", "WABRIDGE_LOG_FORMAT", "WABRIDGE_RETRY_FOR", "WABRIDGE_RETENTION",
-        "HOST", "PORT",
+        "WABRIDGE_REPLY_SETTLE", "HOST", "PORT",
     ]  # fmt: skip
     defaults = load_settings()
     put(**dict.fromkeys(empty, ""))
