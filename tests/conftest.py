@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 from storage.db import create_engine, migrate  # noqa: E402
 from storage.models import Base  # noqa: E402
 from storage.uow import SqlUnitOfWorkFactory  # noqa: E402
-from tests.dbutil import ENGINE_NAME, new_database_url  # noqa: E402
+from tests.dbutil import ENGINE_NAME, copy_database, new_database_url  # noqa: E402
 
 
 def pytest_report_header() -> str:
@@ -61,3 +61,18 @@ async def uow_factory(database_url: str) -> AsyncIterator[SqlUnitOfWorkFactory]:
 @pytest.fixture
 def fresh_database_url(tmp_path: Path) -> Iterator[str]:
     yield new_database_url(tmp_path, "fresh")
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated once per test process, never connected to afterwards."""
+    url = new_database_url(tmp_path_factory.mktemp("template"), "template")
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def migrated_database_url(tmp_path: Path, schema_template: str) -> str:
+    """A new database of its own, already at the newest migration (a copy of the template):
+    ``wabridge serve`` then finds nothing to migrate, and starts sooner."""
+    return copy_database(schema_template, tmp_path)

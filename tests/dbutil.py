@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -29,4 +30,22 @@ def new_database_url(tmp_dir: Path, name: str = "wabridge") -> str:
     dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{database}"')
+    return admin.set(database=database).render_as_string(hide_password=False)
+
+
+def copy_database(template_url: str, tmp_dir: Path, name: str = "migrated") -> str:
+    """A new database holding what ``template_url`` holds (a migrated schema, say): a copy
+    of the file on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Nothing may be
+    connected to the template meanwhile."""
+    template = make_url(template_url)
+    if not USE_POSTGRES:
+        assert template.database is not None
+        target = tmp_dir / (name + ".db")
+        shutil.copyfile(template.database, target)
+        return template.set(database=str(target)).render_as_string(hide_password=False)
+    admin = make_url(_admin_url())
+    database = f"{name}_{uuid.uuid4().hex[:12]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template.database}"')
     return admin.set(database=database).render_as_string(hide_password=False)

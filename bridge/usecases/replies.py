@@ -216,6 +216,7 @@ class Replies:
                 "message_id": result.message_ids[0] if result.message_ids else None,
                 "outcome": result.outcome.value,
                 "parts": len(result.message_ids),
+                "held_ms": round(wait.total_seconds() * 1000),
             },
         )
         return result

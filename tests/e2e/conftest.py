@@ -9,8 +9,8 @@ from sandbox.harness import Sandbox
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, fresh_database_url: str) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, migrated_database_url: str) -> Iterator[Sandbox]:
     """A real ``wabridge serve`` process against both simulators, on a fresh database."""
-    box = Sandbox(workdir=tmp_path / "run", database_url=fresh_database_url)
+    box = Sandbox(workdir=tmp_path / "run", database_url=migrated_database_url)
     with box:
         yield box

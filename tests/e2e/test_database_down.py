@@ -71,8 +71,8 @@ def _outage_and_return(box: Sandbox, cut: Callable[[], None], restore: Callable[
 
 
 @pytest.fixture
-def proxied_database_url(fresh_database_url: str) -> Iterator[tuple[str, TcpProxy]]:
-    url = make_url(fresh_database_url)
+def proxied_database_url(migrated_database_url: str) -> Iterator[tuple[str, TcpProxy]]:
+    url = make_url(migrated_database_url)
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
 

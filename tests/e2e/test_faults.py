@@ -31,17 +31,17 @@ def _run(config: FaultRun, tmp_path: Path, database_url: str) -> None:
 
 @pytest.mark.long
 def test_nothing_is_lost_or_twice_across_kills_and_faults(
-    tmp_path: Path, fresh_database_url: str
+    tmp_path: Path, migrated_database_url: str
 ) -> None:
-    _run(SHORT, tmp_path, fresh_database_url)
+    _run(SHORT, tmp_path, migrated_database_url)
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="several worker processes need PostgreSQL")
 @pytest.mark.long
 def test_two_workers_lose_nothing_across_kills_and_faults(
-    tmp_path: Path, fresh_database_url: str
+    tmp_path: Path, migrated_database_url: str
 ) -> None:
-    _run(FaultRun(**{**SHORT.__dict__, "workers": 2, "seed": 2}), tmp_path, fresh_database_url)
+    _run(FaultRun(**{**SHORT.__dict__, "workers": 2, "seed": 2}), tmp_path, migrated_database_url)
 
 
 def test_a_slack_event_the_bridge_could_not_authorize_is_refused_so_slack_retries(

@@ -126,10 +126,10 @@ def test_a_6000_character_reply_goes_out_in_two_parts(sandbox: Sandbox) -> None:
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="several worker processes need PostgreSQL")
 @pytest.mark.long
-def test_two_worker_processes_keep_every_order(tmp_path: Path, fresh_database_url: str) -> None:
+def test_two_worker_processes_keep_every_order(tmp_path: Path, migrated_database_url: str) -> None:
     box = Sandbox(
         workdir=tmp_path / "run",
-        database_url=fresh_database_url,
+        database_url=migrated_database_url,
         roles=("web", "worker", "worker"),
     )
     with box:

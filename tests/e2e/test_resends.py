@@ -24,12 +24,12 @@ def _buttons(message: SimMessage) -> list[dict[str, Any]]:
 
 @pytest.mark.long
 def test_retry_after_meta_kept_failing_sends_the_reply_once(
-    tmp_path: Path, fresh_database_url: str
+    tmp_path: Path, migrated_database_url: str
 ) -> None:
     # Retries give up after two seconds instead of a day.
     box = Sandbox(
         workdir=tmp_path / "run",
-        database_url=fresh_database_url,
+        database_url=migrated_database_url,
         extra_env={"WABRIDGE_RETRY_FOR": "2s"},
     )
     with box:

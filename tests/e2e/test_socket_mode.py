@@ -17,10 +17,10 @@ APP_TOKEN = "xapp-1-sandbox-app-token-0123456789"
 
 
 @pytest.fixture
-def socket_box(tmp_path: Path, fresh_database_url: str) -> Iterator[Sandbox]:
+def socket_box(tmp_path: Path, migrated_database_url: str) -> Iterator[Sandbox]:
     box = Sandbox(
         workdir=tmp_path / "run",
-        database_url=fresh_database_url,
+        database_url=migrated_database_url,
         slack_options={"app_token": APP_TOKEN, "socket_mode": True},
         # No signing secret: Socket Mode does not need one.
         extra_env={"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""},

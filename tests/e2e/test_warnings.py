@@ -29,9 +29,9 @@ def _customer_wrote_hours_ago(box: Sandbox, hours: float) -> str:
 
 @pytest.mark.long
 def test_a_window_closing_soon_is_warned_once_and_the_parent_shows_it(
-    tmp_path: Path, fresh_database_url: str
+    tmp_path: Path, migrated_database_url: str
 ) -> None:
-    box = Sandbox(workdir=tmp_path / "run", database_url=fresh_database_url, extra_env=FAST)
+    box = Sandbox(workdir=tmp_path / "run", database_url=migrated_database_url, extra_env=FAST)
     with box:
         thread_ts = _customer_wrote_hours_ago(box, 22.5)  # 1 h 30 min left: the 2 h mark
         assert box.slack.wait_for(lambda: len(_warnings(box, thread_ts)) == 1, timeout=20)
@@ -48,10 +48,12 @@ def test_a_window_closing_soon_is_warned_once_and_the_parent_shows_it(
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="two scheduler processes need PostgreSQL")
 @pytest.mark.long
-def test_two_scheduler_processes_warn_exactly_once(tmp_path: Path, fresh_database_url: str) -> None:
+def test_two_scheduler_processes_warn_exactly_once(
+    tmp_path: Path, migrated_database_url: str
+) -> None:
     box = Sandbox(
         workdir=tmp_path / "run",
-        database_url=fresh_database_url,
+        database_url=migrated_database_url,
         extra_env=FAST,
         roles=("web", "worker", "scheduler", "scheduler"),
     )
