@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import runpy
 import sys
 import time
 from multiprocessing.process import BaseProcess
@@ -71,9 +72,8 @@ def _serve(argv: list[str], env: dict[str, str], cwd: str, log_path: str) -> Non
     os.close(log)
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
-    from wabridge.cli import main
-
-    sys.exit(main(argv))
+    sys.argv = ["wabridge", *argv]
+    runpy.run_module("wabridge", run_name="__main__", alter_sys=True)  # python -m wabridge
 
 
 class BridgeProcess:
