@@ -30,6 +30,7 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    NewWebhook,
     QueuedJob,
     RateHold,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "MessageRepository",
     "MessageStats",
     "NewMessage",
+    "NewWebhook",
     "NumberRepository",
     "OutboundContent",
     "PauseRepository",

@@ -158,6 +158,16 @@ class InboxRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NewWebhook:
+    """A webhook body to store as it came; ``dead_reason`` keeps one that cannot be read as
+    a dead letter from the start."""
+
+    body: bytes
+    received_at: datetime
+    dead_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimedJob:
     """A job a worker holds under a lease; ``lease_token`` fences every outcome it records."""
 

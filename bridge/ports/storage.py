@@ -30,6 +30,7 @@ from bridge.ports.records import (
     MessageRecord,
     MessageStats,
     NewMessage,
+    NewWebhook,
     QueuedJob,
     RateHold,
 )
@@ -252,6 +253,10 @@ class InboxRepository(Protocol):
     async def store(
         self, body: bytes, *, received_at: datetime, dead_reason: str | None
     ) -> int: ...
+
+    async def store_many(self, webhooks: Sequence[NewWebhook]) -> list[int]:
+        """Store several bodies in one statement: their ids, in the order given."""
+        ...
 
     async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]: ...
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from bridge.jobs import JobState
-from bridge.ports import DeadWebhook, FailureCount, InboxRow
+from bridge.ports import DeadWebhook, FailureCount, InboxRow, NewWebhook
 from storage.models import InboxEntry
 from storage.repositories.base import Repository
 
@@ -27,6 +27,10 @@ def _dead(entry: InboxEntry) -> DeadWebhook:
         error=entry.last_error or "",
         body=entry.body,
     )
+
+
+#: Many bodies in one statement, their ids returned in the order the rows were given.
+_INSERT_MANY: Final = insert(InboxEntry).returning(InboxEntry.id, sort_by_parameter_order=True)
 
 
 #: A dead webhook queued again: a fresh start (its last error stays, for the record).
@@ -47,6 +51,23 @@ class SqlInbox(Repository):
         self._session.add(entry)
         await self._session.flush()
         return entry.id
+
+    async def store_many(self, webhooks: Sequence[NewWebhook]) -> list[int]:
+        if not webhooks:
+            return []
+        rows = [
+            {
+                "body": w.body,
+                "received_at": w.received_at,
+                "state": _FAILED if w.dead_reason else _PENDING,
+                "attempts": 0,
+                "not_before": w.received_at,
+                "failure_reason": "unparseable" if w.dead_reason else None,
+                "last_error": w.dead_reason,
+            }
+            for w in webhooks
+        ]
+        return list((await self._session.scalars(_INSERT_MANY, rows)).all())
 
     async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]:
         query = (

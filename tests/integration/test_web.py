@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bridge.ports import BusinessNumber
 from bridge.usecases.api import RestApi
@@ -95,6 +96,71 @@ async def test_signed_webhook_is_stored_before_200(
     )
     assert response.status_code == 200
     assert await _inbox(uow_factory) == [("pending", body)]
+
+
+async def test_concurrent_webhooks_share_commits_and_each_is_stored_before_its_200(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    commits: list[int] = []
+    stored_at_commit: list[int] = []
+
+    def on_commit(connection: object) -> None:
+        commits.append(1)
+
+    event.listen(uow_factory.engine.sync_engine, "commit", on_commit)
+    bodies = [
+        payloads.messages(payloads.text(f"wamid.G{n}", f"message {n}", at=T0)) for n in range(40)
+    ]
+
+    async def post(body: bytes) -> int:
+        response = await client.post(
+            "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": sign(SECRET, body)}
+        )
+        # Answered: so already committed, whichever group it was in.
+        stored_at_commit.append(sum(1 for _, b in await _inbox(uow_factory) if b == body))
+        return response.status_code
+
+    try:
+        answers = await asyncio.gather(*(post(body) for body in bodies))
+    finally:
+        event.remove(uow_factory.engine.sync_engine, "commit", on_commit)
+    assert answers == [200] * len(bodies)
+    assert stored_at_commit == [1] * len(bodies)
+    assert sorted(b for _, b in await _inbox(uow_factory)) == sorted(bodies)
+    assert len(commits) < len(bodies)  # grouped: fewer commits than webhooks
+
+
+async def test_a_group_the_database_refuses_is_503_for_each_and_the_next_is_stored(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """Every request of a group whose commit failed hears 503 (Meta retries it); the
+    group commit is not stuck: the next webhooks are stored."""
+    refuse = {"on": True}
+
+    def refuse_inserts(connection: object, cursor: object, statement: str, *args: object) -> None:
+        if refuse["on"] and statement.lstrip().upper().startswith("INSERT INTO WEBHOOK_INBOX"):
+            raise RuntimeError("disk full")
+
+    event.listen(uow_factory.engine.sync_engine, "before_cursor_execute", refuse_inserts)
+    try:
+        app = create_app(_deps(uow_factory))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def post(n: int) -> int:
+                body = payloads.messages(payloads.text(f"wamid.R{n}", "hi", at=T0))
+                headers = {"X-Hub-Signature-256": sign(SECRET, body)}
+                return (
+                    await client.post("/webhooks/whatsapp", content=body, headers=headers)
+                ).status_code
+
+            assert await asyncio.gather(*(post(n) for n in range(10))) == [503] * 10
+            assert await _inbox(uow_factory) == []
+            refuse["on"] = False
+            assert await asyncio.gather(*(post(n) for n in range(10, 15))) == [200] * 5
+    finally:
+        event.remove(uow_factory.engine.sync_engine, "before_cursor_execute", refuse_inserts)
+    assert len(await _inbox(uow_factory)) == 5
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "garbage"])

@@ -11,7 +11,9 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from bridge.errors import WebhookParseError
+from bridge.ports import NewWebhook
 from webhook_server.deps import WebDeps
+from webhook_server.group_commit import GroupCommit
 from webhook_server.routes.limits import read_limited
 from webhook_server.schemas import WebhookAnswer
 
@@ -32,6 +34,8 @@ def _unavailable() -> JSONResponse:
 
 def register(app: FastAPI, deps: WebDeps) -> None:
     metrics = deps.metrics
+    # Concurrent webhooks share a transaction: each still hears 200 only once committed.
+    group_commit = GroupCommit(deps.uow)
 
     @app.get(
         "/webhooks/whatsapp",
@@ -85,11 +89,9 @@ def register(app: FastAPI, deps: WebDeps) -> None:
         except WebhookParseError as error:
             dead_reason = str(error)
         try:
-            async with deps.uow() as uow:
-                inbox_id = await uow.inbox.store(
-                    body, received_at=deps.clock.now(), dead_reason=dead_reason
-                )
-                await uow.commit()
+            inbox_id = await group_commit.store(
+                NewWebhook(body=body, received_at=deps.clock.now(), dead_reason=dead_reason)
+            )
         except Exception:  # unreachable, full, read-only: anything but stored
             log.exception("webhook not stored: the database did not take it")
             return _unavailable()
