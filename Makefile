@@ -26,8 +26,8 @@ lint: $(STAMP)
 # Every test on SQLite, then every test that touches the database again on a throwaway
 # PostgreSQL cluster (e2e tests marked engine_neutral drive the same storage code; they run once).
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
-	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) -m "not engine_neutral" tests/integration tests/e2e
+	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) --dist worksteal
+	WABRIDGE_TEST_DB=postgres scripts/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) --dist worksteal -m "not engine_neutral" tests/integration tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
