@@ -120,6 +120,9 @@ class Balancer(Startable):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Accept connections (once: starting again changes nothing)."""
+        if self._thread is not None:
+            return
         self._thread = threading.Thread(target=self._accept, name="balancer", daemon=True)
         self._thread.start()
 

@@ -234,8 +234,6 @@ class Sandbox(Startable):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.meta.start()
         self.slack.start()
-        if self.balancer is not None:
-            self.balancer.start()
         base = f"http://127.0.0.1:{self.port}"
         self.meta.webhook_url = f"{base}/webhooks/whatsapp"
         self.slack.events_url = f"{base}/slack/events"
@@ -258,6 +256,8 @@ class Sandbox(Startable):
                 )
             )
         self.bridge, *self.others = processes
+        if self.balancer is not None:
+            self.balancer.start()
         self.bridge.start()
         for process in self.others:
             process.start(wait=False)
