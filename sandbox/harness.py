@@ -3,14 +3,16 @@
 
 Used by ``wabridge demo``, the end-to-end tests and the benchmarks. The bridge
 runs as a child process so that it can be killed with SIGKILL and restarted, as a
-crash would.
+crash would. With several processes that serve HTTP (``web`` or ``all`` roles), each
+listens on its own port behind a round-robin load balancer (``sandbox/balancer.py``),
+and the simulators deliver to the balancer.
 
 Children are forked from a server process that has imported wabridge once
-(``multiprocessing``'s forkserver): each then runs ``wabridge serve`` from
-``wabridge.cli.main`` with its own environment, directory and log, and starts in a
-fraction of the second and a half an interpreter spends importing FastAPI, bolt and
-SQLAlchemy. ``tests/e2e/test_cli.py`` and ``test_env_example.py`` still start
-``python -m wabridge`` itself.
+(``multiprocessing``'s forkserver): each then runs ``python -m wabridge serve`` with its
+own environment, directory and log, and starts without the second and a half an
+interpreter spends importing FastAPI, bolt and SQLAlchemy. ``tests/e2e/test_cli.py`` and
+``test_env_example.py`` still start ``python -m wabridge`` as a new interpreter. A script
+that starts a Sandbox needs ``if __name__ == "__main__"``, as with any multiprocessing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from sandbox.balancer import Balancer
 from sandbox.meta_sim import MetaSimulator
 from sandbox.server import Startable, free_port
 from sandbox.slack_sim import SlackSimulator
@@ -41,6 +44,9 @@ SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 API_TOKEN = "sandbox-rest-api-token"
 CHANNEL = "C0SUPPORT"
 
+
+#: The roles whose processes serve HTTP.
+HTTP_ROLES = frozenset({"all", "web"})
 
 _SAMPLE = re.compile(r"^(wabridge_[a-z_]+)(\{[^}]*\})? ([0-9.eE+-]+)$")
 
@@ -79,13 +85,23 @@ def _serve(argv: list[str], env: dict[str, str], cwd: str, log_path: str) -> Non
 class BridgeProcess:
     """``wabridge serve`` in a child process, with its log in a file."""
 
-    def __init__(self, *, env: dict[str, str], port: int, workdir: Path, role: str = "all") -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        port: int,
+        workdir: Path,
+        role: str = "all",
+        log_name: str | None = None,
+    ) -> None:
         self.env = env
         self.port = port
         self.workdir = workdir
         self.role = role
-        self.log_path = workdir / f"bridge-{role}.log" if role != "all" else workdir / "bridge.log"
+        default_name = f"bridge-{role}.log" if role != "all" else "bridge.log"
+        self.log_path = workdir / (log_name or default_name)
         self._proc: BaseProcess | None = None
+        self._terminated = False
 
     @property
     def url(self) -> str:
@@ -96,7 +112,19 @@ class BridgeProcess:
         """The process id while it runs (benchmarks read its memory in ``/proc``)."""
         return None if self._proc is None else self._proc.pid
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    @property
+    def running(self) -> bool:
+        """Whether the process was started and has not exited."""
+        return self._proc is not None and self._proc.is_alive()
+
+    @property
+    def serves_http(self) -> bool:
+        return self.role in HTTP_ROLES
+
+    def start(self, *, timeout: float = 60.0, wait: bool = True) -> None:
+        """Start the process; one that serves HTTP is waited for until ready, unless not
+        ``wait`` (then call ``wait_ready``)."""
+        self._terminated = False
         argv = [
             *("serve", "--port", str(self.port), "--role", self.role),
             *(["--no-migrate"] if self.role == "worker" else []),
@@ -107,7 +135,7 @@ class BridgeProcess:
             name=f"wabridge-{self.role}",
         )
         self._proc.start()
-        if self.role in ("all", "web"):
+        if wait and self.serves_http:
             self.wait_ready(timeout=timeout)
 
     def wait_ready(self, *, timeout: float) -> None:
@@ -132,15 +160,23 @@ class BridgeProcess:
             self._proc.close()
             self._proc = None
 
+    def terminate(self) -> None:
+        """SIGTERM, once, without waiting: ``stop`` waits. Several processes end side by side."""
+        if self._proc is not None and not self._terminated:
+            self._proc.terminate()
+            self._terminated = True
+
     def stop(self) -> None:
+        """SIGTERM (unless ``terminate`` sent it), and wait for a graceful exit."""
+        self.terminate()
         if self._proc is not None:
-            self._proc.terminate()  # SIGTERM: the graceful shutdown
             self._proc.join(timeout=15)
             if self._proc.exitcode is None:
                 self._proc.kill()
                 self._proc.join(timeout=10)
             self._proc.close()
             self._proc = None
+        self._terminated = False
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
@@ -149,7 +185,12 @@ class BridgeProcess:
 
 
 class Sandbox(Startable):
-    """Both simulators plus a real ``wabridge serve``, wired to each other."""
+    """Both simulators plus a real ``wabridge serve`` (one process per role in ``roles``),
+    wired to each other.
+
+    ``port`` and ``url`` are where the simulators deliver: the one process that serves
+    HTTP, or the load balancer (``balancer``) in front of several.
+    """
 
     def __init__(
         self,
@@ -169,11 +210,18 @@ class Sandbox(Startable):
         self.slack = SlackSimulator(
             bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, **(slack_options or {})
         )
-        self.port = free_port()
         self._extra_env = extra_env or {}
         self.roles = roles
         self.bridge: BridgeProcess | None = None
         self.others: list[BridgeProcess] = []
+        webs = sum(role in HTTP_ROLES for role in roles)
+        # Each process that serves HTTP keeps its port across restarts (``start_bridge``), so
+        # the balancer's list of backends stays true.
+        self._ports = [free_port() if role in HTTP_ROLES and webs > 1 else 0 for role in roles]
+        self.balancer: Balancer | None = (
+            Balancer([("127.0.0.1", port) for port in self._ports if port]) if webs > 1 else None
+        )
+        self.port = self.balancer.port if self.balancer is not None else free_port()
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
@@ -212,30 +260,56 @@ class Sandbox(Startable):
         self.start_bridge()
 
     def start_bridge(self) -> None:
-        """The first role serves HTTP (and migrates); any further roles join it."""
-        first, *rest = self.roles
-        self.bridge = BridgeProcess(
-            env=self.env(), port=self.port, workdir=self.workdir, role=first
-        )
+        """The first role serves HTTP (and migrates); any further roles join it, and those
+        that serve HTTP are waited for until ready."""
+        seen: dict[str, int] = {}
+        processes = []
+        for role, port in zip(self.roles, self._ports, strict=True):
+            seen[role] = seen.get(role, 0) + 1
+            processes.append(
+                BridgeProcess(
+                    env=self.env(),
+                    port=port or self.port,
+                    workdir=self.workdir,
+                    role=role,
+                    log_name=None if seen[role] == 1 else f"bridge-{role}-{seen[role]}.log",
+                )
+            )
+        self.bridge, *self.others = processes
+        if self.balancer is not None:
+            self.balancer.start()
         self.bridge.start()
-        self.others = [
-            BridgeProcess(env=self.env(), port=self.port, workdir=self.workdir, role=role)
-            for role in rest
-        ]
         for process in self.others:
-            process.start()
+            process.start(wait=False)
+        for process in self.others:
+            if process.serves_http:
+                process.wait_ready(timeout=60.0)
+
+    @property
+    def processes(self) -> list[BridgeProcess]:
+        """Every ``wabridge serve`` process, in the order of ``roles``."""
+        return [self.bridge, *self.others] if self.bridge is not None else []
 
     def stop(self) -> None:
+        for process in self.others:
+            process.terminate()
         for process in self.others:
             process.stop()
         if self.bridge is not None:
             self.bridge.stop()
+        if self.balancer is not None:
+            self.balancer.stop()
         self.slack.stop()
         self.meta.stop()
 
     def work(self) -> dict[str, float]:
-        """What the bridge is busy with now, from its ``/metrics``."""
-        return bridge_work(httpx.get(f"{self.url}/metrics", timeout=5).text)
+        """What the bridge is busy with now, from its ``/metrics``: the database's figures as
+        any process reports them, and the Slack listeners running in every process that
+        serves HTTP (each counts only its own)."""
+        urls = [p.url for p in self.processes if p.serves_http] or [self.url]
+        figures = [bridge_work(httpx.get(f"{url}/metrics", timeout=5).text) for url in urls]
+        listeners = "wabridge_slack_listeners_running"
+        return {**figures[0], listeners: sum(f.get(listeners, 1) for f in figures)}
 
     def wait_idle(self, *, timeout: float = 30.0, waiting_ok: bool = False) -> bool:
         """Wait until the bridge has nothing left to do, seen twice in a row: every webhook

@@ -86,14 +86,19 @@ class InboxWorker:
     async def _run_single(self, row: InboxRow) -> None:
         failed: Exception | None = None
         async with self._uow() as uow:
+            # The failed batch let go of its rows: another worker may have claimed this one
+            # since, or finished it. Two workers applying one webhook at once deadlock.
+            mine = await uow.inbox.reclaim(row.id)
+            if mine is None:
+                return
             try:
-                await self._take(uow, [row])
+                await self._take(uow, [mine])
                 await uow.commit()
             except Exception as error:
                 log.exception("inbox row failed", extra={"inbox_id": row.id})
                 failed = error
         if failed is not None:
-            await self._retry_or_fail(row, failed)
+            await self._retry_or_fail(mine, failed)
 
     async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> None:
         """Apply ``rows`` in the caller's transaction. Webhooks that carry only customer

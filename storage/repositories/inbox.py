@@ -79,10 +79,14 @@ class SqlInbox(Repository):
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = (await self._session.scalars(query)).all()
-        return [
-            InboxRow(id=r.id, body=r.body, attempts=r.attempts, received_at=r.received_at)
-            for r in rows
-        ]
+        return [_row(r) for r in rows]
+
+    async def reclaim(self, row_id: int) -> InboxRow | None:
+        query = select(InboxEntry).where(InboxEntry.id == row_id, InboxEntry.state == _PENDING)
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        row = await self._session.scalar(query)
+        return None if row is None else _row(row)
 
     async def done(self, row_id: int, *, now: datetime) -> None:
         await self._session.execute(
@@ -181,3 +185,9 @@ class SqlInbox(Repository):
     async def last_received_at(self) -> datetime | None:
         """When the newest webhook arrived (any state)."""
         return await self._session.scalar(select(func.max(InboxEntry.received_at)))
+
+
+def _row(entry: InboxEntry) -> InboxRow:
+    return InboxRow(
+        id=entry.id, body=entry.body, attempts=entry.attempts, received_at=entry.received_at
+    )

@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
 from bridge.domain import MessageStatus, WebhookEvent
 from bridge.usecases.replies import ReplyOutcome
 from bridge.workers import InboxWorker
 from tests import payloads
+from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0, meta_error
 from tests.integration.world import World
 from whatsapp.webhooks import WebhookParser
@@ -128,6 +133,58 @@ async def test_one_failing_webhook_does_not_hold_up_its_batch(world: World) -> N
         assert await uow.inbox.depth() == 0
         [dead] = await uow.inbox.failed(limit=5)
     assert dead.reason == "unexpected:RuntimeError" and "a bug" in dead.error
+
+
+class _AnotherWorkerTakesTheLast:
+    """The real parser, except that reading ``first`` fails the first time (as a deadlock
+    between two workers' batches does), and the second time, another worker has claimed the
+    last webhook stored, as it may once the failed batch let go of its rows."""
+
+    def __init__(self, dsn: str, first: bytes) -> None:
+        self._real = WebhookParser()
+        self._dsn = dsn
+        self._first = first
+        self._reads = 0
+        self._other: psycopg.Connection | None = None
+
+    def parse(self, body: bytes) -> list[WebhookEvent]:
+        if body == self._first:
+            self._reads += 1
+            if self._reads == 1:
+                raise RuntimeError("deadlock detected")
+            if self._reads == 2:
+                self._other = psycopg.connect(self._dsn)
+                self._other.execute(
+                    "SELECT id FROM webhook_inbox ORDER BY id DESC LIMIT 1 FOR UPDATE"
+                )
+        return self._real.parse(body)
+
+    def release(self) -> None:
+        if self._other is not None:
+            self._other.close()
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="row locks across processes are PostgreSQL's job")
+async def test_a_failed_batch_leaves_its_webhooks_that_another_worker_took_to_that_worker(
+    world: World,
+) -> None:
+    # Found by the run of two web, two worker and two scheduler processes: after a batch
+    # failed, its worker read each webhook again without claiming it, while the other worker
+    # had claimed it meanwhile; both applied it at once and deadlocked again.
+    first = payloads.messages(payloads.text("wamid.1", "first", at=T0))
+    await world.webhook(first)
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "second", at=T0)))
+    url = make_url(world.uow.engine.url).set(drivername="postgresql")
+    parser = _AnotherWorkerTakesTheLast(url.render_as_string(hide_password=False), first)
+    inbox = InboxWorker(uow=world.uow, parser=parser, clock=world.clock, numbers=world.numbers)
+    try:
+        # Without the claim, this worker would wait on the other's lock (and here, forever).
+        assert await asyncio.wait_for(inbox.run_once(), timeout=10) == 2
+        assert await world.inbox_states() == [("done", None), ("pending", None)]
+    finally:
+        parser.release()
+    await world.drain()
+    assert world.chat.thread(await world.thread()) == ["first", "second"]
 
 
 # --- an agent replies --------------------------------------------------------------------------
