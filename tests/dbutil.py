@@ -25,12 +25,7 @@ def new_database_url(tmp_dir: Path, name: str = "wabridge") -> str:
     """A brand-new, empty database for one test (or one session)."""
     if not USE_POSTGRES:
         return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}"
-    admin = make_url(_admin_url())
-    database = f"{name}_{uuid.uuid4().hex[:12]}"
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{database}"')
-    return admin.set(database=database).render_as_string(hide_password=False)
+    return _create_postgres_database(name)
 
 
 def copy_database(template_url: str, tmp_dir: Path, name: str = "migrated") -> str:
@@ -43,9 +38,14 @@ def copy_database(template_url: str, tmp_dir: Path, name: str = "migrated") -> s
         target = tmp_dir / (name + ".db")
         shutil.copyfile(template.database, target)
         return template.set(database=str(target)).render_as_string(hide_password=False)
+    return _create_postgres_database(name, template=template.database)
+
+
+def _create_postgres_database(name: str, *, template: str | None = None) -> str:
     admin = make_url(_admin_url())
     database = f"{name}_{uuid.uuid4().hex[:12]}"
     dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    like = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template.database}"')
+        connection.execute(f'CREATE DATABASE "{database}"{like}')
     return admin.set(database=database).render_as_string(hide_password=False)
