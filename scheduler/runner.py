@@ -8,6 +8,7 @@ rows), so any number of scheduler processes may run the same schedule.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ class Scheduler:
         async def run() -> None:
             try:
                 await task.run()
+            except asyncio.CancelledError:
+                # The process is stopping mid-run: each run commits in batches and the next
+                # one takes up where this left off. Not an error, and no traceback.
+                log.info("scheduled task stopped by shutdown", extra={"task": task.name})
             except Exception:
                 log.exception(
                     "scheduled task failed; it runs again next time", extra={"task": task.name}
