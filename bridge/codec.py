@@ -20,10 +20,30 @@ __all__ = ["from_json", "to_json"]
 T = TypeVar("T")
 
 
+#: Values JSON holds as they are (exact types: an enum deriving from str is not one).
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+#: Field names by type (None: not a dataclass), found once: ``dataclasses.fields`` and
+#: ``is_dataclass`` are slow beside the rest.
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(value: Any) -> tuple[str, ...] | None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(f.name for f in dataclasses.fields(value))
+    return None
+
+
 def to_json(value: Any) -> Any:
     """A dataclass (or any value it holds) as JSON-safe values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    try:
+        names = _FIELDS[kind]
+    except KeyError:
+        names = _FIELDS[kind] = _field_names(value)
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, enum.Enum):

@@ -119,8 +119,8 @@ class Conversation(Base):
         UniqueConstraint("slack_channel", "slack_thread_ts"),
         Index("ix_conversations_last_message_at", "last_message_at"),
         # The window scan reads a range of window ends: its cost follows the windows about
-        # to close, not every conversation ever.
-        Index("ix_conversations_window_expires_at", "window_expires_at"),
+        # to close, not every conversation ever. With the id, from the index alone.
+        Index("ix_conversations_window_expires_at_id", "window_expires_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -227,7 +227,13 @@ class JobEntry(Base):
             postgresql_where=text("state = 'done'"),
             sqlite_where=text("state = 'done'"),
         ),
-        Index("ix_jobs_collapse_key", "collapse_key"),
+        # Only the few jobs queued under a key: the many without one cost it nothing.
+        Index(
+            "ix_jobs_collapse_key",
+            "collapse_key",
+            postgresql_where=text("collapse_key IS NOT NULL"),
+            sqlite_where=text("collapse_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -309,8 +315,17 @@ class WindowMark(Base):
     is armed afresh."""
 
     __tablename__ = "window_marks"
-    # The retention purge reads the marks of windows long closed.
-    __table_args__ = (Index("ix_window_marks_window_expires_at", "window_expires_at"),)
+    # The window scan reads one mark's range of window ends, in the order of the
+    # conversations' index, to leave out the windows that reached it already; the retention
+    # purge reads the marks of windows long closed. Both from the index alone.
+    __table_args__ = (
+        Index(
+            "ix_window_marks_window_expires_at_mark_seconds",
+            "window_expires_at",
+            "mark_seconds",
+            "conversation_id",
+        ),
+    )
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     window_expires_at: Mapped[datetime] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ __all__ = [
     "ConversationKey",
     "ConversationRecord",
     "DeadWebhook",
+    "DueMark",
     "FailedJob",
     "FailureCount",
     "InboxRow",
@@ -60,6 +61,15 @@ class ConversationRecord:
     last_message_at: datetime | None
     total_messages: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueMark:
+    """A window that reached a mark (``mark_seconds`` before it ends; 0: its close)."""
+
+    conversation_id: int
+    window_expires_at: datetime
+    mark_seconds: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from bridge.ports.records import (
     ConversationKey,
     ConversationRecord,
     DeadWebhook,
+    DueMark,
     FailedJob,
     FailureCount,
     InboxRow,
@@ -112,9 +113,13 @@ class ConversationRepository(Protocol):
 
     async def windows_unmarked(
         self, *, after: datetime, until: datetime, mark_seconds: int
-    ) -> list[ConversationRecord]:
-        """Conversations whose window ends in ``(after, until]`` and has not reached that mark
-        yet."""
+    ) -> list[DueMark]:
+        """The windows ending in ``(after, until]`` whose mark ``mark_seconds`` is not
+        recorded yet, earliest end first."""
+        ...
+
+    async def contact_ids(self, conversation_ids: Collection[int]) -> dict[int, str]:
+        """The contact (wa_id or user id) of each of these conversations, by conversation."""
         ...
 
 
@@ -450,6 +455,11 @@ class ScheduleRepository(Protocol):
         self, conversation_id: int, *, window_expires_at: datetime, mark_seconds: int, now: datetime
     ) -> bool:
         """Record that a window reached a mark; True only for the first to record it."""
+        ...
+
+    async def reach_marks(self, marks: Collection[DueMark], *, now: datetime) -> set[DueMark]:
+        """Record that these windows reached these marks, in one statement; the marks this
+        call recorded first (those another process recorded already are left out)."""
         ...
 
     async def claim_run(self, job: str, *, slot: int, now: datetime) -> bool:

@@ -8,6 +8,7 @@ scheduler processes. A customer message moves the window's end, which arms the m
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,9 +17,8 @@ from typing import Final
 
 from bridge.domain import Notice, NoticeKind
 from bridge.domain.contacts import language_of
-from bridge.jobs import JobContext, JobHandler, ShowWindow
-from bridge.ports import ChatSurface, Clock, ConversationRecord, UnitOfWorkFactory
-from bridge.usecases.notices import queue_notice
+from bridge.jobs import Job, JobContext, JobHandler, PostNotice, ShowWindow
+from bridge.ports import ChatSurface, Clock, DueMark, QueuedJob, UnitOfWorkFactory
 from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.templates import Templates, rank_templates
 from bridge.usecases.threads import contact_view
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 CLOSED_LOOKBACK: Final = timedelta(days=1)
 #: Suggestions in a warning.
 SUGGESTIONS: Final = 3
+#: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
+#: open windows is one, and none holds SQLite's one writer for long.
+BATCH: Final = 2500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,85 +76,90 @@ class WindowWatch:
 
     async def scan(self) -> ScanResult:
         now = self._clock.now()
-        due: list[tuple[ConversationRecord, timedelta]] = []
+        due: list[DueMark] = []
         async with self._uow() as uow:
             # Each window speaks at the nearest mark it has reached (after an outage, several
             # may have passed at once): mark m covers the windows ending in (previous mark, m].
             previous = timedelta(0)
             for mark in self._marks:
-                due += [
-                    (c, mark)
-                    for c in await uow.conversations.windows_unmarked(
-                        after=now + previous,
-                        until=now + mark,
-                        mark_seconds=int(mark.total_seconds()),
-                    )
-                ]
+                due += await uow.conversations.windows_unmarked(
+                    after=now + previous,
+                    until=now + mark,
+                    mark_seconds=int(mark.total_seconds()),
+                )
                 previous = mark
-            closed = await uow.conversations.windows_unmarked(
+            due += await uow.conversations.windows_unmarked(
                 after=now - CLOSED_LOOKBACK, until=now, mark_seconds=0
             )
-        suggest = await self._suggester() if due else (lambda conversation: ())
-        warned = sum([await self._warn(c, mark, now, suggest) for c, mark in due])
-        closed_now = sum([await self._close(c, now) for c in closed])
-        if warned or closed_now:
+        suggest = await self._suggester() if any(m.mark_seconds for m in due) else None
+        warned = closed = 0
+        for start in range(0, len(due), BATCH):
+            w, c = await self._record(due[start : start + BATCH], now, suggest)
+            warned, closed = warned + w, closed + c
+        if warned or closed:
             self._on_queued(0)
-            log.info("windows scanned", extra={"warned": warned, "closed": closed_now})
-        return ScanResult(warned=warned, closed=closed_now)
+            log.info("windows scanned", extra={"warned": warned, "closed": closed})
+        return ScanResult(warned=warned, closed=closed)
 
-    async def _suggester(self) -> Callable[[ConversationRecord], tuple[str, ...]]:
+    async def _suggester(self) -> Callable[[str], tuple[str, ...]] | None:
         if self._templates is None:
-            return lambda conversation: ()
+            return None
         usable = await self._templates.usable()
         usage = await self._templates.usage()
 
-        def suggest(conversation: ConversationRecord) -> tuple[str, ...]:
-            ranked = rank_templates(
-                usable, language=language_of(conversation.contact_id), usage=usage
-            )
+        @functools.cache
+        def suggest(language: str | None) -> tuple[str, ...]:
+            ranked = rank_templates(usable, language=language, usage=usage)
             return tuple(f"{t.name}:{t.language}" for t in ranked[:SUGGESTIONS])
 
-        return suggest
+        return lambda contact_id: suggest(language_of(contact_id))
 
-    async def _warn(
+    async def _record(
         self,
-        conversation: ConversationRecord,
-        mark: timedelta,
+        marks: Sequence[DueMark],
         now: datetime,
-        suggest: Callable[[ConversationRecord], tuple[str, ...]],
-    ) -> bool:
-        expires = conversation.window_expires_at
-        assert expires is not None
+        suggest: Callable[[str], tuple[str, ...]] | None,
+    ) -> tuple[int, int]:
+        """In one transaction: the marks no other process recorded first, a warning for each
+        of those before the close, and the parent's update for each window (unless one
+        waits already). How many warnings and closes were queued."""
         async with self._uow() as uow:
-            if not await uow.schedule.reach_mark(
-                conversation.id,
-                window_expires_at=expires,
-                mark_seconds=int(mark.total_seconds()),
-                now=now,
-            ):
-                return False
-            notice = Notice(
-                kind=NoticeKind.WINDOW_WARNING,
-                window_expires_at=expires,
-                suggestions=suggest(conversation),
+            reached = await uow.schedule.reach_marks(marks, now=now)
+            if not reached:
+                return 0, 0
+            mine = [m for m in marks if m in reached]  # in the scan's order
+            warnings = [m for m in mine if m.mark_seconds]
+            contacts = (
+                await uow.conversations.contact_ids([m.conversation_id for m in warnings])
+                if suggest is not None and warnings
+                else {}
             )
-            await queue_notice(uow, conversation.id, notice, now=now)
-            await uow.jobs.enqueue_once(ShowWindow(conversation_id=conversation.id), now=now)
+            shown = await uow.jobs.waiting(ShowWindow, {m.conversation_id for m in mine}, now=now)
+            jobs: list[Job] = [
+                PostNotice(
+                    conversation_id=m.conversation_id,
+                    notice=Notice(
+                        kind=NoticeKind.WINDOW_WARNING,
+                        window_expires_at=m.window_expires_at,
+                        suggestions=(
+                            suggest(contacts[m.conversation_id])
+                            if suggest is not None and m.conversation_id in contacts
+                            else ()
+                        ),
+                    ),
+                )
+                for m in warnings
+            ]
+            jobs += [
+                ShowWindow(conversation_id=m.conversation_id)
+                for m in mine
+                if m.conversation_id not in shown
+            ]
+            await uow.jobs.enqueue_many([QueuedJob(job=job, seq=now) for job in jobs], now=now)
             await uow.commit()
-        log.info(
-            "window warning queued",
-            extra={"conversation_id": conversation.id, "mark_seconds": int(mark.total_seconds())},
-        )
-        return True
-
-    async def _close(self, conversation: ConversationRecord, now: datetime) -> bool:
-        expires = conversation.window_expires_at
-        assert expires is not None
-        async with self._uow() as uow:
-            if not await uow.schedule.reach_mark(
-                conversation.id, window_expires_at=expires, mark_seconds=0, now=now
-            ):
-                return False
-            await uow.jobs.enqueue_once(ShowWindow(conversation_id=conversation.id), now=now)
-            await uow.commit()
-        return True
+        for m in warnings:
+            log.debug(
+                "window warning queued",
+                extra={"conversation_id": m.conversation_id, "mark_seconds": m.mark_seconds},
+            )
+        return len(warnings), len(mine) - len(warnings)

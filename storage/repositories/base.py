@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +21,25 @@ class Repository:
         # write transactions a lock serialises, so there is nothing to skip.
         self._skip_locked = skip_locked
 
+    @property
+    def _postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
     def _insert(self, table: Any) -> Any:
         """An INSERT that knows ``ON CONFLICT`` on this engine."""
-        dialect = self._session.get_bind().dialect.name
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        return (pg_insert if self._postgres else sqlite_insert)(table)
+
+    def _among(self, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+        """``column IN values``. On PostgreSQL ``column = ANY(array)``: one parameter however
+        many values, where a long ``IN`` list is a long statement psycopg parses anew each
+        time."""
+        if self._postgres:
+            condition: ColumnElement[bool] = column == any_(
+                bindparam(None, list(values), type_=ARRAY(column.type))
+            )
+            return condition
+        among: ColumnElement[bool] = column.in_(list(values))
+        return among
 
     @staticmethod
     def _changed(result: Any) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from bridge.domain import MessageTemplate
+from bridge.usecases import warnings
 from bridge.usecases.templates import Templates
 from bridge.usecases.warnings import WindowWatch
 from tests import payloads
@@ -119,3 +121,27 @@ async def test_warnings_suggest_templates_for_the_contact(world: World) -> None:
     await world.drain()
     [warning] = _warnings(world)
     assert warning == "notice:window_warning:None"
+
+
+async def test_a_scan_records_many_windows_in_batches_each_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warnings, "BATCH", 2)  # five windows: three transactions
+    customers = [f"4915100000{n:03d}" for n in range(5)]
+    for n, wa_id in enumerate(customers):
+        at = world.clock.now()
+        text = payloads.text(f"wamid.{n}", "hello", at=at, wa_id=wa_id)
+        await world.webhook(payloads.messages(text, wa_id=wa_id, name=f"C{n}"))
+    await world.drain()
+    shown = len(world.chat.windows)
+    first, second = _watch(world), _watch(world)
+    world.clock.advance(hours=22, minutes=30)
+    assert (await first.scan()).warned == 5
+    assert (await second.scan()).warned == 0
+    await world.drain()
+    assert len(_warnings(world)) == 5
+    assert len(world.chat.windows) == shown + 5  # each parent once
+    world.clock.advance(hours=2)  # every window closed
+    result = await second.scan()
+    assert (result.warned, result.closed) == (0, 5)
+    assert (await first.scan()).closed == 0

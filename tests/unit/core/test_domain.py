@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
+import phonenumbers
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from bridge.domain import (
     window_expires_at,
     window_is_open,
 )
+from bridge.domain.contacts import _LANGUAGES, language_of
 from tests.fakes import T0
 
 S = MessageStatus
@@ -67,3 +70,27 @@ def test_reached_stages_for_display() -> None:
     assert reached_stages(S.PLAYED) == (S.SENT, S.DELIVERED, S.READ, S.PLAYED)
     assert reached_stages(S.FAILED) == (S.FAILED,)
     assert [s for s in S if is_delivery_stage(s)] == [S.SENT, S.DELIVERED, S.READ, S.PLAYED]
+
+
+def _parsed_language(wa_id: str) -> str | None:
+    try:
+        number = phonenumbers.parse("+" + wa_id, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return _LANGUAGES.get(phonenumbers.region_code_for_number(number) or "")
+
+
+def test_a_contacts_language_is_the_one_its_parsed_number_gives() -> None:
+    # The calling code decides most numbers without parsing them: the answer must be the
+    # parse's all the same, for every calling code and length, and for no calling code.
+    rng = random.Random(8)
+    prefixes = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    prefixes += ["0", "00", "80", "999", "28", ""]
+    for prefix in prefixes:
+        for length in range(19):
+            for _ in range(8):
+                wa_id = prefix + "".join(rng.choice("0123456789") for _ in range(length))
+                assert language_of(wa_id) == _parsed_language(wa_id), wa_id
+    for odd in ("", "abc", "4915１234567", "US.1234567890", "+4915112345678"):
+        assert language_of(odd) == _parsed_language(odd), odd
+    assert language_of("4915112345678") == "de"
