@@ -25,9 +25,10 @@ what it keeps.
 
 Samples: VmRSS (``/proc/<pid>/status``) once idle at the start, once idle after each
 ``--events`` (default 100,000, twice), and, as a trend, every 20,000 events while it works.
-Linux only. ``--tracemalloc`` starts the child under tracemalloc (through
-``bench/memtrace/sitecustomize.py``) and prints where the memory allocated between the last
-two idle samples was allocated (slow: use it with fewer events).
+Linux only. ``--tracemalloc`` has the child trace its allocations from the first idle sample
+(``bench/memtrace/sitecustomize.py``, on ``SIGUSR1``) and prints where the memory allocated
+between the last two idle samples was allocated: the bridge then runs about ten times
+slower, so give it fewer events.
 
     .venv/bin/python bench/memory.py
     .venv/bin/python bench/memory.py --database-url postgresql+psycopg://...
@@ -72,11 +73,12 @@ UNPACED = {
 }
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A figure of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``: the peak), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
 def _sign(body: bytes) -> str:
@@ -261,6 +263,7 @@ def run(args: argparse.Namespace) -> None:
                     )
                     if args.tracemalloc:
                         snapshots.append(_dump_snapshot(pid, snapshot_path))
+                peak = rss_mb(pid, "VmHWM")
             finally:
                 load.close()
             log = box.bridge.log_path.read_text(errors="replace")
@@ -271,6 +274,7 @@ def run(args: argparse.Namespace) -> None:
     print()
     print(f"machine: {_machine()}; {engine}; {load.round} rounds, {load.replies_sent} replies,")
     print(f"{slack_posts} Slack posts, {meta_sends} Meta sends; ERROR lines in its log: {errors}")
+    print(f"peak RSS (VmHWM) over the run: {peak:.1f} MiB")
     print("| events | idle RSS MiB | growth since the last sample MiB | elapsed s |")
     print("|---|---|---|---|")
     for n, (events, mb, seconds) in enumerate(idle):

@@ -1,15 +1,28 @@
-"""Window scan: how long one scan of the windows about to close takes, over many open ones.
+r"""Window scan: how long one scan of the windows about to close takes, over many open ones.
 
-Fills a database with N open conversations whose windows end evenly over the next 24 hours,
-then times the scan ``wabridge serve`` runs every ``WABRIDGE_SCAN_INTERVAL``:
+Fills a database with N open conversations whose windows end evenly over the next 24 hours
+(and, with ``--closed M``, M more whose windows closed evenly over the last 24 hours, every
+mark recorded, as in service), then times the scan ``wabridge serve`` runs every
+``WABRIDGE_SCAN_INTERVAL``, with three approved templates per language to suggest:
 
 - the first scan, which finds every window already inside a warning mark (2 h and 30 min:
   about a twelfth of them) and queues a warning for each;
 - a steady scan a minute later, which finds only the windows that crossed a mark since
-  (about N / 1440 per mark), as every scan does in service;
-- an idle scan right after, which finds nothing new.
+  (about N / 1440 per mark) or closed (as many), as every scan does in service;
+- an idle scan right after, which finds nothing new;
+- at the end, the first scan of another process (after a restart), which finds nothing new
+  but looks a whole day back for closes.
 
-    .venv/bin/python bench/window_scan.py --conversations 100000 --database-url postgresql+psycopg://...
+Between the first scan and the others, the jobs it queued are marked done (the workers would
+have posted them) and, on PostgreSQL, the tables vacuumed and analyzed (as autovacuum would
+after such a change). PostgreSQL is filled with COPY, SQLite with multi-row inserts.
+
+    .venv/bin/python bench/window_scan.py --conversations 100000
+    .venv/bin/python bench/window_scan.py --conversations 1000000 --database-url "$PG_URL"
+    .venv/bin/python bench/window_scan.py --conversations 1000000 --closed 1000000 \
+        --database-url "$PG_URL"
+
+with ``PG_URL`` a ``postgresql+psycopg://`` URL of an empty database.
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ from bridge.domain import MessageTemplate
 from bridge.usecases.templates import Templates
 from bridge.usecases.warnings import WindowWatch
 from storage.db import create_engine, migrate
-from storage.models import BusinessNumber, Contact, Conversation, JobEntry
+from storage.models import BusinessNumber, Contact, Conversation, JobEntry, WindowMark
 from storage.uow import SqlUnitOfWorkFactory
 
 MARKS = (timedelta(hours=2), timedelta(minutes=30))
@@ -44,20 +57,29 @@ class Clock:
         return self.current
 
 
-def _rows(count: int, now: datetime) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Contacts and their open conversations, windows ending evenly over the next 24 hours."""
-    step = timedelta(hours=24) / count
-    contacts = [
-        (n + 1, f"49151{n:08d}", f"49151{n:08d}", f"Customer {n}", now, now) for n in range(count)
-    ]
-    conversations = [
-        (
-            *(n + 1, f"{n:032x}", 1, n + 1, "C0SUPPORT", f"1700000000.{n:06d}", "open"),
-            *(now + step * (n + 1), now, 0, 1, 1, now, now),
+def _rows(
+    count: int, closed: int, now: datetime
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Contacts, their conversations (``count`` windows ending evenly over the next 24 hours,
+    then ``closed`` that ended evenly over the last 24 hours) and the marks the closed ones
+    reached."""
+    contacts: list[tuple[Any, ...]] = []
+    conversations: list[tuple[Any, ...]] = []
+    marks: list[tuple[Any, ...]] = []
+    ends = [now + timedelta(hours=24) / count * (n + 1) for n in range(count)]
+    ends += [now - timedelta(hours=24) / closed * n for n in range(closed)]
+    for n, end in enumerate(ends):
+        key = f"49151{n:08d}"
+        contacts.append((n + 1, key, key, f"Customer {n}", now, now))
+        conversations.append(
+            (
+                *(n + 1, f"{n:032x}", 1, n + 1, "C0SUPPORT", f"1700000000.{n:06d}", "open"),
+                *(end, end - timedelta(hours=24), 0, 1, 1, now, now),
+            )
         )
-        for n in range(count)
-    ]
-    return contacts, conversations
+        if end <= now:
+            marks += [(n + 1, end, seconds, end) for seconds in (7200, 1800, 0)]
+    return contacts, conversations, marks
 
 
 CONTACT_COLUMNS = ("id", "contact_key", "wa_id", "name", "created_at", "updated_at")
@@ -66,12 +88,18 @@ CONVERSATION_COLUMNS = (
     *("state", "window_expires_at", "last_message_at", "messages_from_agent"),
     *("messages_from_contact", "total_messages", "created_at", "updated_at"),
 )
+MARK_COLUMNS = ("conversation_id", "window_expires_at", "mark_seconds", "reached_at")
 
 
-async def _fill(url: str, count: int, now: datetime) -> float:
+async def _fill(url: str, count: int, closed: int, now: datetime) -> float:
     """Fill the database; the seconds it took. PostgreSQL: COPY. SQLite: multi-row inserts."""
     started = time.perf_counter()
-    contacts, conversations = _rows(count, now)
+    contacts, conversations, marks = _rows(count, closed, now)
+    tables = (
+        (Contact.__table__, CONTACT_COLUMNS, contacts),
+        (Conversation.__table__, CONVERSATION_COLUMNS, conversations),
+        (WindowMark.__table__, MARK_COLUMNS, marks),
+    )
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.execute(
@@ -87,21 +115,15 @@ async def _fill(url: str, count: int, now: datetime) -> float:
             raw = (await connection.get_raw_connection()).driver_connection
             assert raw is not None
             async with raw.cursor() as cursor:
-                for table, columns, rows in (
-                    ("contacts", CONTACT_COLUMNS, contacts),
-                    ("conversations", CONVERSATION_COLUMNS, conversations),
-                ):
+                for table, columns, rows in tables:
                     async with cursor.copy(
-                        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+                        f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
                     ) as copy:
                         for row in rows:
                             await copy.write_row(row)
         else:
-            for table, columns, rows in (
-                (Contact.__table__, CONTACT_COLUMNS, contacts),
-                (Conversation.__table__, CONVERSATION_COLUMNS, conversations),
-            ):
-                for start in range(0, count, 10_000):
+            for table, columns, rows in tables:
+                for start in range(0, len(rows), 10_000):
                     await connection.execute(
                         insert(table),
                         [
@@ -114,7 +136,7 @@ async def _fill(url: str, count: int, now: datetime) -> float:
         # and the visibility map that lets index-only scans skip the table.
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql("VACUUM ANALYZE contacts, conversations")
+            await connection.exec_driver_sql("VACUUM ANALYZE contacts, conversations, window_marks")
     await engine.dispose()
     return time.perf_counter() - started
 
@@ -171,8 +193,14 @@ async def _scans(url: str, now: datetime, repeats: int) -> dict[str, Any]:
         started = time.perf_counter()
         await watch.scan()
         idle.append(time.perf_counter() - started)
+    # A process that just started looks a day back for closes (then since its last scan).
+    restarted = WindowWatch(uow=uow, clock=clock, marks=MARKS, templates=templates)
+    started = time.perf_counter()
+    await restarted.scan()
+    restart_s = time.perf_counter() - started
     await engine.dispose()
     return {
+        "restart_ms": restart_s * 1000,
         "first_warned": first.warned,
         "first_s": first_s,
         "steady_warned": warned // repeats,
@@ -186,7 +214,10 @@ async def _scans(url: str, now: datetime, repeats: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--conversations", type=int, default=100_000, help="open windows")
+    parser.add_argument(
+        "--closed", type=int, default=0, help="windows that closed over the last 24 hours"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--database-url")
     args = parser.parse_args()
@@ -194,19 +225,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'scan.db'}"
         migrate(url)
-        fill_s = asyncio.run(_fill(url, args.conversations, now))
+        fill_s = asyncio.run(_fill(url, args.conversations, args.closed, now))
         result = asyncio.run(_scans(url, now, args.repeats))
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
-    print(f"filled {args.conversations} open conversations in {fill_s:.1f} s")
+    print(
+        f"filled {args.conversations} open conversations and {args.closed} closed ones "
+        f"in {fill_s:.1f} s"
+    )
     print(f"steady scans, ms: {result['steady_all']}; idle scans, ms: {result['idle_all']}")
+    print(f"first scan of a process started since (nothing new): {result['restart_ms']:.0f} ms")
     print(
         "| engine | open conversations | first scan: warned, s | steady scan: warned, "
         "closed, median ms | idle scan median ms |"
     )
     print("|---|---|---|---|---|")
     print(
-        f"| {engine} | {args.conversations} | {result['first_warned']}, "
+        f"| {engine} | {args.conversations:,}"
+        + (f" (+ {args.closed:,} closed)" if args.closed else "")
+        + f" | {result['first_warned']:,}, "
         f"{result['first_s']:.1f} | {result['steady_warned']}, {result['steady_closed']}, "
         f"{result['steady_ms']:.0f} | {result['idle_ms']:.0f} |"
     )

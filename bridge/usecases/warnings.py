@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Windows that closed longer ago than this are not looked at again (after a long outage).
 CLOSED_LOOKBACK: Final = timedelta(days=1)
+#: Once this process has scanned, closes are looked for since its last scan, less this (for
+#: clocks that differ between processes).
+CLOSED_OVERLAP: Final = timedelta(minutes=5)
 #: Suggestions in a warning.
 SUGGESTIONS: Final = 3
 #: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
@@ -73,6 +76,19 @@ class WindowWatch:
         self._marks = sorted(set(marks))
         self._templates = templates
         self._on_queued = on_queued
+        self._scanned_at: datetime | None = None
+
+    def _closes_after(self, now: datetime) -> datetime:
+        """Where the closes are looked for from. A day back at first (after a restart or an
+        outage); then since this process's last scan that succeeded: a window closes at its
+        end, so one that closed before that scan and is still unmarked was written already
+        closed (a message more than a day late), and the customer message that wrote it
+        queued the parent's update, which shows it closed. The whole day would be a range of
+        the size of all the windows closed that day, read every scan."""
+        lookback = now - CLOSED_LOOKBACK
+        if self._scanned_at is None:
+            return lookback
+        return max(lookback, self._scanned_at - CLOSED_OVERLAP)
 
     async def scan(self) -> ScanResult:
         now = self._clock.now()
@@ -89,13 +105,14 @@ class WindowWatch:
                 )
                 previous = mark
             due += await uow.conversations.windows_unmarked(
-                after=now - CLOSED_LOOKBACK, until=now, mark_seconds=0
+                after=self._closes_after(now), until=now, mark_seconds=0
             )
         suggest = await self._suggester() if any(m.mark_seconds for m in due) else None
         warned = closed = 0
         for start in range(0, len(due), BATCH):
             w, c = await self._record(due[start : start + BATCH], now, suggest)
             warned, closed = warned + w, closed + c
+        self._scanned_at = now
         if warned or closed:
             self._on_queued(0)
             log.info("windows scanned", extra={"warned": warned, "closed": closed})

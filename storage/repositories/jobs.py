@@ -9,7 +9,6 @@ still that token, so a worker whose lease ran out and was taken over records not
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
@@ -18,7 +17,6 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     Table,
-    Text,
     and_,
     bindparam,
     case,
@@ -53,7 +51,7 @@ _NOW = bindparam("now", type_=UTCDateTime())
 #: and one parameter however many jobs, which psycopg neither parses nor quotes anew, and
 #: each row read once, into the table's own row type.
 _ROWS = func.json_populate_recordset(
-    literal_column("NULL::jobs"), bindparam("rows", type_=Text()).cast(JSON())
+    literal_column("NULL::jobs"), bindparam("rows", type_=JSON())
 ).table_valued(
     *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq", "arrival"),
     with_ordinality="ordinality",
@@ -155,7 +153,7 @@ class SqlJobs(Repository):
                 }
                 for q in jobs
             ]
-            await self._session.execute(_INSERT_FROM_JSON, {"rows": json.dumps(rows), "now": now})
+            await self._session.execute(_INSERT_FROM_JSON, {"rows": rows, "now": now})
             return
         rows = [
             self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now) for q in jobs

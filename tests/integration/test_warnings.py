@@ -145,3 +145,31 @@ async def test_a_scan_records_many_windows_in_batches_each_once(
     result = await second.scan()
     assert (result.warned, result.closed) == (0, 5)
     assert (await first.scan()).closed == 0
+
+
+async def test_after_its_first_scan_a_process_looks_for_closes_since_its_last_scan(
+    world: World,
+) -> None:
+    await _customer_writes(world, "wamid.1")  # the window ends at T0 + 24 h
+    watch = _watch(world)
+    assert (await watch.scan()).closed == 0
+    world.clock.advance(hours=24, minutes=1)
+    assert (await watch.scan()).closed == 1  # closed since the last scan
+    await world.drain()
+    thread = await world.thread()
+
+    world.clock.advance(hours=6)
+    assert (await watch.scan()).closed == 0
+
+    # A message sent an hour after the first, arriving thirty hours late: its window (later
+    # than the first's) is closed on arrival, and ended before this process's last scan.
+    late = T0 + timedelta(hours=1)
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "still there?", at=late)))
+    await world.drain()
+    # Its own message queued the parent's update, which shows it closed: the scan of this
+    # process, which looks back to its last scan, has nothing to add...
+    assert world.chat.windows[-1] == (thread, late + timedelta(hours=24))
+    assert late + timedelta(hours=24) <= world.clock.now()
+    assert (await watch.scan()).closed == 0
+    # ...where a process that just started looks a day back.
+    assert (await _watch(world).scan()).closed == 1
