@@ -168,6 +168,8 @@ def slack_rates(settings: Settings) -> SlackRates:
 @dataclass(frozen=True, kw_only=True)
 class Slack:
     app: AsyncApp
+    #: The Web API client of the app and the surface (closed when the process stops).
+    client: ObservedWebClient
     surface: SlackSurface
     #: Slack's HTTP requests; None in Socket Mode without a signing secret.
     endpoint: SlackEndpoint | None
@@ -241,6 +243,7 @@ def build_slack(
     app_token = settings.slack_app_token
     return Slack(
         app=app,
+        client=client,
         surface=surface,
         endpoint=(
             SlackEndpoint(app, signing_secret=signing_secret.get_secret_value())
@@ -502,7 +505,10 @@ class Bridge:
         try:
             await self.whatsapp.aclose()
         finally:
-            await self.storage.engine.dispose()
+            try:
+                await self.slack.client.aclose()
+            finally:
+                await self.storage.engine.dispose()
 
 
 async def _join(task: asyncio.Task[None], grace: float) -> None:

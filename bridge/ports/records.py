@@ -141,6 +141,8 @@ class QueuedJob:
     job: Job
     seq: datetime
     arrival: int = 0
+    #: As ``enqueue_collapsed``'s key (the caller has checked that none waits).
+    collapse_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

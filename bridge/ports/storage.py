@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from bridge.domain import MessageStatus, MessageTemplate, TemplateUpdate
+from bridge.domain import MessageTemplate, TemplateUpdate
 from bridge.jobs import Job, Lane
 from bridge.ports.records import (
     BusinessNumber,
@@ -142,6 +142,11 @@ class MessageRepository(Protocol):
         of one message are applied one after the other whatever the number of workers."""
         ...
 
+    async def lock_many_by_wamid(self, wamids: Collection[str]) -> dict[str, MessageRecord]:
+        """The messages with these wamids, by wamid, locked until the transaction ends (in
+        id order); a wamid of no message is left out."""
+        ...
+
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None: ...
 
     async def inbound_by_slack_ts(
@@ -186,27 +191,9 @@ class MessageRepository(Protocol):
         details: str | None,
     ) -> None: ...
 
-    async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
-        """Set a status a webhook reported (the caller has checked it moves forward). Its time
-        is recorded, and the earlier stages it implies get ``at`` if they have no time yet."""
-        ...
-
-    async def record_stage_reached(
-        self, message_id: int, *, stage: MessageStatus, at: datetime
-    ) -> None:
-        """A stage reported late (``delivered`` after ``read``): the status stays, but the
-        stage's time becomes ``at`` if it had none or a later one, filled in before."""
-        ...
-
-    async def record_pricing(
-        self,
-        message_id: int,
-        *,
-        category: str | None,
-        billable: bool | None,
-        pricing_model: str | None,
-    ) -> None:
-        """How Meta prices the message; a None leaves what is stored."""
+    async def record_deliveries(self, messages: Sequence[MessageRecord]) -> None:
+        """Write where each of these messages stands: its status, the times of its delivery
+        stages and its pricing, as the record has them (the caller holds their locks)."""
         ...
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None: ...
@@ -338,6 +325,13 @@ class JobRepository(Protocol):
         unclaimed already: that one reads what is current when it runs, so it shows this
         change too. True if queued. Safe against a worker claiming the waiting job at the
         same moment, whatever the number of processes."""
+        ...
+
+    async def enqueue_collapsed_many(
+        self, jobs: Sequence[tuple[Job, str]], *, now: datetime
+    ) -> int:
+        """``enqueue_collapsed`` for several (job, key) pairs, in a few statements; how many
+        were queued."""
         ...
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -31,8 +33,9 @@ __all__ = [
     "UNKNOWN_STATUS_GRACE",
     "ShowDeliveryHandler",
     "StatusOutcome",
-    "apply_status",
+    "apply_statuses",
     "queue_delivery_display",
+    "queue_delivery_displays",
     "report_failed_delivery",
     "status_may_be_early",
 ]
@@ -56,38 +59,103 @@ def status_may_be_early(event: StatusUpdate, *, now: datetime) -> bool:
     return now - event.timestamp < UNKNOWN_STATUS_GRACE
 
 
-async def apply_status(uow: UnitOfWork, event: StatusUpdate, *, now: datetime) -> StatusOutcome:
-    """Move a sent message's status forward, never back, and queue its Slack display.
+def _reach(message: MessageRecord, stage: MessageStatus, at: datetime) -> MessageRecord:
+    """``message`` with ``stage`` reached at ``at`` (unless it has an earlier time) and the
+    stages it implies reached at ``at`` where they have no time: a ``read`` proves the message
+    was delivered by then, and a late ``delivered`` replaces that guess with its own time."""
+    reached = reached_stages(stage)
 
+    def when(of: MessageStatus, current: datetime | None) -> datetime | None:
+        if of not in reached:
+            return current
+        if current is None or (of == stage and current > at):
+            return at
+        return current
+
+    return replace(
+        message,
+        sent_at=when(MessageStatus.SENT, message.sent_at),
+        delivered_at=when(MessageStatus.DELIVERED, message.delivered_at),
+        read_at=when(MessageStatus.READ, message.read_at),
+        played_at=when(MessageStatus.PLAYED, message.played_at),
+    )
+
+
+def _priced(message: MessageRecord, event: StatusUpdate) -> MessageRecord:
+    """``message`` with the pricing ``event`` carries (what it leaves out stays)."""
+    return replace(
+        message,
+        pricing_category=event.pricing_category or message.pricing_category,
+        billable=message.billable if event.billable is None else event.billable,
+        pricing_model=event.pricing_model or message.pricing_model,
+    )
+
+
+async def apply_statuses(
+    uow: UnitOfWork,
+    events: Sequence[StatusUpdate],
+    messages: Mapping[str, MessageRecord],
+    *,
+    now: datetime,
+) -> list[StatusOutcome]:
+    """Move sent messages' statuses forward, never back, and queue their Slack displays; the
+    outcome of each event, in order.
+
+    ``messages`` are the messages of these wamids, locked by the caller
+    (``lock_many_by_wamid``): each event is applied to what the ones before it left, and
+    each message changed is written once and its display queued once, however many of its
+    statuses the batch holds (sent, delivered and read often come together under a backlog).
     Statuses come in any order: a late one changes no status, but its time still fills in
     the stage it reports. Meta's pricing of the message is kept whenever a status carries it.
     """
-    message = await uow.messages.lock_by_wamid(event.wamid)
-    if message is None:
-        return StatusOutcome.UNKNOWN_MESSAGE
+    current = dict(messages)
+    changed: dict[int, MessageRecord] = {}
+    shown: dict[int, MessageRecord] = {}
+    outcomes: list[StatusOutcome] = []
+    for event in events:
+        message = current.get(event.wamid)
+        if message is None:
+            outcomes.append(StatusOutcome.UNKNOWN_MESSAGE)
+            continue
+        outcome, after = await _apply(uow, event, message, now=now)
+        outcomes.append(outcome)
+        current[event.wamid] = after
+        if after is not message:
+            changed[after.id] = after
+        if outcome == StatusOutcome.APPLIED and after.status != MessageStatus.FAILED:
+            shown[after.id] = after
+    await uow.messages.record_deliveries(list(changed.values()))
+    await queue_delivery_displays(uow, list(shown.values()), now=now)
+    return outcomes
+
+
+async def _apply(
+    uow: UnitOfWork,
+    event: StatusUpdate,
+    message: MessageRecord,
+    *,
+    now: datetime,
+) -> tuple[StatusOutcome, MessageRecord]:
+    """``event`` applied to ``message``: the outcome, and the message as it leaves it (written
+    by the caller, but for a failure, written here with its notice)."""
     ids = {"conversation_id": message.conversation_id, "message_id": message.id}
     if event.has_pricing:
-        await uow.messages.record_pricing(
-            message.id,
-            category=event.pricing_category,
-            billable=event.billable,
-            pricing_model=event.pricing_model,
-        )
+        message = _priced(message, event)
     if event.status is None:
         log.info("status not known to this version", extra={**ids, "status": event.raw_status})
-        return StatusOutcome.UNCHANGED
+        return StatusOutcome.UNCHANGED, message
     new = advance_status(message.status, event.status)
     if new is None:
         if is_delivery_stage(event.status) and is_delivery_stage(message.status):
-            await uow.messages.record_stage_reached(
-                message.id, stage=event.status, at=event.timestamp
-            )
+            message = _reach(message, event.status, event.timestamp)
         log.info(
             "late status kept, status unchanged",
             extra={**ids, "status": event.status.value, "current": message.status.value},
         )
-        return StatusOutcome.UNCHANGED
+        return StatusOutcome.UNCHANGED, message
     if new == MessageStatus.FAILED:
+        # What the batch changed before is written first: the failure is written on its own.
+        await uow.messages.record_deliveries([message])
         await report_failed_delivery(
             uow,
             message,
@@ -98,22 +166,42 @@ async def apply_status(uow: UnitOfWork, event: StatusUpdate, *, now: datetime) -
             problem=event.problem,
             now=now,
         )
+        message = replace(
+            message,
+            status=MessageStatus.FAILED,
+            failed_at=event.timestamp,
+            error_code=event.error_code,
+            error_title=event.error_title,
+            error_message=event.error_details,
+        )
     else:
-        await uow.messages.advance_status(message.id, status=new, at=event.timestamp)
-        await queue_delivery_display(uow, message, now=now)
+        message = _reach(replace(message, status=new), new, event.timestamp)
     log.info("status applied", extra={**ids, "wamid": event.wamid, "status": new.value})
-    return StatusOutcome.APPLIED
+    return StatusOutcome.APPLIED, message
+
+
+async def queue_delivery_displays(
+    uow: UnitOfWork, messages: Sequence[MessageRecord], *, now: datetime
+) -> None:
+    """``queue_delivery_display`` for several messages at once."""
+    await uow.jobs.enqueue_collapsed_many(
+        [(_display(m), _display_key(m)) for m in messages], now=now
+    )
+
+
+def _display(message: MessageRecord) -> ShowDelivery:
+    return ShowDelivery(conversation_id=message.conversation_id, message_id=message.id)
+
+
+def _display_key(message: MessageRecord) -> str:
+    return f"{ShowDelivery.TYPE}:{message.id}"
 
 
 async def queue_delivery_display(uow: UnitOfWork, message: MessageRecord, *, now: datetime) -> bool:
     """Queue the display of where ``message`` stands, unless one waits already: the display
     reads the status when it runs, so sent, delivered and read under a backlog cost one
     Slack update. True if a display was queued."""
-    return await uow.jobs.enqueue_collapsed(
-        ShowDelivery(conversation_id=message.conversation_id, message_id=message.id),
-        key=f"{ShowDelivery.TYPE}:{message.id}",
-        now=now,
-    )
+    return await uow.jobs.enqueue_collapsed(_display(message), key=_display_key(message), now=now)
 
 
 async def report_failed_delivery(

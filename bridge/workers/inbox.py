@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -24,7 +25,7 @@ from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, report_unknown_n
 from bridge.usecases.statuses import (
     UNKNOWN_STATUSES,
     StatusOutcome,
-    apply_status,
+    apply_statuses,
     status_may_be_early,
 )
 from bridge.usecases.templates import apply_template_update
@@ -38,6 +39,14 @@ log = logging.getLogger(__name__)
 INBOX_MAX_ATTEMPTS: Final = 8
 #: Unknown-wamid statuses are re-read this many times before they are let go.
 UNKNOWN_STATUS_RETRIES: Final = 4
+
+
+@dataclass(slots=True)
+class _Routine:
+    """What a webhook of customer messages and statuses only carries, split."""
+
+    arrivals: list[Arrival] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
 
 
 class InboxWorker:
@@ -102,11 +111,11 @@ class InboxWorker:
 
     async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> None:
         """Apply ``rows`` in the caller's transaction. Webhooks that carry only customer
-        messages for known numbers (nearly all of them) are stored together, in a few
-        statements for the whole batch; any other webhook is applied on its own."""
+        messages and statuses of messages the bridge sent, for known numbers (nearly all of
+        them), are applied together, in a few statements for the whole batch; any other
+        webhook is applied on its own."""
         now = self._clock.now()
-        plain: list[Arrival] = []
-        plain_rows: list[int] = []
+        routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
         for row in rows:
             try:
                 events = self._parser.parse(row.body)
@@ -116,39 +125,60 @@ class InboxWorker:
                     "webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)}
                 )
                 continue
-            arrivals = await self._messages_only(unit, row, events)
-            if arrivals is None:
+            split = await self._routine(unit, row, events)
+            if split is None:
                 await self._process(unit, row, events, now=now)
             else:
-                plain.extend(arrivals)
-                plain_rows.append(row.id)
-        if plain_rows:
-            await receive_inbound_many(unit, plain, now=now)
-            await unit.inbox.done_many(plain_rows, now=now)
-
-    async def _messages_only(
-        self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]
-    ) -> list[Arrival] | None:
-        """The customer messages of a webhook that carries nothing else, each for a number
-        the bridge serves; None for any other webhook."""
+                routine.append((row, events, split))
+        if not routine:
+            return
+        # Every message the batch's statuses are about, read and locked at once.
+        known = await unit.messages.lock_many_by_wamid(
+            {s.wamid for _, _, split in routine for s in split.statuses}
+        )
         arrivals: list[Arrival] = []
+        statuses: list[StatusUpdate] = []
+        done: list[int] = []
+        late: list[tuple[InboxRow, Sequence[WebhookEvent]]] = []
+        for row, carried, split in routine:
+            if any(s.wamid not in known for s in split.statuses):
+                late.append((row, carried))  # a status before its send, perhaps: waits alone
+                continue
+            arrivals.extend(split.arrivals)
+            statuses.extend(split.statuses)
+            done.append(row.id)
+        await apply_statuses(unit, statuses, known, now=now)
+        await receive_inbound_many(unit, arrivals, now=now)
+        await unit.inbox.done_many(done, now=now)
+        # After the batch's statuses, whose messages they may share (read again, then).
+        for row, carried in late:
+            await self._process(unit, row, carried, now=now)
+
+    async def _routine(
+        self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]
+    ) -> _Routine | None:
+        """The customer messages and statuses of a webhook that carries nothing else, each
+        for a number the bridge serves; None for any other webhook."""
+        split = _Routine()
         for index, event in enumerate(events):
-            if not isinstance(event, InboundMessage):
+            if not isinstance(event, InboundMessage | StatusUpdate):
                 return None
             number = await self._numbers.lookup(event.phone_number_id, uow=unit)
             if number is None:
                 return None
+            if isinstance(event, StatusUpdate):
+                split.statuses.append(event)
+                continue
             arrival = row.id * ARRIVALS_PER_WEBHOOK + min(index, ARRIVALS_PER_WEBHOOK - 1)
-            arrivals.append(Arrival(event, number.slack_channel, arrival, row.received_at))
-        return arrivals
+            split.arrivals.append(Arrival(event, number.slack_channel, arrival, row.received_at))
+        return split
 
     async def _process(
         self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent], *, now: datetime
     ) -> None:
-        unknown: list[StatusUpdate] = []
+        statuses: list[StatusUpdate] = []
         #: Numbers nobody added, with the phone number Meta showed for each.
         unrouted: dict[str, str | None] = {}
-        early = False
         default_channel = self._numbers.default.slack_channel
         for index, event in enumerate(events):
             if isinstance(event, InboundMessage | StatusUpdate):
@@ -168,16 +198,19 @@ class InboxWorker:
                         received_at=row.received_at,
                     )
                     continue
-                outcome = await apply_status(unit, event, now=now)
-                if outcome == StatusOutcome.UNKNOWN_MESSAGE:
-                    unknown.append(event)
-                    early = early or status_may_be_early(event, now=now)
+                statuses.append(event)
             elif isinstance(event, TemplateUpdate):
                 await apply_template_update(unit, event, now=now)
             elif isinstance(event, AccountEvent):
                 await receive_account_event(unit, event, now=now, default_channel=default_channel)
             elif isinstance(event, UnknownEvent):
                 log.info("webhook event not handled", extra={"kind": event.kind})
+        known = await unit.messages.lock_many_by_wamid({s.wamid for s in statuses})
+        outcomes = await apply_statuses(unit, statuses, known, now=now)
+        unknown = [
+            s for s, o in zip(statuses, outcomes, strict=True) if o == StatusOutcome.UNKNOWN_MESSAGE
+        ]
+        early = any(status_may_be_early(s, now=now) for s in unknown)
         if unrouted:
             # Kept whole among the dead letters, never bridged as the default number's: adding
             # the number queues it again, and what was applied already is not applied twice.

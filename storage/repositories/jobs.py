@@ -54,20 +54,21 @@ _ROWS = func.json_populate_recordset(
     literal_column("NULL::jobs"), bindparam("rows", type_=JSON())
 ).table_valued(
     *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq", "arrival"),
+    "collapse_key",
     with_ordinality="ordinality",
 )
-_NOW = bindparam("now", type_=UTCDateTime())
 _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
     [
         *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq"),
-        *("arrival", "state", "attempts", "not_before", "call_started", "created_at"),
+        *("arrival", "collapse_key", "state", "attempts", "not_before", "call_started"),
+        "created_at",
     ],
     select(
         *(
             _ROWS.c[name]
             for name in (
                 *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq"),
-                "arrival",
+                *("arrival", "collapse_key"),
             )
         ),
         literal(_PENDING),
@@ -150,13 +151,16 @@ class SqlJobs(Repository):
                     "blocking": q.job.BLOCKING,
                     "seq": micros(q.seq),
                     "arrival": q.arrival,
+                    "collapse_key": q.collapse_key,
                 }
                 for q in jobs
             ]
             await self._session.execute(_INSERT_FROM_JSON, {"rows": rows, "now": now})
             return
         rows = [
-            self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now) for q in jobs
+            self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now)
+            | {"collapse_key": q.collapse_key}
+            for q in jobs
         ]
         # One compiled statement for many rows (the driver sends them as one multi-row
         # INSERT); they take their ids in this order, which orders ties.
@@ -199,6 +203,30 @@ class SqlJobs(Repository):
             return False
         await self.enqueue(job, now=now, collapse_key=key)
         return True
+
+    async def enqueue_collapsed_many(
+        self, jobs: Sequence[tuple[Job, str]], *, now: datetime
+    ) -> int:
+        keys = {key for _, key in jobs}
+        if any(not 0 < len(key) <= 64 for key in keys):
+            raise ValueError("a collapse key has 1 to 64 characters")
+        if not keys:
+            return 0
+        query = select(JobEntry.collapse_key).where(
+            JobEntry.state == _PENDING,
+            self._among(JobEntry.collapse_key, keys),
+            or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
+        )
+        if self._skip_locked:  # as enqueue_collapsed
+            query = query.order_by(JobEntry.id).with_for_update()
+        waiting = set(await self._session.scalars(query))
+        queued: list[QueuedJob] = []
+        for job, key in jobs:
+            if key not in waiting:
+                waiting.add(key)
+                queued.append(QueuedJob(job=job, seq=now, collapse_key=key))
+        await self.enqueue_many(queued, now=now)
+        return len(queued)
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 32:

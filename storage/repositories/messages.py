@@ -2,46 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, literal, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Table, bindparam, func, select, update
 
-from bridge.domain import Direction, MessageStatus, SenderType, reached_stages
+from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import MessageRecord, MessageStats, NewMessage
-from storage.models import Conversation, Message, UTCDateTime
+from storage.models import Conversation, Message
 from storage.repositories.base import Repository
 
 __all__ = ["SqlMessages"]
 
-_TIME_OF: dict[MessageStatus, InstrumentedAttribute[datetime | None]] = {
-    MessageStatus.SENT: Message.sent_at,
-    MessageStatus.DELIVERED: Message.delivered_at,
-    MessageStatus.READ: Message.read_at,
-    MessageStatus.PLAYED: Message.played_at,
-    MessageStatus.FAILED: Message.failed_at,
-}
-
-
-def _stage_times(stage: MessageStatus, at: datetime) -> dict[str, Any]:
-    """SET clauses giving ``stage`` the time ``at`` (unless it has an earlier one) and the
-    stages it implies ``at`` where they have none: a ``read`` proves the message was
-    delivered by then, and a late ``delivered`` replaces that guess with its own time."""
-    moment = literal(at, UTCDateTime())
-    values: dict[str, Any] = {}
-    for reached in reached_stages(stage):
-        column = _TIME_OF.get(reached)
-        if column is None:
-            continue
-        if reached == stage:
-            values[column.key] = case(
-                (or_(column.is_(None), column > moment), moment), else_=column
+_TABLE = cast(Table, Message.__table__)
+#: Where a message stands, from its record (an executemany with a list of rows).
+_RECORD_DELIVERY = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("m_id"))
+    .values(
+        {
+            name: bindparam("m_" + name)
+            for name in (
+                *("status", "sent_at", "delivered_at", "read_at", "played_at"),
+                *("pricing_category", "billable", "pricing_model"),
             )
-        else:
-            values[column.key] = func.coalesce(column, moment)
-    return values
+        }
+    )
+)
 
 
 def _record(message: Message) -> MessageRecord:
@@ -152,6 +140,19 @@ class SqlMessages(Repository):
             .execution_options(populate_existing=True)
         )
         return None if row is None else _record(row)
+
+    async def lock_many_by_wamid(self, wamids: Collection[str]) -> dict[str, MessageRecord]:
+        if not wamids:
+            return {}
+        # Locked in id order, so two workers locking overlapping sets wait rather than deadlock.
+        rows = await self._session.scalars(
+            select(Message)
+            .where(self._among(Message.wamid, sorted(wamids)))
+            .order_by(Message.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {str(row.wamid): _record(row) for row in rows}
 
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
         row = await self._session.scalar(
@@ -306,26 +307,24 @@ class SqlMessages(Repository):
             error_message=details,
         )
 
-    async def advance_status(self, message_id: int, *, status: MessageStatus, at: datetime) -> None:
-        await self._set(message_id, status=status.value, **_stage_times(status, at))
-
-    async def record_stage_reached(
-        self, message_id: int, *, stage: MessageStatus, at: datetime
-    ) -> None:
-        await self._set(message_id, **_stage_times(stage, at))
-
-    async def record_pricing(
-        self,
-        message_id: int,
-        *,
-        category: str | None,
-        billable: bool | None,
-        pricing_model: str | None,
-    ) -> None:
-        given = {"pricing_category": category, "billable": billable, "pricing_model": pricing_model}
-        values = {column: value for column, value in given.items() if value is not None}
-        if values:
-            await self._set(message_id, **values)
+    async def record_deliveries(self, messages: Sequence[MessageRecord]) -> None:
+        if not messages:
+            return
+        rows = [
+            {
+                "m_id": m.id,
+                "m_status": m.status.value,
+                "m_sent_at": m.sent_at,
+                "m_delivered_at": m.delivered_at,
+                "m_read_at": m.read_at,
+                "m_played_at": m.played_at,
+                "m_pricing_category": m.pricing_category,
+                "m_billable": m.billable,
+                "m_pricing_model": m.pricing_model,
+            }
+            for m in messages
+        ]
+        await self._session.execute(_RECORD_DELIVERY, rows)
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None:
         await self._set(message_id, shown_stages=list(stages))

@@ -175,7 +175,7 @@ async def test_no_secret_reaches_the_logs_or_the_metrics(
         metrics=metrics,
     )
     web = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge")
-    async with web, http:
+    async with web, http, client:
         # The web side: a webhook signed with the wrong key, or the key itself as signature;
         # a wrong verify token; a REST bearer that is the token plus a letter.
         body = payloads.messages(
@@ -237,7 +237,8 @@ async def test_no_secret_reaches_the_logs_or_the_metrics(
             calls=metrics, token=SECRETS["SLACK_APP_TOKEN"], base_url=slack_server.url
         )
         try:
-            await wrong_token.chat_postMessage(channel=CHANNEL, text="wrong kind of token")
+            async with wrong_token:
+                await wrong_token.chat_postMessage(channel=CHANNEL, text="wrong kind of token")
         except SlackApiError:
             logging.getLogger("tests.secrets").exception("slack call failed")
         else:

@@ -212,13 +212,16 @@ async def test_slack_calls_by_method_and_outcome(
     from bridge.ports import ContactView
 
     contact = ContactView(contact_id="4915112345678", name="Ada", business_number="15550001111")
-    await surface.open_thread(channel=CHANNEL, contact=contact, key="k1", recheck_since=None)
-    slack_server.error_next("chat.postMessage", "channel_not_found")
-    slack_server.rate_limit_next("chat.postMessage")
-    slack_server.fail_next("chat.postMessage", status=500)
-    for key in ("k2", "k3", "k4"):
-        with pytest.raises(ChatError):
-            await surface.open_thread(channel=CHANNEL, contact=contact, key=key, recheck_since=None)
+    async with client:
+        await surface.open_thread(channel=CHANNEL, contact=contact, key="k1", recheck_since=None)
+        slack_server.error_next("chat.postMessage", "channel_not_found")
+        slack_server.rate_limit_next("chat.postMessage")
+        slack_server.fail_next("chat.postMessage", status=500)
+        for key in ("k2", "k3", "k4"):
+            with pytest.raises(ChatError):
+                await surface.open_thread(
+                    channel=CHANNEL, contact=contact, key=key, recheck_since=None
+                )
 
     text = generate_latest(metrics.registry).decode()
     calls = "wabridge_slack_calls_total"

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bridge.domain import MessageStatus
 from bridge.ports import MessageRecord
@@ -188,3 +189,53 @@ async def test_a_recent_unknown_status_is_looked_at_again_and_counted_once(
         assert await uow.inbox.depth() == 0
         assert (await uow.counters.all())[UNKNOWN_STATUSES] == 1
     assert len([r for r in caplog.records if "never sent" in r.getMessage()]) == 1
+
+
+async def test_a_batch_of_statuses_takes_as_many_statements_for_eight_messages_as_for_one(
+    world: World,
+) -> None:
+    await world.webhook(payloads.messages(payloads.text("wamid.IN", "Need help", at=T0)))
+    await world.drain()
+    thread = await world.thread()
+    replies = [await world.reply(thread, f"answer {n}") for n in range(9)]
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    async def inbox_statements(wamids: list[str | None], state: str, minutes: int) -> int:
+        for wamid in wamids:
+            assert wamid is not None
+            await world.webhook(payloads.status(wamid, state, at=T0 + minutes * MINUTE))
+        statements.clear()
+        event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            assert await world.workers.inbox.run_once() == len(wamids)
+        finally:
+            event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
+        await world.drain()
+        return len(statements)
+
+    one = await inbox_statements([replies[0].wamid], "delivered", 1)
+    eight = await inbox_statements([r.wamid for r in replies[1:]], "delivered", 1)
+    assert eight == one
+    for reply in replies:  # and each shows what it reached
+        assert world.chat.reactions[str(reply.slack_ts)] == ["sent", "delivered"]
+    async with world.uow() as uow:
+        delivered = [await uow.messages.get(r.id) for r in replies]
+    assert {(m.status, m.delivered_at) for m in delivered if m} == {
+        (MessageStatus.DELIVERED, T0 + MINUTE)
+    }
+
+
+async def test_a_status_before_its_send_waits_alone_and_the_rest_of_its_batch_goes_on(
+    world: World,
+) -> None:
+    _, reply = await _sent_reply(world)
+    assert reply.wamid is not None
+    await world.webhook(payloads.status("wamid.NOT_YET", "delivered", at=T0))
+    await world.webhook(payloads.status(reply.wamid, "read", at=T0 + MINUTE))
+    await world.drain()
+    assert (await world.message(reply.id)).status == MessageStatus.READ
+    assert world.chat.reactions[str(reply.slack_ts)] == ["sent", "delivered", "read"]
+    assert await world.inbox_states() == [("done", None), ("pending", None), ("done", None)]
