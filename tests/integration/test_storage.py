@@ -18,7 +18,7 @@ from bridge.jobs import (
     SendReply,
     ShowDelivery,
 )
-from bridge.ports import ClaimedJob, NewMessage
+from bridge.ports import ClaimedJob, NewMessage, NewWebhook
 from storage.db import create_engine, migrate, schema_is_current
 from storage.models import Base
 from storage.uow import SqlUnitOfWorkFactory
@@ -284,3 +284,25 @@ async def test_a_second_worker_never_takes_a_job_behind_one_being_claimed(
         theirs = await second.jobs.claim(now=T0, limit=5, lease=LEASE, lanes=list(Lane))
     assert [j.payload["message_id"] for j in mine] == [1]
     assert theirs == []
+
+
+async def test_webhooks_stored_together_each_get_the_id_of_their_own_row(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    bodies = [f'{{"n": {n}}}'.encode() for n in range(30)]
+    webhooks = [
+        NewWebhook(body=b, received_at=T0, dead_reason="not json" if n == 7 else None)
+        for n, b in enumerate(bodies)
+    ]
+    async with uow_factory() as uow:
+        await uow.inbox.store(b"before", received_at=T0, dead_reason=None)
+        ids = await uow.inbox.store_many(webhooks)
+        await uow.commit()
+    assert len(set(ids)) == 30
+    async with uow_factory() as uow:
+        claimed = await uow.inbox.claim(now=T0, limit=100)
+        dead = await uow.inbox.failed(limit=10)
+    assert {row.id: row.body for row in claimed if row.body != b"before"} == {
+        i: b for n, (i, b) in enumerate(zip(ids, bodies, strict=True)) if n != 7
+    }
+    assert [(d.id, d.body, d.reason) for d in dead] == [(ids[7], bodies[7], "unparseable")]
