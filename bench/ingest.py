@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -42,6 +42,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+from memory import rss_mb
 
 from sandbox.harness import APP_SECRET, Sandbox
 from sandbox.meta_payloads import messages_webhook, status_object, text_message
@@ -150,7 +151,7 @@ def _wait_up(url: str, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def _peer(kind: str) -> Iterator[str]:
+def _peer(kind: str) -> Iterator[tuple[str, Callable[[], float]]]:
     port = free_port()
     here = Path(__file__).parent
     process = subprocess.Popen(
@@ -163,7 +164,7 @@ def _peer(kind: str) -> Iterator[str]:
     )
     try:
         _wait_up(f"http://127.0.0.1:{port}/")
-        yield f"http://127.0.0.1:{port}{PATH}"
+        yield f"http://127.0.0.1:{port}{PATH}", lambda: rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -178,21 +179,25 @@ def _sandbox_child(workdir: str, database_url: str | None, role: str, pipe: Conn
     with box:
         pipe.send(box.url)
         pipe.recv()  # until the load is done
-        pipe.send(True)
+        # Every process of the bridge, resident, as the load left them.
+        pipe.send(sum(rss_mb(p.pid) for p in box.processes if p.pid is not None))
 
 
 @contextmanager
-def _wabridge(database_url: str | None, role: str) -> Iterator[str]:
+def _wabridge(database_url: str | None, role: str) -> Iterator[tuple[str, Callable[[], float]]]:
     with tempfile.TemporaryDirectory(prefix="wabridge-ingest-") as tmp:
         ours, theirs = multiprocessing.Pipe()
         child = multiprocessing.Process(
             target=_sandbox_child, args=(tmp, database_url, role, theirs)
         )
         child.start()
-        try:
-            yield str(ours.recv()) + PATH
+
+        def rss() -> float:
             ours.send("done")
-            ours.recv()
+            return float(ours.recv())
+
+        try:
+            yield str(ours.recv()) + PATH, rss
         finally:
             child.join(timeout=60)
             if child.is_alive():
@@ -202,11 +207,11 @@ def _wabridge(database_url: str | None, role: str) -> Iterator[str]:
 def measure(
     target: str, bodies: list[bytes], concurrency: int, database_url: str | None, role: str
 ) -> dict[str, float]:
-    if target == "wabridge":
-        with _wabridge(database_url, role) as url:
-            return asyncio.run(_load(url, bodies, concurrency))
-    with _peer(target) as url:
-        return asyncio.run(_load(url, bodies, concurrency))
+    server = _wabridge(database_url, role) if target == "wabridge" else _peer(target)
+    with server as (url, rss):
+        result = asyncio.run(_load(url, bodies, concurrency))
+        result["rss_mb"] = rss()
+        return result
 
 
 def _fresh_database(base: str | None, n: int) -> str | None:
@@ -235,8 +240,8 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"{args.webhooks} webhooks, wabridge on {engine}, role {args.role}, {args.runs} runs")
-    print("| target | concurrency | webhooks/s | p50 ms | p99 ms | 200s |")
-    print("|---|---|---|---|---|---|")
+    print("| target | concurrency | webhooks/s | p50 ms | p99 ms | 200s | resident MiB |")
+    print("|---|---|---|---|---|---|---|")
     results: dict[tuple[str, int], dict[str, float]] = {}
     n = 0
     for concurrency in args.concurrency:
@@ -252,7 +257,7 @@ def main() -> None:
             print(
                 f"| {target} | {concurrency} | {median['per_s']:.0f} ({spread}) "
                 f"| {median['p50_ms']:.1f} | {median['p99_ms']:.1f} "
-                f"| {int(median['ok'])}/{int(median['answered'])} |",
+                f"| {int(median['ok'])}/{int(median['answered'])} | {median['rss_mb']:.0f} |",
                 flush=True,
             )
     for concurrency in args.concurrency:
