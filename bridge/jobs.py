@@ -262,9 +262,10 @@ class JobContext(Protocol):
         taken effect."""
         ...
 
-    async def starting_call(self) -> None:
+    async def starting_call(self, uow: UnitOfWork | None = None) -> None:
         """Record, under the lease, that an outside call that must not be repeated blindly
-        is about to leave."""
+        is about to leave: in ``uow``, which the caller commits before the call, or in a
+        transaction of its own. ``LeaseLostError`` if the lease is no longer the job's."""
         ...
 
     async def finish(self, uow: UnitOfWork) -> bool:

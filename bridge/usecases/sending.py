@@ -151,24 +151,29 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.WINDOW_CLOSED,
                 reason="window_closed",
             )
+        # From the call's start until its answer is recorded, a crash leaves the outcome
+        # unknown, and the next holder of this job asks the agent instead of sending blindly
+        # again. Without a file to upload first, the message is frozen and the call's start
+        # recorded in one transaction.
+        upload = "file" in message.content
         async with self._uow() as uow:
             frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
+            if frozen is not None and not upload:
+                await ctx.starting_call(uow)
             await uow.commit()
         if frozen is None:  # the agent deleted it a moment ago
             await finish(self._uow, ctx)
             return
         message = frozen  # with the agent's last edit, if one came in time
         content = {k: v for k, v in message.content.items() if k not in _OWN_KEYS}
-        if "file" in message.content:
+        if upload:
             content.pop("media_id", None)
             content = {
                 "media_id": await self._media_id(message, conversation.phone_number_id),
                 **content,
             }
+            await ctx.starting_call()
         reply_to = message.content.get("reply_to")
-        # From here until the answer is recorded, a crash leaves the outcome unknown, and the
-        # next holder of this job asks the agent instead of sending blindly again.
-        await ctx.starting_call()
         if template and "template" in message.content:  # picked in Slack: a stored template
             wamid = await self._whatsapp.send_template(
                 phone_number_id=conversation.phone_number_id,

@@ -78,10 +78,15 @@ class _Claim:
     def call_started(self) -> bool:
         return self.claimed.call_started
 
-    async def starting_call(self) -> None:
-        async with self.uow() as uow:
+    async def starting_call(self, uow: UnitOfWork | None = None) -> None:
+        """Record, under the lease, that the job's call is about to start: in ``uow`` (the
+        caller commits it) or alone in a transaction of its own."""
+        if uow is not None:
             marked = await uow.jobs.mark_call_started(self.claimed.id, self.claimed.lease_token)
-            await uow.commit()
+        else:
+            async with self.uow() as own:
+                marked = await own.jobs.mark_call_started(self.claimed.id, self.claimed.lease_token)
+                await own.commit()
         if not marked:
             raise LeaseLostError(f"job {self.claimed.id}: lease lost before its call")
 
