@@ -126,7 +126,8 @@ class BridgeProcess:
         ``wait`` (then call ``wait_ready``)."""
         self._terminated = False
         argv = [
-            *("serve", "--port", str(self.port), "--role", self.role),
+            *("serve", "--role", self.role),
+            *(["--port", str(self.port)] if self.serves_http else []),
             *(["--no-migrate"] if self.role == "worker" else []),
         ]
         self._proc = _FORKS.Process(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -361,8 +362,10 @@ def build_web(
     on_jobs_queued: Callable[[float], None] = lambda due_in: None,
     numbers: NumberBook | None = None,
     metrics: Metrics | None = None,
+    health_only: bool = False,
 ) -> FastAPI:
-    """The HTTP endpoints; ``metrics`` is what the process's other parts report to."""
+    """The HTTP endpoints; ``metrics`` is what the process's other parts report to. With
+    ``health_only``: ``/healthz``, ``/readyz`` and ``/metrics`` alone."""
     numbers = numbers or build_numbers(settings, storage=storage)
     signatures = WebhookSignatures(
         app_secret=settings.meta_app_secret.get_secret_value(),
@@ -391,7 +394,8 @@ def build_web(
             slack_handler=slack.endpoint if slack is not None else None,
             metrics=metrics or Metrics(),
             listeners_running=(lambda: slack.activity.running) if slack is not None else lambda: 0,
-        )
+        ),
+        health_only=health_only,
     )
 
 
@@ -410,15 +414,27 @@ class Bridge:
     workers: Workers
     scheduler: Scheduler
     app: FastAPI
+    #: What a ``worker`` or ``scheduler`` process serves when given a port: its own metrics.
+    health_app: FastAPI
     shutdown_grace: float = SHUTDOWN_GRACE
     closed: bool = field(default=False)
     socket_open: bool = field(default=False)
     _socket_retry: asyncio.Task[None] | None = field(default=None)
 
     async def serve(
-        self, *, host: str, port: int, role: Role, stop: asyncio.Event | None = None
+        self,
+        *,
+        host: str,
+        port: int,
+        role: Role,
+        stop: asyncio.Event | None = None,
+        http: bool | None = None,
     ) -> None:
         """Run the roles asked for until a signal (or ``stop``) ends the process.
+
+        ``all`` and ``web`` serve every endpoint on ``host:port``; ``worker`` and ``scheduler``
+        serve nothing, or with ``http`` only ``/healthz``, ``/readyz`` and ``/metrics`` (the
+        calls and latencies of that process, which no other process can report).
 
         Whatever happens, the clients and the database engine are closed on the way out;
         workers that overrun the shutdown grace are cancelled, not waited for.
@@ -435,9 +451,11 @@ class Bridge:
                 self.scheduler.start()
             if role in (Role.ALL, Role.WORKER):
                 workers = asyncio.create_task(self.workers.run(stop))
-            if role in (Role.ALL, Role.WEB):
+            web = role in (Role.ALL, Role.WEB)
+            if web or http:
+                app = self.app if web else self.health_app
                 config = uvicorn.Config(
-                    self.app, host=host, port=port, log_config=None, access_log=False
+                    app, host=host, port=port, log_config=None, access_log=False
                 )
                 server = _Server(config)
                 if by_signal:
@@ -618,7 +636,8 @@ def build(
         jobs_wake=jobs_wake,
         relays=metrics,
     )
-    app = build_web(
+    web = functools.partial(
+        build_web,
         settings,
         storage=storage,
         clock=clock,
@@ -640,5 +659,6 @@ def build(
         slack=slack,
         workers=workers,
         scheduler=scheduler,
-        app=app,
+        app=web(),
+        health_app=web(health_only=True),
     )

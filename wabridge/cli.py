@@ -110,6 +110,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host or settings.host,
             port=args.port or settings.port,
             role=Role(args.role),
+            # A worker or scheduler given a port serves its own metrics there.
+            http=bool(args.port),
         )
     )
     return 0

@@ -42,8 +42,9 @@ def _json_safe(value: object) -> object:
     return value
 
 
-def create_app(deps: WebDeps) -> FastAPI:
-    """The HTTP surface of ``wabridge serve``."""
+def create_app(deps: WebDeps, *, health_only: bool = False) -> FastAPI:
+    """The HTTP surface of ``wabridge serve``; with ``health_only``, only liveness, readiness
+    and metrics (what a ``worker`` or ``scheduler`` process serves when given a port)."""
     app = FastAPI(
         title="wabridge", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json"
     )
@@ -74,8 +75,10 @@ def create_app(deps: WebDeps) -> FastAPI:
             headers={"Retry-After": "5"},
         )
 
-    webhooks.register(app, deps)
     health.register(app, deps)
+    if health_only:
+        return app
+    webhooks.register(app, deps)
     api.register(app, deps)
     if deps.slack_handler is not None:
         slack.register(app, deps.slack_handler)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
+from sandbox.server import free_port
 from wabridge.bootstrap import Role, build
 from wabridge.settings import load_settings
 
@@ -81,3 +83,36 @@ async def test_the_scheduler_runs_the_retention_purge(settings_env: pytest.Monke
         assert tasks["retention_purge"].at_start
     finally:
         await bridge.aclose()
+
+
+@pytest.mark.parametrize("role", [Role.WORKER, Role.SCHEDULER])
+async def test_a_worker_or_scheduler_given_a_port_serves_its_own_metrics_and_nothing_else(
+    settings_env: pytest.MonkeyPatch, role: Role
+) -> None:
+    bridge = build(load_settings())
+    port = free_port()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        bridge.serve(host="127.0.0.1", port=port, role=role, stop=stop, http=True)
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):
+                try:
+                    health = await client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            assert health.status_code == 200
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            # The calls this process makes, which no web process can report.
+            assert "# TYPE wabridge_slack_calls_total counter" in metrics.text
+            assert "# TYPE wabridge_meta_calls_total counter" in metrics.text
+            webhook = await client.post("/webhooks/whatsapp", content=b"{}")
+            assert webhook.status_code == 404  # a web process's work
+            assert (await client.get("/api/v1/conversations")).status_code == 404
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, timeout=10)
+    assert bridge.closed
