@@ -9,6 +9,7 @@ still that token, so a worker whose lease ran out and was taken over records not
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
@@ -16,6 +17,8 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -78,6 +81,47 @@ _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
         _NOW,
     ).order_by(_ROWS.c.ordinality),
 )
+
+
+@functools.cache
+def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
+    """The claim's statement for these lanes, built once (``now`` and ``limit`` bound when
+    it runs): building it, with its alias and two subqueries, cost more than running it."""
+    earlier = aliased(JobEntry)
+    query = (
+        select(JobEntry)
+        .where(
+            JobEntry.state == _PENDING,
+            JobEntry.lane.in_(lanes),
+            JobEntry.not_before <= _NOW,
+            or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
+            # A job of no conversation (account news) matches no other: NULL = NULL is
+            # never true, on SQLite as on PostgreSQL, so it waits for nothing.
+            ~exists().where(
+                earlier.state == _PENDING,
+                earlier.conversation_id == JobEntry.conversation_id,
+                earlier.lane == JobEntry.lane,
+                earlier.blocking.is_(True),
+                tuple_(earlier.seq, earlier.arrival, earlier.id)
+                < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
+            ),
+            # Work caused by a webhook waits for the webhooks stored before it that are
+            # still being read: with several workers, an earlier message of the same
+            # customer may be in one of them, its job not queued yet. (Rows that failed
+            # once wait for their retry and hold up nothing.)
+            ~exists().where(
+                JobEntry.arrival >= ARRIVALS_PER_WEBHOOK,
+                InboxEntry.state == _PENDING,
+                InboxEntry.attempts == 0,
+                InboxEntry.id * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK <= JobEntry.arrival,
+            ),
+        )
+        .order_by(JobEntry.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=JobEntry)
+    return query
 
 
 def micros(moment: datetime) -> int:
@@ -279,41 +323,8 @@ class SqlJobs(Repository):
     ) -> list[ClaimedJob]:
         if not lanes or limit <= 0:
             return []
-        earlier = aliased(JobEntry)
-        query = (
-            select(JobEntry)
-            .where(
-                JobEntry.state == _PENDING,
-                JobEntry.lane.in_([lane.value for lane in lanes]),
-                JobEntry.not_before <= now,
-                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
-                # A job of no conversation (account news) matches no other: NULL = NULL is
-                # never true, on SQLite as on PostgreSQL, so it waits for nothing.
-                ~exists().where(
-                    earlier.state == _PENDING,
-                    earlier.conversation_id == JobEntry.conversation_id,
-                    earlier.lane == JobEntry.lane,
-                    earlier.blocking.is_(True),
-                    tuple_(earlier.seq, earlier.arrival, earlier.id)
-                    < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
-                ),
-                # Work caused by a webhook waits for the webhooks stored before it that are
-                # still being read: with several workers, an earlier message of the same
-                # customer may be in one of them, its job not queued yet. (Rows that failed
-                # once wait for their retry and hold up nothing.)
-                ~exists().where(
-                    JobEntry.arrival >= ARRIVALS_PER_WEBHOOK,
-                    InboxEntry.state == _PENDING,
-                    InboxEntry.attempts == 0,
-                    InboxEntry.id * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK <= JobEntry.arrival,
-                ),
-            )
-            .order_by(JobEntry.id)
-            .limit(limit)
-        )
-        if self._skip_locked:
-            query = query.with_for_update(skip_locked=True, of=JobEntry)
-        rows = (await self._session.scalars(query)).all()
+        query = _claim_query(tuple(sorted(lane.value for lane in lanes)), self._skip_locked)
+        rows = (await self._session.scalars(query, {"now": now, "limit": limit})).all()
         if not rows:
             return []
         token = uuid.uuid4().hex
