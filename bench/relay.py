@@ -8,63 +8,122 @@ that Slack's pacing never binds, measures:
   once; ``REPLY_SETTLE`` holds it only beside another Slack request, or with
   ``WABRIDGE_REPLY_SETTLE=always``, which ``--settle always`` sets).
 
+With ``--load R``, other customers write meanwhile: R signed webhooks a second, each one
+message from one of 200 other contacts, sent on schedule whatever the bridge answers (an
+open loop), with Slack's and Meta's pacing off (``--unpaced`` alone turns it off too), so
+what is measured is the bridge's own latency while it ingests and relays that load.
+
     .venv/bin/python bench/relay.py --messages 20
     .venv/bin/python bench/relay.py --database-url postgresql+psycopg://...
+    .venv/bin/python bench/relay.py --messages 30 --spacing 0.6 --load 20
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import httpx
+from memory import UNPACED, _sign
+
 from sandbox.harness import CHANNEL, Sandbox
+from sandbox.meta_payloads import messages_webhook, text_message
+
+#: Contacts of the background load (other than the measured customer).
+LOAD_CONTACTS = 200
 
 
-def run(messages: int, spacing: float, database_url: str | None, settle: str = "auto") -> str:
+class Background:
+    """Other customers writing at ``rate`` webhooks a second, until stopped."""
+
+    def __init__(self, box: Sandbox, rate: float) -> None:
+        self._box, self._rate = box, rate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="background-load", daemon=True)
+        self.sent = self.refused = 0
+
+    def __enter__(self) -> Background:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        meta = self._box.meta
+        url = f"{self._box.url}/webhooks/whatsapp"
+        started = time.monotonic()
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            while not self._stop.is_set():
+                n = self.sent + self.refused
+                wa_id = f"49152{n % LOAD_CONTACTS:08d}"
+                body = json.dumps(
+                    messages_webhook(
+                        waba_id=meta.waba_id,
+                        display_phone_number=meta.display_phone_number,
+                        phone_number_id=meta.phone_number_id,
+                        contacts=[(wa_id, f"Load {wa_id[-3:]}")],
+                        messages=[text_message(from_wa_id=wa_id, text=f"load {n}")],
+                    )
+                ).encode()
+                answer = http.post(
+                    url,
+                    content=body,
+                    headers={
+                        "X-Hub-Signature-256": _sign(body),
+                        "Content-Type": "application/json",
+                    },
+                )
+                if answer.status_code == 200:
+                    self.sent += 1
+                else:
+                    self.refused += 1
+                due = started + (n + 1) / self._rate
+                self._stop.wait(max(0.0, due - time.monotonic()))
+
+
+def run(
+    messages: int,
+    spacing: float,
+    database_url: str | None,
+    settle: str = "auto",
+    *,
+    load: float = 0.0,
+    unpaced: bool = False,
+) -> str:
     inbound: list[float] = []
     outbound: list[float] = []
     with tempfile.TemporaryDirectory(prefix="wabridge-bench-") as tmp:
         box = Sandbox(
             workdir=Path(tmp),
             database_url=database_url,
-            extra_env={"WABRIDGE_REPLY_SETTLE": settle},
+            extra_env={
+                "WABRIDGE_REPLY_SETTLE": settle,
+                **(UNPACED if unpaced or load else {}),
+            },
         )
         with box:
             box.meta.send_text("4915100000001", "Bench", "opening")
-            assert box.slack.wait_for(lambda: len(box.slack.messages(CHANNEL)) == 2, timeout=30)
+            assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1, timeout=30)
             thread = box.slack.top_level(CHANNEL)[0].ts
-            for n in range(messages):
-                text = f"customer {n}"
-                sent = time.time()
-                box.meta.send_text("4915100000001", "Bench", text)
-                assert box.slack.wait_for(
-                    lambda t=text: any(m.text == t for m in box.slack.messages(CHANNEL)),
-                    timeout=30,
-                )
-                [post] = [m for m in box.slack.messages(CHANNEL) if m.text == text]
-                inbound.append(float(post.ts) - sent)
-                time.sleep(spacing / 2)
-
-                reply = f"agent {n}"
-                sent = time.time()
-                box.slack.agent_reply(channel=CHANNEL, thread_ts=thread, text=reply)
-                assert box.meta.wait_for(
-                    lambda r=reply: any(
-                        m.get("text", {}).get("body") == r for m in box.meta.sent_messages()
-                    ),
-                    timeout=30,
-                )
-                [call] = [
-                    c
-                    for c in box.meta.calls("/messages")
-                    if isinstance(c.json, dict) and c.json.get("text", {}).get("body") == reply
-                ]
-                outbound.append(call.at - sent)
-                time.sleep(spacing / 2)
+            background = Background(box, load) if load else None
+            with background or contextlib.nullcontext():
+                if background is not None:
+                    time.sleep(2.0)  # the load under way before the first measure
+                _measure(box, thread, messages, spacing, inbound, outbound)
+            sent = (
+                f", background {background.sent} sent, {background.refused} refused"
+                if background
+                else ""
+            )
     engine = "PostgreSQL" if database_url else "SQLite"
 
     def cells(values: list[float]) -> str:
@@ -72,7 +131,49 @@ def run(messages: int, spacing: float, database_url: str | None, settle: str = "
         p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
         return f"{statistics.median(ms):.0f} | {p99:.0f}"
 
-    return f"| {engine} | {settle} | {messages} | {cells(inbound)} | {cells(outbound)} |"
+    return (
+        f"| {engine} | {settle} | {load:g}/s{sent} | {messages} "
+        f"| {cells(inbound)} | {cells(outbound)} |"
+    )
+
+
+def _measure(
+    box: Sandbox,
+    thread: str,
+    messages: int,
+    spacing: float,
+    inbound: list[float],
+    outbound: list[float],
+) -> None:
+    """One customer message, then one agent reply, ``messages`` times, each timed."""
+    for n in range(messages):
+        text = f"customer {n}"
+        sent = time.time()
+        box.meta.send_text("4915100000001", "Bench", text)
+
+        def posted(t: str = text) -> bool:
+            return any(m.text == t for m in box.slack.messages(CHANNEL))
+
+        assert box.slack.wait_for(posted, timeout=120)
+        [post] = [m for m in box.slack.messages(CHANNEL) if m.text == text]
+        inbound.append(float(post.ts) - sent)
+        time.sleep(spacing / 2)
+
+        reply = f"agent {n}"
+        sent = time.time()
+        box.slack.agent_reply(channel=CHANNEL, thread_ts=thread, text=reply)
+
+        def sent_on(r: str = reply) -> bool:
+            return any(m.get("text", {}).get("body") == r for m in box.meta.sent_messages())
+
+        assert box.meta.wait_for(sent_on, timeout=120)
+        [call] = [
+            c
+            for c in box.meta.calls("/messages")
+            if isinstance(c.json, dict) and c.json.get("text", {}).get("body") == reply
+        ]
+        outbound.append(call.at - sent)
+        time.sleep(spacing / 2)
 
 
 def main() -> None:
@@ -81,14 +182,25 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=1.5, help="seconds between messages")
     parser.add_argument("--database-url")
     parser.add_argument("--settle", choices=("auto", "always"), default="auto")
+    parser.add_argument("--load", type=float, default=0.0, help="background webhooks a second")
+    parser.add_argument("--unpaced", action="store_true", help="Slack's and Meta's pacing off")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
     print(
-        "| engine | reply settle | messages each way | webhook -> Slack post p50 ms | p99 ms "
-        "| Slack event -> WhatsApp send p50 ms | p99 ms |"
+        "| engine | reply settle | background load | messages each way "
+        "| webhook -> Slack post p50 ms | p99 ms | Slack event -> WhatsApp send p50 ms | p99 ms |"
     )
-    print("|---|---|---|---|---|---|---|")
-    print(run(args.messages, args.spacing, args.database_url, args.settle))
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        run(
+            args.messages,
+            args.spacing,
+            args.database_url,
+            args.settle,
+            load=args.load,
+            unpaced=args.unpaced,
+        )
+    )
 
 
 if __name__ == "__main__":
