@@ -43,13 +43,19 @@ def to_json(value: Any) -> Any:
     except KeyError:
         names = _FIELDS[kind] = _field_names(value)
     if names is not None:
-        return {name: to_json(getattr(value, name)) for name in names}
+        # Plain fields (most of them) are taken as they are, without a call each: a job's
+        # payload is encoded for every job queued (thousands at once by a window scan).
+        encoded = {}
+        for name in names:
+            field = getattr(value, name)
+            encoded[name] = field if type(field) in _PLAIN else to_json(field)
+        return encoded
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [to_json(v) for v in value]
+        return [v if type(v) in _PLAIN else to_json(v) for v in value]
     return value
 
 
