@@ -7,8 +7,9 @@ mark recorded, as in service), then times the scan ``wabridge serve`` runs every
 
 - the first scan, which finds every window already inside a warning mark (2 h and 30 min:
   about a twelfth of them) and queues a warning for each;
-- a steady scan a minute later, which finds only the windows that crossed a mark since
-  (about N / 1440 per mark) or closed (as many), as every scan does in service;
+- a steady scan a minute later (``--interval``: the seconds between scans, as
+  ``WABRIDGE_SCAN_INTERVAL``), which finds only the windows that crossed a mark since
+  (about N / 1440 per mark and minute) or closed (as many), as every scan does in service;
 - an idle scan right after, which finds nothing new;
 - at the end, the first scan of another process (after a restart), which finds nothing new
   but looks a whole day back for closes.
@@ -155,7 +156,7 @@ class TemplatesAtMeta:
         ]
 
 
-async def _scans(url: str, now: datetime, repeats: int) -> dict[str, Any]:
+async def _scans(url: str, now: datetime, repeats: int, intervals: list[int]) -> dict[str, Any]:
     engine = create_engine(url)
     clock = Clock(now)
     uow = SqlUnitOfWorkFactory(engine)
@@ -181,18 +182,28 @@ async def _scans(url: str, now: datetime, repeats: int) -> dict[str, Any]:
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.exec_driver_sql("VACUUM ANALYZE window_marks, jobs")
-    steady: list[float] = []
-    idle: list[float] = []
-    warned = closed = 0
-    for _ in range(repeats):
-        clock.current += timedelta(minutes=1)
-        started = time.perf_counter()
-        result = await watch.scan()
-        steady.append(time.perf_counter() - started)
-        warned, closed = warned + result.warned, closed + result.closed
-        started = time.perf_counter()
-        await watch.scan()
-        idle.append(time.perf_counter() - started)
+    steadies: dict[int, dict[str, Any]] = {}
+    for interval in intervals:  # each one's scans continue where the last one's stopped
+        steady: list[float] = []
+        idle: list[float] = []
+        warned = closed = 0
+        for _ in range(repeats):
+            clock.current += timedelta(seconds=interval)
+            started = time.perf_counter()
+            result = await watch.scan()
+            steady.append(time.perf_counter() - started)
+            warned, closed = warned + result.warned, closed + result.closed
+            started = time.perf_counter()
+            await watch.scan()
+            idle.append(time.perf_counter() - started)
+        steadies[interval] = {
+            "steady_warned": warned // repeats,
+            "steady_closed": closed // repeats,
+            "steady_ms": statistics.median(steady) * 1000,
+            "idle_ms": statistics.median(idle) * 1000,
+            "steady_all": " ".join(f"{s * 1000:.0f}" for s in steady),
+            "idle_all": " ".join(f"{s * 1000:.0f}" for s in idle),
+        }
     # A process that just started looks a day back for closes (then since its last scan).
     restarted = WindowWatch(uow=uow, clock=clock, marks=MARKS, templates=templates)
     started = time.perf_counter()
@@ -203,12 +214,7 @@ async def _scans(url: str, now: datetime, repeats: int) -> dict[str, Any]:
         "restart_ms": restart_s * 1000,
         "first_warned": first.warned,
         "first_s": first_s,
-        "steady_warned": warned // repeats,
-        "steady_closed": closed // repeats,
-        "steady_ms": statistics.median(steady) * 1000,
-        "idle_ms": statistics.median(idle) * 1000,
-        "steady_all": " ".join(f"{s * 1000:.0f}" for s in steady),
-        "idle_all": " ".join(f"{s * 1000:.0f}" for s in idle),
+        "intervals": steadies,
     }
 
 
@@ -219,6 +225,13 @@ def main() -> None:
         "--closed", type=int, default=0, help="windows that closed over the last 24 hours"
     )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--interval",
+        type=int,
+        nargs="+",
+        default=[60],
+        help="seconds between steady scans (WABRIDGE_SCAN_INTERVAL); several: one after another",
+    )
     parser.add_argument("--database-url")
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -226,27 +239,32 @@ def main() -> None:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'scan.db'}"
         migrate(url)
         fill_s = asyncio.run(_fill(url, args.conversations, args.closed, now))
-        result = asyncio.run(_scans(url, now, args.repeats))
+        result = asyncio.run(_scans(url, now, args.repeats, args.interval))
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
     print(
         f"filled {args.conversations} open conversations and {args.closed} closed ones "
         f"in {fill_s:.1f} s"
     )
-    print(f"steady scans, ms: {result['steady_all']}; idle scans, ms: {result['idle_all']}")
+    for interval, figures in result["intervals"].items():
+        print(
+            f"every {interval} s: steady scans, ms: {figures['steady_all']}; "
+            f"idle scans, ms: {figures['idle_all']}"
+        )
     print(f"first scan of a process started since (nothing new): {result['restart_ms']:.0f} ms")
     print(
-        "| engine | open conversations | first scan: warned, s | steady scan: warned, "
-        "closed, median ms | idle scan median ms |"
+        "| engine | open conversations | first scan: warned, s | scan interval s "
+        "| steady scan: warned, closed, median ms | idle scan median ms |"
     )
-    print("|---|---|---|---|---|")
-    print(
-        f"| {engine} | {args.conversations:,}"
-        + (f" (+ {args.closed:,} closed)" if args.closed else "")
-        + f" | {result['first_warned']:,}, "
-        f"{result['first_s']:.1f} | {result['steady_warned']}, {result['steady_closed']}, "
-        f"{result['steady_ms']:.0f} | {result['idle_ms']:.0f} |"
-    )
+    print("|---|---|---|---|---|---|")
+    for interval, figures in result["intervals"].items():
+        print(
+            f"| {engine} | {args.conversations:,}"
+            + (f" (+ {args.closed:,} closed)" if args.closed else "")
+            + f" | {result['first_warned']:,}, {result['first_s']:.1f} | {interval} "
+            f"| {figures['steady_warned']}, {figures['steady_closed']}, "
+            f"{figures['steady_ms']:.0f} | {figures['idle_ms']:.0f} |"
+        )
 
 
 if __name__ == "__main__":
