@@ -97,12 +97,14 @@ async def test_a_worker_or_scheduler_given_a_port_serves_its_own_metrics_and_not
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health: httpx.Response | None = None
             for _ in range(200):
                 try:
                     health = await client.get("/healthz")
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
+            assert health is not None, "the process never listened on its port"
             assert health.status_code == 200
             metrics = await client.get("/metrics")
             assert metrics.status_code == 200
