@@ -175,7 +175,7 @@ def _peer(kind: str) -> Iterator[tuple[str, list[int]]]:
 
 def _sandbox_child(workdir: str, database_url: str | None, role: str, pipe: Connection) -> None:
     """The simulators and ``wabridge serve`` (as its child), in a process of their own."""
-    roles = ("all",) if role == "all" else ("web", "worker", "scheduler")
+    roles = {"all": ("all",), "web": ("web",), "split": ("web", "worker", "scheduler")}[role]
     # Paced as in service: Slack takes one post a second per channel, so most of the posts
     # this load causes are still queued when it ends (the run does not wait for them).
     box = Sandbox(workdir=Path(workdir), database_url=database_url, roles=roles)
@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default SQLite)")
-    parser.add_argument("--role", choices=["all", "split"], default="all")
+    parser.add_argument("--role", choices=["all", "split", "web"], default="all")
     args = parser.parse_args()
     bodies = payloads(args.webhooks)
     engine = "PostgreSQL" if args.database_url else "SQLite"

@@ -304,6 +304,7 @@ def build_workers(
         clock=clock,
         numbers=numbers,
         on_jobs_queued=jobs_wake.wake,
+        observer=relays,
         # A batch's customer messages are stored together in a few statements. SQLite has
         # one writer, and a longer transaction holds up incoming webhooks: smaller batches.
         batch=20 if storage.sqlite else 50,
@@ -377,7 +378,6 @@ def build_web(
     return create_app(
         WebDeps(
             uow=storage.uow,
-            parser=WebhookParser(),
             verify_signature=signatures.verify,
             verify_token=settings.meta_verify_token.get_secret_value(),
             api_token=api_token.get_secret_value() if api_token else None,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bridge.ports import Clock, UnitOfWorkFactory, WebhookParser
+from bridge.ports import Clock, UnitOfWorkFactory
 from bridge.usecases.api import RestApi
 from webhook_server.metrics import Metrics
 
@@ -29,7 +29,6 @@ SlackHandler = Callable[[bytes, Mapping[str, str], str], Awaitable[SlackReply]]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebDeps:
     uow: UnitOfWorkFactory
-    parser: WebhookParser
     #: Whether the X-Hub-Signature-256 header signs the body (with the named numbers' secret).
     verify_signature: Callable[[bytes, str | None], Awaitable[bool]]
     verify_token: str

@@ -197,3 +197,6 @@ class Metrics:
 
     def relayed_outbound(self, seconds: float) -> None:
         self.relay_outbound.observe(seconds)
+
+    def webhook_dead_lettered(self) -> None:
+        self.webhooks_dead.inc()

@@ -1,5 +1,6 @@
 """What the bridge reports for ``/metrics`` as it happens, as ports: the adapters report every
-call they make to Slack and Meta, the use cases how long a message took to cross the bridge.
+call they make to Slack and Meta, the use cases how long a message took to cross the bridge
+and which webhooks could not cross it.
 
 Per process and in memory (a lost count is harmless); counts every process must agree on
 live in the database instead (``CounterRepository``). ``Unobserved`` reports nowhere.
@@ -35,6 +36,10 @@ class RelayObserver(Protocol):
         """Meta accepted an agent's reply this long after the agent posted it in Slack."""
         ...
 
+    def webhook_dead_lettered(self) -> None:
+        """A signed webhook could not be parsed: kept as a dead letter (Meta heard 200)."""
+        ...
+
 
 class Unobserved:
     """Reports nothing: the default wherever nobody watches (tests, ``wabridge doctor``)."""
@@ -46,4 +51,7 @@ class Unobserved:
         pass
 
     def relayed_outbound(self, seconds: float) -> None:
+        pass
+
+    def webhook_dead_lettered(self) -> None:
         pass

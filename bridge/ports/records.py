@@ -171,12 +171,10 @@ class InboxRow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewWebhook:
-    """A webhook body to store as it came; ``dead_reason`` keeps one that cannot be read as
-    a dead letter from the start."""
+    """A signed webhook body, stored as it came (the inbox worker parses it)."""
 
     body: bytes
     received_at: datetime
-    dead_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

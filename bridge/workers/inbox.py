@@ -18,7 +18,15 @@ from bridge.domain import (
 )
 from bridge.errors import WebhookParseError
 from bridge.jobs import ARRIVALS_PER_WEBHOOK
-from bridge.ports import Clock, InboxRow, UnitOfWork, UnitOfWorkFactory, WebhookParser
+from bridge.ports import (
+    Clock,
+    InboxRow,
+    RelayObserver,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Unobserved,
+    WebhookParser,
+)
 from bridge.usecases.account import receive_account_event
 from bridge.usecases.inbound import Arrival, receive_inbound, receive_inbound_many
 from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, report_unknown_number
@@ -60,6 +68,7 @@ class InboxWorker:
         clock: Clock,
         numbers: NumberBook,
         on_jobs_queued: Callable[[], None] = lambda: None,
+        observer: RelayObserver | None = None,
         batch: int = 10,
     ) -> None:
         self._uow = uow
@@ -67,6 +76,7 @@ class InboxWorker:
         self._clock = clock
         self._numbers = numbers
         self._on_jobs_queued = on_jobs_queued
+        self._observer = observer or Unobserved()
         self._batch = batch
 
     async def run_once(self) -> int:
@@ -80,7 +90,7 @@ class InboxWorker:
             if not rows:
                 return 0
             try:
-                await self._take(uow, rows)
+                dead = await self._take(uow, rows)
                 await uow.commit()
                 batch_failed = False
             except Exception:
@@ -89,6 +99,8 @@ class InboxWorker:
         if batch_failed:
             for row in rows:
                 await self._run_single(row)
+        else:
+            self._dead_lettered(dead)
         self._on_jobs_queued()
         return len(rows)
 
@@ -101,26 +113,35 @@ class InboxWorker:
             if mine is None:
                 return
             try:
-                await self._take(uow, [mine])
+                dead = await self._take(uow, [mine])
                 await uow.commit()
             except Exception as error:
                 log.exception("inbox row failed", extra={"inbox_id": row.id})
                 failed = error
         if failed is not None:
             await self._retry_or_fail(mine, failed)
+        else:
+            self._dead_lettered(dead)
 
-    async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> None:
+    def _dead_lettered(self, count: int) -> None:
+        # Counted once committed: a batch rolled back is taken again, one by one.
+        for _ in range(count):
+            self._observer.webhook_dead_lettered()
+
+    async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> int:
         """Apply ``rows`` in the caller's transaction. Webhooks that carry only customer
         messages and statuses of messages the bridge sent, for known numbers (nearly all of
         them), are applied together, in a few statements for the whole batch; any other
-        webhook is applied on its own."""
+        webhook is applied on its own. Returns how many became dead letters (unparseable)."""
         now = self._clock.now()
+        dead = 0
         routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
         for row in rows:
             try:
                 events = self._parser.parse(row.body)
             except WebhookParseError as error:
                 await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
+                dead += 1
                 log.warning(
                     "webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)}
                 )
@@ -131,7 +152,7 @@ class InboxWorker:
             else:
                 routine.append((row, events, split))
         if not routine:
-            return
+            return dead
         # Every message the batch's statuses are about, read and locked at once.
         known = await unit.messages.lock_many_by_wamid(
             {s.wamid for _, _, split in routine for s in split.statuses}
@@ -153,6 +174,7 @@ class InboxWorker:
         # After the batch's statuses, whose messages they may share (read again, then).
         for row, carried in late:
             await self._process(unit, row, carried, now=now)
+        return dead
 
     async def _routine(
         self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]

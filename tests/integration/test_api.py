@@ -25,7 +25,6 @@ from tests.integration.world import World
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.content import ContentRules
-from whatsapp.webhooks import WebhookParser
 
 TOKEN = "rest-token-for-api-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -77,7 +76,6 @@ def _deps(world: World, rest: RestApi, *, api_token: str | None = TOKEN) -> WebD
 
     return WebDeps(
         uow=world.uow,
-        parser=WebhookParser(),
         verify_signature=_no_webhooks,
         verify_token="verify-me",
         api_token=api_token,

@@ -35,7 +35,6 @@ from tests.fakes import T0, FakeClock, FakeWhatsApp
 from webhook_server.app import WebDeps, create_app
 from webhook_server.metrics import Metrics
 from whatsapp.content import ContentRules
-from whatsapp.webhooks import WebhookParser
 
 TOKEN = "rest-token-for-schemathesis"
 WABA = "WABA1"
@@ -136,7 +135,6 @@ def api_schema(fresh_database_url: str) -> Iterator[Any]:
     app = create_app(
         WebDeps(
             uow=uow,
-            parser=WebhookParser(),
             verify_signature=_no_webhooks,
             verify_token="verify-me",
             api_token=TOKEN,

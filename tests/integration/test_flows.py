@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bridge.domain import MessageStatus, WebhookEvent
+from bridge.ports import Unobserved
 from bridge.usecases.replies import ReplyOutcome
 from bridge.workers import InboxWorker
 from tests import payloads
@@ -100,6 +101,34 @@ async def test_unparseable_webhook_becomes_a_dead_letter(world: World) -> None:
         [dead] = await uow.inbox.failed(limit=5)
     assert dead.reason == "unparseable"
     assert world.chat.posts == []
+
+
+class _CountingDeadLetters(Unobserved):
+    def __init__(self) -> None:
+        self.dead = 0
+
+    def webhook_dead_lettered(self) -> None:
+        self.dead += 1
+
+
+async def test_a_dead_lettered_webhook_is_counted_once_even_when_its_batch_is_taken_again(
+    world: World,
+) -> None:
+    counted = _CountingDeadLetters()
+    inbox = InboxWorker(
+        uow=world.uow,
+        parser=_ExplodingParser(),
+        clock=world.clock,
+        numbers=world.numbers,
+        observer=counted,
+    )
+    await world.webhook(b"this is not json")
+    await world.webhook(payloads.messages(payloads.text("wamid.1", "fine", at=T0)))
+    await world.webhook(b'{"explode": true}')  # the batch rolls back; taken one by one
+    assert await inbox.run_once() == 3
+    assert counted.dead == 1
+    async with world.uow() as uow:
+        assert [d.reason for d in await uow.inbox.failed(limit=5)] == ["unparseable"]
 
 
 class _ExplodingParser:

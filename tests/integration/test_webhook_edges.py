@@ -11,12 +11,15 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bridge.workers import InboxWorker
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
-from tests.fakes import T0
+from tests.fakes import T0, FakeClock
 from tests.integration.test_web import SECRET, _deps
+from tests.integration.world import number_book
 from webhook_server.app import MAX_WEBHOOK_BYTES, create_app
 from whatsapp.signature import sign
+from whatsapp.webhooks import WebhookParser
 
 URL = "/webhooks/whatsapp"
 BODY = payloads.messages(payloads.text("wamid.A", "hi", at=T0))
@@ -150,6 +153,11 @@ async def test_signed_bytes_that_are_not_json_text_are_kept_dead_and_answered_20
         URL, content=body, headers={"X-Hub-Signature-256": sign(SECRET, body)}
     )
     assert response.status_code == 200
+    assert await _inbox(uow_factory) == [("pending", body)]  # stored as it came
+    inbox = InboxWorker(
+        uow=uow_factory, parser=WebhookParser(), clock=FakeClock(), numbers=number_book(uow_factory)
+    )
+    assert await inbox.run_once() == 1
     assert await _inbox(uow_factory) == [("failed", body)]
 
 

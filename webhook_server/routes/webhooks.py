@@ -1,19 +1,24 @@
-"""Meta's webhooks: the handshake, and events stored durably before the 200."""
+"""Meta's webhooks: the handshake, and events stored durably before the 200.
+
+The route checks the signature and stores the body as it came; the inbox worker parses it
+(a body it cannot read becomes a dead letter there, so Meta still hears 200 for it)."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from bridge.errors import WebhookParseError
 from bridge.ports import NewWebhook
 from webhook_server.deps import WebDeps
+
+if TYPE_CHECKING:
+    from webhook_server.app import WebApp
 from webhook_server.group_commit import GroupCommit
 from webhook_server.routes.limits import read_limited
 from webhook_server.schemas import WebhookAnswer
@@ -33,7 +38,7 @@ def _unavailable() -> JSONResponse:
     )
 
 
-def register(app: FastAPI, deps: WebDeps) -> None:
+def register(app: WebApp, deps: WebDeps) -> None:
     metrics = deps.metrics
     # Concurrent webhooks share a transaction: each still hears 200 only once committed.
     group_commit = GroupCommit(deps.uow)
@@ -76,32 +81,28 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             metrics.webhooks_rejected.labels("signature").inc()
             log.warning("webhook rejected: bad signature", extra={"bytes": len(body)})
             return JSONResponse({"error": "invalid signature"}, status_code=401)
-        dead_reason: str | None = None
         try:
-            deps.parser.parse(body)
-        except WebhookParseError as error:
-            dead_reason = str(error)
-        try:
-            inbox_id = await group_commit.store(
-                NewWebhook(body=body, received_at=deps.clock.now(), dead_reason=dead_reason)
-            )
+            await group_commit.store(NewWebhook(body=body, received_at=deps.clock.now()))
         except Exception:  # unreachable, full, read-only: anything but stored
             log.exception("webhook not stored: the database did not take it")
             return _unavailable()
         # Stored and committed: only now may Meta hear 200.
-        if dead_reason is None:
-            metrics.webhooks_received.inc()
-            deps.on_webhook_stored()
-        else:
-            metrics.webhooks_dead.inc()
-            log.warning("webhook kept as dead letter", extra={"inbox_id": inbox_id})
+        metrics.webhooks_received.inc()
+        deps.on_webhook_stored()
         metrics.webhook_seconds.observe(time.perf_counter() - started)
         return JSONResponse({"ok": True})
 
-    # Meta's webhooks are the hot path: served by a plain Starlette route placed first, without
-    # FastAPI's per-request work (dependency solving, exit stacks), which is most of what a
-    # request costs here. The FastAPI route, never reached, describes it in the OpenAPI schema.
-    app.router.routes.insert(0, Route("/webhooks/whatsapp", receive_webhook, methods=["POST"]))
+    async def hot_path(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await receive_webhook(Request(scope, receive, send))
+        except Exception:  # answered here: this path passes the app's exception handlers
+            log.exception("webhook not stored: the request failed")
+            response = _unavailable()
+        await response(scope, receive, send)
+
+    # Meta's webhooks are the hot path: served past FastAPI's per-request work (see WebApp).
+    # The FastAPI route, never reached, describes it in the OpenAPI schema.
+    app.hot_posts["/webhooks/whatsapp"] = hot_path
     app.post(
         "/webhooks/whatsapp",
         responses={
