@@ -269,12 +269,9 @@ class Workers:
     async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
         """The inbox and job loops, until ``stop`` is set; then the running jobs end."""
 
-        async def start_jobs() -> int:
-            return await self.jobs.run_once(wait=False)
-
         await asyncio.gather(
-            run_loop("inbox", self.inbox.run_once, self.inbox_wake, idle=idle, stop=stop),
-            run_loop("jobs", start_jobs, self.jobs_wake, idle=idle, stop=stop),
+            run_loop("inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop),
+            run_loop("jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop),
         )
         await self.jobs.wind_down()
 

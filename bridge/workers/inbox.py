@@ -79,6 +79,10 @@ class InboxWorker:
         self._observer = observer or Unobserved()
         self._batch = batch
 
+    async def step(self) -> bool:
+        """One pass of the serving loop: whether more webhooks may be waiting (a full batch)."""
+        return await self.run_once() >= self._batch
+
     async def run_once(self) -> int:
         """Process a batch of pending webhooks in one transaction; returns how many were taken.
 

@@ -136,14 +136,25 @@ class JobWorker:
     def running(self) -> int:
         return sum(len(tasks) for tasks in self._running.values())
 
-    async def run_once(self, *, wait: bool = True) -> int:
-        """Claim due jobs for the free slots of each lane and start them; returns how many.
+    async def run_once(self) -> int:
+        """Claim due jobs for the free slots of each lane, run them, and return how many,
+        once they have ended (tests drive the worker so)."""
+        started, _ = await self._claim_and_start()
+        if started:
+            await asyncio.gather(*started)
+        return len(started)
 
-        With ``wait`` it returns once they have ended (tests drive it so); the serving loop
-        does not wait, and a job that ends frees its slot and wakes the loop.
-        """
+    async def step(self) -> bool:
+        """One pass of the serving loop: claim due jobs and start them without waiting (a
+        job that ends frees its slot and wakes the loop). Whether more may be due now: some
+        lane's free slots were all taken."""
+        _, more = await self._claim_and_start()
+        return more
+
+    async def _claim_and_start(self) -> tuple[list[asyncio.Task[None]], bool]:
         now = self._clock.now()
         claims: list[ClaimedJob] = []
+        more = False
         async with self._uow() as uow:
             pauses = {p.lane: p for p in await uow.pauses.active()}
             for lane in self._lanes:
@@ -156,13 +167,12 @@ class JobWorker:
                     # One job at a time finds out whether the credentials work again.
                     free = 1
                     await uow.pauses.postpone_probe(lane, probe_after=now + self._probe_every)
-                claims += await uow.jobs.claim(now=now, limit=free, lease=self._lease, lanes=[lane])
+                got = await uow.jobs.claim(now=now, limit=free, lease=self._lease, lanes=[lane])
+                claims += got
+                more = more or len(got) == free
             await uow.commit()
         self._paused = set(pauses)
-        started = [self._start(claim) for claim in claims]
-        if wait and started:
-            await asyncio.gather(*started)
-        return len(claims)
+        return [self._start(claim) for claim in claims], more
 
     def _start(self, claimed: ClaimedJob) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(claimed))

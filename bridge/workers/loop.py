@@ -46,18 +46,21 @@ class Wakeable:
 
 async def run_loop(
     name: str,
-    step: Callable[[], Awaitable[int]],
+    step: Callable[[], Awaitable[bool]],
     wake: Wakeable,
     *,
     idle: float = 0.5,
     stop: asyncio.Event,
 ) -> None:
-    """Call ``step`` until ``stop`` is set; when it finds nothing, sleep ``idle`` or until woken."""
+    """Call ``step`` until ``stop`` is set. It says whether more work may be waiting now (it
+    took all it could); if not, sleep ``idle`` or until woken. A wake that came meanwhile is
+    kept, so work stored during a step is looked for at once, and a step that drained
+    everything costs no second, empty pass beside the work it started."""
     while not stop.is_set():
         try:
-            worked = await step()
+            more = await step()
         except Exception:
             log.exception("worker step failed", extra={"worker": name})
-            worked = 0
-        if not worked:
+            more = False
+        if not more:
             await wake.wait(idle)

@@ -103,6 +103,18 @@ async def test_unparseable_webhook_becomes_a_dead_letter(world: World) -> None:
     assert world.chat.posts == []
 
 
+async def test_the_inbox_asks_for_another_pass_only_after_a_full_batch(world: World) -> None:
+    inbox = InboxWorker(
+        uow=world.uow, parser=WebhookParser(), clock=world.clock, numbers=world.numbers, batch=2
+    )
+    for n in range(3):
+        await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=T0)))
+    assert await inbox.step()  # two of the three: there may be more
+    assert not await inbox.step()  # the last one: drained, the loop may wait for a wake
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 0
+
+
 class _CountingDeadLetters(Unobserved):
     def __init__(self) -> None:
         self.dead = 0

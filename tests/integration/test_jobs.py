@@ -255,6 +255,45 @@ async def test_a_job_this_version_cannot_read_ends_failed(world: World) -> None:
     assert ("from_the_future", "failed", "undecodable") in await world.job_states()
 
 
+async def test_the_job_loop_asks_for_another_pass_only_when_a_lane_filled_its_slots(
+    world: World,
+) -> None:
+    from bridge.usecases import job_handlers
+    from bridge.workers import JobWorker
+
+    worker = JobWorker(
+        uow=world.uow,
+        handlers=job_handlers(
+            uow=world.uow, chat=world.chat, whatsapp=world.whatsapp, clock=world.clock
+        ),
+        clock=world.clock,
+        retry_for=RETRY_FOR,
+        concurrency=2,
+    )
+    for n in range(3):  # three customers: three threads, whose first posts may go together
+        body = payloads.text(f"wamid.{n}", f"m{n}", at=T0, wa_id=f"4915100000{n}")
+        await world.webhook(payloads.messages(body))
+    await world.workers.inbox.run_once()
+    world.chat.hold = asyncio.Event()
+    assert await worker.step()  # two slots, two posts started: more may be due
+    assert worker.running == 2
+    world.chat.hold.set()
+    await worker.wind_down()
+    while True:
+        more = await worker.step()
+        started = worker.running
+        await worker.wind_down()
+        if not more:
+            break
+    # The pass that said "nothing more" had started work: fewer jobs than its free slots.
+    # (In service, that job's end wakes the loop for what it made due: the thread's last
+    # window line.)
+    assert started == 1
+    await world.drain()
+    assert {state for _, state, _ in await world.job_states()} == {"done"}
+    assert sorted(p.text for p in world.chat.posts if p.text.startswith("m")) == ["m0", "m1", "m2"]
+
+
 async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: World) -> None:
     from bridge.usecases import job_handlers
     from bridge.workers import JobWorker
@@ -275,9 +314,11 @@ async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: 
     world.chat.hold = asyncio.Event()
     await _customer_writes(world, "wamid.2", "Still there?")
     await world.workers.inbox.run_once()
-    assert await worker.run_once(wait=False) == 1  # the Slack slot is taken, and stuck
+    assert await worker.step()  # the Slack slot is taken, and stuck
+    assert worker.running == 1
     await world.queue_reply(thread, "Yes!")
-    assert await worker.run_once(wait=False) == 1  # the WhatsApp slot is free
+    assert await worker.step()  # the WhatsApp slot is free
+    assert worker.running == 2
     await asyncio.wait_for(world.whatsapp.sending.wait(), timeout=10)
     world.chat.hold.set()
     await worker.wind_down()
