@@ -98,6 +98,7 @@ def run(
     *,
     load: float = 0.0,
     unpaced: bool = False,
+    roles: tuple[str, ...] = ("all",),
 ) -> str:
     inbound: list[float] = []
     outbound: list[float] = []
@@ -105,6 +106,7 @@ def run(
         box = Sandbox(
             workdir=Path(tmp),
             database_url=database_url,
+            roles=roles,
             extra_env={
                 "WABRIDGE_REPLY_SETTLE": settle,
                 **(UNPACED if unpaced or load else {}),
@@ -132,7 +134,7 @@ def run(
         return f"{statistics.median(ms):.0f} | {p99:.0f}"
 
     return (
-        f"| {engine} | {settle} | {load:g}/s{sent} | {messages} "
+        f"| {engine}, {'+'.join(roles)} | {settle} | {load:g}/s{sent} | {messages} "
         f"| {cells(inbound)} | {cells(outbound)} |"
     )
 
@@ -184,6 +186,12 @@ def main() -> None:
     parser.add_argument("--settle", choices=("auto", "always"), default="auto")
     parser.add_argument("--load", type=float, default=0.0, help="background webhooks a second")
     parser.add_argument("--unpaced", action="store_true", help="Slack's and Meta's pacing off")
+    parser.add_argument(
+        "--role",
+        choices=("all", "split"),
+        default="all",
+        help="split: web, worker and scheduler in processes of their own (PostgreSQL)",
+    )
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
     print(
@@ -199,6 +207,7 @@ def main() -> None:
             args.settle,
             load=args.load,
             unpaced=args.unpaced,
+            roles=("all",) if args.role == "all" else ("web", "worker", "scheduler"),
         )
     )
 

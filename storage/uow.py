@@ -14,6 +14,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.notify import send_marked
 from storage.repositories import (
     SqlConversations,
     SqlCounters,
@@ -104,6 +105,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit outside the unit of work")
+        await send_marked(self._session)  # delivered by PostgreSQL with the commit
         await self._session.commit()
 
 

@@ -13,10 +13,10 @@ import enum
 import functools
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import uvicorn
@@ -59,6 +59,7 @@ from slack_app.pacing import SlackPacing, SlackRates, tier_rates
 from slack_app.socket import SocketMode
 from slack_app.surface import SlackSurface
 from slack_app.users import SlackUserNames
+from storage import notify
 from wabridge.base import Storage, SystemClock, build_storage, default_number
 from wabridge.logs import also_redact
 from wabridge.settings import ConfigError, Settings, unused_settings
@@ -265,14 +266,22 @@ class Workers:
     jobs: JobWorker
     inbox_wake: Wakeable
     jobs_wake: Wakeable
+    #: PostgreSQL: hears other processes store work, and wakes the loops (``storage.notify``).
+    listen: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
         """The inbox and job loops, until ``stop`` is set; then the running jobs end."""
-
-        await asyncio.gather(
-            run_loop("inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop),
-            run_loop("jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop),
-        )
+        listener = asyncio.create_task(self.listen()) if self.listen is not None else None
+        try:
+            await asyncio.gather(
+                run_loop("inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop),
+                run_loop("jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop),
+            )
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
         await self.jobs.wind_down()
 
     def wake(self) -> None:
@@ -316,7 +325,18 @@ def build_workers(
         lease=lease,
         on_slot_free=jobs_wake.wake,
     )
-    return Workers(inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake)
+    listen = (
+        None
+        if storage.sqlite
+        else functools.partial(
+            notify.listen,
+            storage.engine.url.render_as_string(hide_password=False),
+            {notify.INBOX: inbox_wake.wake, notify.JOBS: jobs_wake.wake},
+        )
+    )
+    return Workers(
+        inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake, listen=listen
+    )
 
 
 # --- scheduler ---------------------------------------------------------------------------

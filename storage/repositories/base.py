@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.notify import mark_work
+
 __all__ = ["Repository"]
 
 
@@ -20,6 +22,10 @@ class Repository:
         # PostgreSQL: claims take rows with FOR UPDATE SKIP LOCKED. SQLite: one process, whose
         # write transactions a lock serialises, so there is nothing to skip.
         self._skip_locked = skip_locked
+
+    def _work_stored(self, channel: str) -> None:
+        """Other processes' loops hear of it once this transaction commits (PostgreSQL)."""
+        mark_work(self._session, channel)
 
     @property
     def _postgres(self) -> bool:

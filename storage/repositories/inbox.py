@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, insert, select, update
 from bridge.jobs import JobState
 from bridge.ports import DeadWebhook, FailureCount, InboxRow, NewWebhook
 from storage.models import InboxEntry
+from storage.notify import INBOX
 from storage.repositories.base import Repository
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ _REQUEUED: Final = {"state": _PENDING, "attempts": 0, "failure_reason": None, "p
 
 class SqlInbox(Repository):
     async def store(self, body: bytes, *, received_at: datetime, dead_reason: str | None) -> int:
+        self._work_stored(INBOX)
         entry = InboxEntry(
             body=body,
             received_at=received_at,
@@ -69,6 +71,7 @@ class SqlInbox(Repository):
     async def store_many(self, webhooks: Sequence[NewWebhook]) -> list[int]:
         if not webhooks:
             return []
+        self._work_stored(INBOX)
         if self._postgres:
             arrays = (
                 [w.body for w in webhooks],
@@ -191,6 +194,7 @@ class SqlInbox(Repository):
         return None if entry is None else _dead(entry)
 
     async def replay(self, row_id: int, *, now: datetime) -> bool:
+        self._work_stored(INBOX)
         result = await self._session.execute(
             update(InboxEntry)
             .where(InboxEntry.id == row_id, InboxEntry.state == _FAILED)
@@ -200,6 +204,7 @@ class SqlInbox(Repository):
 
     async def replay_failed(self, *, reason: str, now: datetime) -> int:
         """Queue again every dead webhook set aside for ``reason``; how many."""
+        self._work_stored(INBOX)
         result = await self._session.execute(
             update(InboxEntry)
             .where(InboxEntry.state == _FAILED, InboxEntry.failure_reason == reason)

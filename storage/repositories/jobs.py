@@ -38,6 +38,7 @@ from sqlalchemy.orm import aliased
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
 from storage.models import InboxEntry, JobEntry, UTCDateTime
+from storage.notify import JOBS
 from storage.repositories.base import Repository
 
 __all__ = ["SqlJobs", "micros"]
@@ -175,6 +176,7 @@ class SqlJobs(Repository):
         not_before: datetime | None = None,
         collapse_key: str | None = None,
     ) -> int:
+        self._work_stored(JOBS)
         row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
         row["collapse_key"] = collapse_key
         statement = insert(JobEntry).values(row).returning(JobEntry.id)
@@ -183,6 +185,7 @@ class SqlJobs(Repository):
     async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
         if not jobs:
             return
+        self._work_stored(JOBS)
         if self._postgres:
             # In the array's order, so the rows take their ids in this order, which orders ties.
             rows = [
@@ -273,6 +276,7 @@ class SqlJobs(Repository):
         return len(queued)
 
     async def enqueue_keyed(self, job: Job, *, key: str, now: datetime) -> bool:
+        self._work_stored(JOBS)
         if not 0 < len(key) <= 32:
             raise ValueError("a job key has 1 to 32 characters")
         # One statement: the unique uid decides, even between processes.
@@ -485,6 +489,7 @@ class SqlJobs(Repository):
         return None if entry is None else _failed(entry)
 
     async def replay(self, job_id: int, *, now: datetime) -> bool:
+        self._work_stored(JOBS)
         # ``seq`` stays: a replayed job takes its old place, before anything queued since.
         result = await self._session.execute(
             update(JobEntry)

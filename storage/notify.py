@@ -1,0 +1,92 @@
+"""PostgreSQL: processes tell each other that work was stored (``NOTIFY`` / ``LISTEN``).
+
+One process can wake its own loops directly; with several (``--role web`` and ``--role
+worker``), a worker would otherwise see a webhook or a job only at its next poll, up to
+half a second later. A transaction that makes work due marks its session
+(``mark_work``); the unit of work sends one ``NOTIFY`` per channel just before it
+commits, so PostgreSQL delivers it on commit and never for a rollback. Each worker process
+listens on a connection of its own (``listen``) and wakes the matching loop.
+
+Nothing depends on it for correctness: a notification missed (the listener reconnecting, the
+database restarting) only means the loop finds the work at its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["INBOX", "JOBS", "listen", "mark_work", "send_marked"]
+
+log = logging.getLogger(__name__)
+
+#: Webhooks stored or queued again.
+INBOX: Final = "wabridge_inbox"
+#: Jobs queued or queued again.
+JOBS: Final = "wabridge_jobs"
+_NOTIFY: Final = {channel: text(f"NOTIFY {channel}") for channel in (INBOX, JOBS)}
+_MARKED: Final = "wabridge.notify"
+#: A listener that has heard nothing this long checks that its connection still answers.
+_QUIET: Final = 30.0
+_RETRY_MAX: Final = 30.0
+
+
+def mark_work(session: AsyncSession, channel: str) -> None:
+    """Tell ``channel``'s listeners once this session's transaction commits (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.info.setdefault(_MARKED, set()).add(channel)
+
+
+async def send_marked(session: AsyncSession) -> None:
+    """Send the notifications ``mark_work`` asked for; call just before the commit."""
+    channels: set[str] = session.info.pop(_MARKED, set())
+    for channel in sorted(channels):
+        await session.execute(_NOTIFY[channel])
+
+
+def conninfo(database_url: str) -> str:
+    """The SQLAlchemy URL as libpq takes it (no driver name)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen(database_url: str, wakes: Mapping[str, Callable[[], None]]) -> None:
+    """Wake ``wakes[channel]`` whenever another process notifies ``channel``; runs until
+    cancelled. A lost connection is logged and opened again (with backoff); on every
+    (re)connection each loop is woken once, for what came while nobody listened."""
+    delay = 1.0
+    failing = False
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                conninfo(database_url), autocommit=True
+            ) as connection:
+                for channel in wakes:
+                    await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                if failing:
+                    log.info("listening for other processes' work again")
+                failing, delay = False, 1.0
+                for wake in wakes.values():
+                    wake()
+                while True:
+                    async for note in connection.notifies(timeout=_QUIET):
+                        heard = wakes.get(note.channel)
+                        if heard is not None:
+                            heard()
+                    await connection.execute("SELECT 1")  # quiet: is anyone still there?
+        except (psycopg.Error, OSError) as error:
+            if not failing:
+                log.warning(
+                    "not listening for other processes' work; polling meanwhile",
+                    extra={"error": type(error).__name__},
+                )
+            failing = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX)

@@ -1,0 +1,142 @@
+"""PostgreSQL: a worker process hears at once that another process stored work, rather than
+at its next poll; a transaction rolled back tells nobody."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bridge.jobs import ShowWindow
+from storage import notify
+from storage.uow import SqlUnitOfWorkFactory
+from tests import payloads
+from tests.dbutil import USE_POSTGRES
+from tests.fakes import T0
+from tests.integration.world import World
+
+pytestmark = pytest.mark.skipif(not USE_POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+
+WAIT = 10.0
+
+
+class _Heard:
+    def __init__(self) -> None:
+        self.inbox = asyncio.Event()
+        self.jobs = asyncio.Event()
+
+    def clear(self) -> None:
+        self.inbox.clear()
+        self.jobs.clear()
+
+
+@pytest.fixture
+async def heard(uow_factory: SqlUnitOfWorkFactory) -> AsyncIterator[_Heard]:
+    """A listener on the test database, as a worker process runs one, already listening."""
+    heard = _Heard()
+    url = uow_factory.engine.url.render_as_string(hide_password=False)
+    task = asyncio.create_task(
+        notify.listen(url, {notify.INBOX: heard.inbox.set, notify.JOBS: heard.jobs.set})
+    )
+    # On connecting it wakes each loop once (for what came while nobody listened).
+    await asyncio.wait_for(asyncio.gather(heard.inbox.wait(), heard.jobs.wait()), WAIT)
+    heard.clear()
+    try:
+        yield heard
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_webhook_stored_elsewhere_wakes_the_inbox_loop(
+    uow_factory: SqlUnitOfWorkFactory, heard: _Heard
+) -> None:
+    async with uow_factory() as uow:
+        await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
+        await uow.commit()
+    await asyncio.wait_for(heard.inbox.wait(), WAIT)
+    assert not heard.jobs.is_set()
+
+
+async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_nobody(
+    world: World, heard: _Heard
+) -> None:
+    async with world.uow() as uow:
+        conversation = await uow.conversations.get_or_create(
+            phone_number_id="1000000001",
+            display_phone_number="15550001111",
+            contact_id="4915112345678",
+            contact_name=None,
+            slack_channel="C1",
+            now=T0,
+        )
+        await uow.commit()
+    heard.clear()
+    async with world.uow() as uow:  # rolled back: never queued, never heard of
+        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation.id), now=T0)
+    async with world.uow() as uow:
+        await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
+        await uow.commit()
+    # Notifications arrive in commit order: once the later one is heard, the earlier
+    # (had there been one) would have been.
+    await asyncio.wait_for(heard.inbox.wait(), WAIT)
+    assert not heard.jobs.is_set()
+    async with world.uow() as uow:
+        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation.id), now=T0)
+        await uow.commit()
+    await asyncio.wait_for(heard.jobs.wait(), WAIT)
+
+
+async def test_a_worker_that_would_poll_once_an_hour_takes_a_webhook_at_once(
+    world: World, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    workers = world.workers
+    assert workers.listen is not None  # what build_workers gives a worker on PostgreSQL
+    # The same listener, telling the test once it listens.
+    listening = asyncio.Event()
+
+    def inbox_wake() -> None:
+        listening.set()
+        workers.inbox_wake.wake()
+
+    url = uow_factory.engine.url.render_as_string(hide_password=False)
+    workers.listen = lambda: notify.listen(
+        url, {notify.INBOX: inbox_wake, notify.JOBS: workers.jobs_wake.wake}
+    )
+    # Passes of the inbox loop, to know when it has gone idle.
+    passes = {"started": 0, "ended": 0}
+    ended = asyncio.Condition()
+    step = workers.inbox.step
+
+    async def counted_step() -> bool:
+        passes["started"] += 1
+        try:
+            return await step()
+        finally:
+            async with ended:
+                passes["ended"] += 1
+                ended.notify_all()
+
+    workers.inbox.step = counted_step  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    running = asyncio.create_task(workers.run(stop, idle=3600))
+    try:
+        await asyncio.wait_for(listening.wait(), WAIT)
+        # The listener woke the loop on connecting: once a pass begun since has ended, the
+        # loop waits for its hour-long poll, and nothing in this process will wake it.
+        after = passes["started"] + 1
+        async with ended:
+            await asyncio.wait_for(ended.wait_for(lambda: passes["ended"] >= after), WAIT)
+        await world.webhook(payloads.messages(payloads.text("wamid.1", "Hi", at=T0)))
+
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while not world.chat.posts:  # its poll is an hour away: only the notification wakes it
+            assert asyncio.get_running_loop().time() < deadline, "the worker never woke"
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        workers.wake()
+        await asyncio.wait_for(running, WAIT)
+    assert [p.text for p in world.chat.posts][-1] == "Hi"
