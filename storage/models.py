@@ -241,7 +241,9 @@ class JobEntry(Base):
     # for a job queued once per webhook event, derived from that event).
     uid: Mapped[str] = mapped_column(String(32), unique=True)
     # None for news about the whole account, which belongs to no conversation.
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    # No foreign key: queued in bulk on hot paths, and conversations are never deleted
+    # (migration 0010).
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
     lane: Mapped[str] = mapped_column(String(16))
     job_type: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]]
@@ -327,7 +329,8 @@ class WindowMark(Base):
         ),
     )
 
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    # No foreign key, as on jobs (migration 0010).
+    conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     window_expires_at: Mapped[datetime] = mapped_column(primary_key=True)
     mark_seconds: Mapped[int] = mapped_column(primary_key=True)
     reached_at: Mapped[datetime]
