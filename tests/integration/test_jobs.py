@@ -12,6 +12,7 @@ import pytest
 from bridge.domain import AccountEventKind, MessageStatus, OperatorNotice
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Lane, PostOperatorNotice
 from bridge.usecases.deadletters import DeadLetters
+from bridge.workers import JobWorker
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
 from tests.fakes import T0, slack_error, transient_chat_error
@@ -255,21 +256,25 @@ async def test_a_job_this_version_cannot_read_ends_failed(world: World) -> None:
     assert ("from_the_future", "failed", "undecodable") in await world.job_states()
 
 
-async def test_the_job_loop_asks_for_another_pass_only_when_a_lane_filled_its_slots(
-    world: World,
-) -> None:
+def _worker_with_slots(world: World, slots: int) -> JobWorker:
+    """A job worker of its own on the world's database, with ``slots`` per lane."""
     from bridge.usecases import job_handlers
-    from bridge.workers import JobWorker
 
-    worker = JobWorker(
+    return JobWorker(
         uow=world.uow,
         handlers=job_handlers(
             uow=world.uow, chat=world.chat, whatsapp=world.whatsapp, clock=world.clock
         ),
         clock=world.clock,
         retry_for=RETRY_FOR,
-        concurrency=2,
+        concurrency=slots,
     )
+
+
+async def test_the_job_loop_asks_for_another_pass_only_when_a_lane_filled_its_slots(
+    world: World,
+) -> None:
+    worker = _worker_with_slots(world, 2)
     for n in range(3):  # three customers: three threads, whose first posts may go together
         body = payloads.text(f"wamid.{n}", f"m{n}", at=T0, wa_id=f"4915100000{n}")
         await world.webhook(payloads.messages(body))
@@ -295,22 +300,11 @@ async def test_the_job_loop_asks_for_another_pass_only_when_a_lane_filled_its_sl
 
 
 async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: World) -> None:
-    from bridge.usecases import job_handlers
-    from bridge.workers import JobWorker
-
     await _customer_writes(world, "wamid.1", "Hi")
     await world.drain()
     thread = await world.thread()
     # One slot per lane, and Slack stuck on a post of another customer's message.
-    worker = JobWorker(
-        uow=world.uow,
-        handlers=job_handlers(
-            uow=world.uow, chat=world.chat, whatsapp=world.whatsapp, clock=world.clock
-        ),
-        clock=world.clock,
-        retry_for=RETRY_FOR,
-        concurrency=1,
-    )
+    worker = _worker_with_slots(world, 1)
     world.chat.hold = asyncio.Event()
     await _customer_writes(world, "wamid.2", "Still there?")
     await world.workers.inbox.run_once()

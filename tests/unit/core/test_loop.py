@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from bridge.workers.loop import Wakeable, run_loop
+
+
+def _start(step: Callable[[], Awaitable[bool]]) -> tuple[Wakeable, Callable[[], Awaitable[None]]]:
+    """The loop running ``step``, polling once an hour; its wake, and how to stop it."""
+    wake, stop = Wakeable(), asyncio.Event()
+    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop))
+
+    async def stopped() -> None:
+        stop.set()
+        wake.wake()
+        await asyncio.wait_for(loop, timeout=10)
+
+    return wake, stopped
 
 
 async def _settle() -> None:
@@ -15,26 +29,22 @@ async def _settle() -> None:
 
 async def test_a_pass_that_drained_everything_waits_for_a_wake_before_looking_again() -> None:
     passes: list[int] = []
-    wake, stop = Wakeable(), asyncio.Event()
 
     async def step() -> bool:
         passes.append(len(passes) + 1)
         return len(passes) == 1  # the first pass took a full batch; the next drained the rest
 
-    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop))
+    wake, stop = _start(step)
     await _settle()
     assert passes == [1, 2]  # no third, empty pass
     wake.wake()
     await _settle()
     assert passes == [1, 2, 3]
-    stop.set()
-    wake.wake()
-    await asyncio.wait_for(loop, timeout=10)
+    await stop()
 
 
 async def test_work_stored_during_a_pass_is_looked_for_at_once() -> None:
     passes = 0
-    wake, stop = Wakeable(), asyncio.Event()
 
     async def step() -> bool:
         nonlocal passes
@@ -43,26 +53,21 @@ async def test_work_stored_during_a_pass_is_looked_for_at_once() -> None:
             wake.wake()  # a webhook stored while the first pass ran
         return False
 
-    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop))
+    wake, stop = _start(step)
     await _settle()
     assert passes == 2
-    stop.set()
-    wake.wake()
-    await asyncio.wait_for(loop, timeout=10)
+    await stop()
 
 
 async def test_a_failing_pass_waits_instead_of_spinning() -> None:
     passes = 0
-    wake, stop = Wakeable(), asyncio.Event()
 
     async def step() -> bool:
         nonlocal passes
         passes += 1
         raise RuntimeError("database away")
 
-    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop))
+    _, stop = _start(step)
     await _settle()
     assert passes == 1
-    stop.set()
-    wake.wake()
-    await asyncio.wait_for(loop, timeout=10)
+    await stop()
