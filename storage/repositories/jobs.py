@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    exists,
     func,
     insert,
     literal,
@@ -87,8 +86,21 @@ _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
 @functools.cache
 def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
     """The claim's statement for these lanes, built once (``now`` and ``limit`` bound when
-    it runs): building it, with its alias and two subqueries, cost more than running it."""
+    it runs): building it, with its alias and two subqueries, cost more than running it.
+
+    Both conditions are written so that no plan can read more than it must, whatever the
+    planner knows: as ``NOT EXISTS``, PostgreSQL could turn the first into an anti-join that
+    compares every pending job with every other (11 s at 6,000 pending jobs, before a new
+    table's first statistics); as a scalar subquery it is one index probe per candidate. The
+    second is one value for the whole statement."""
     earlier = aliased(JobEntry)
+    # The earliest webhook still to be read (rows that failed once wait for their retry and
+    # hold up nothing).
+    first_unread = (
+        select(func.min(InboxEntry.id))
+        .where(InboxEntry.state == _PENDING, InboxEntry.attempts == 0)
+        .scalar_subquery()
+    )
     query = (
         select(JobEntry)
         .where(
@@ -96,25 +108,28 @@ def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
             JobEntry.lane.in_(lanes),
             JobEntry.not_before <= _NOW,
             or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
-            # A job of no conversation (account news) matches no other: NULL = NULL is
-            # never true, on SQLite as on PostgreSQL, so it waits for nothing.
-            ~exists().where(
+            # No earlier blocking job of its conversation and lane still pending. A job of no
+            # conversation (account news) matches no other: NULL = NULL is never true, on
+            # SQLite as on PostgreSQL, so it waits for nothing.
+            select(literal(1))
+            .where(
                 earlier.state == _PENDING,
                 earlier.conversation_id == JobEntry.conversation_id,
                 earlier.lane == JobEntry.lane,
                 earlier.blocking.is_(True),
                 tuple_(earlier.seq, earlier.arrival, earlier.id)
                 < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
-            ),
+            )
+            .limit(1)
+            .scalar_subquery()
+            .is_(None),
             # Work caused by a webhook waits for the webhooks stored before it that are
             # still being read: with several workers, an earlier message of the same
-            # customer may be in one of them, its job not queued yet. (Rows that failed
-            # once wait for their retry and hold up nothing.)
-            ~exists().where(
-                JobEntry.arrival >= ARRIVALS_PER_WEBHOOK,
-                InboxEntry.state == _PENDING,
-                InboxEntry.attempts == 0,
-                InboxEntry.id * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK <= JobEntry.arrival,
+            # customer may be in one of them, its job not queued yet. A job caused by no
+            # webhook (arrival below one webhook's span) waits for none.
+            JobEntry.arrival
+            < func.coalesce(
+                first_unread * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK, JobEntry.arrival + 1
             ),
         )
         .order_by(JobEntry.id)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from bridge.domain import AccountEventKind, Direction, MessageStatus, OperatorNotice, SenderType
@@ -303,3 +304,38 @@ async def test_webhooks_stored_together_each_get_the_id_of_their_own_row(
         claimed = await uow.inbox.claim(now=T0 + timedelta(hours=1), limit=100)
     assert [(row.id, row.body) for row in claimed[1:]] == list(zip(ids, bodies, strict=True))
     assert [row.received_at for row in claimed[1:]] == [w.received_at for w in webhooks]
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="PostgreSQL's planner")
+async def test_a_claims_plan_never_pairs_pending_jobs_with_each_other(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """Each candidate is checked for an earlier blocking job by one index probe, whatever
+    the planner knows. Written as NOT EXISTS, the check could become an anti-join that
+    compared every pending job with every other: 11 s for one claim at 6,000 pending jobs,
+    until autovacuum first analyzed a new (or restored) table."""
+    conversation = await _conversation(uow_factory, "111")
+    await _enqueue(
+        uow_factory,
+        *(PostCustomerMessage(conversation_id=conversation, message_id=n) for n in range(50)),
+    )
+    claims: list[tuple[str, object]] = []
+
+    def record(_: object, __: object, statement: str, parameters: object, *rest: object) -> None:
+        if "FOR UPDATE" in statement and statement.lstrip().startswith("SELECT jobs."):
+            claims.append((statement, parameters))
+
+    event.listen(uow_factory.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        [claimed] = await _claim(uow_factory)
+    finally:
+        event.remove(uow_factory.engine.sync_engine, "before_cursor_execute", record)
+    assert claimed.payload["message_id"] == 0
+    statement, parameters = claims[0]
+    async with uow_factory.engine.connect() as connection:
+        plan = "\n".join(
+            row[0]
+            for row in await connection.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
+        )
+    assert "SubPlan" in plan
+    assert "Anti Join" not in plan and "Semi Join" not in plan
