@@ -81,11 +81,12 @@ async def listen(database_url: str, wakes: Mapping[str, Callable[[], None]]) -> 
                         if heard is not None:
                             heard()
                     await connection.execute("SELECT 1")  # quiet: is anyone still there?
-        except (psycopg.Error, OSError) as error:
+        except Exception as error:  # never ends the listener: the poll covers meanwhile
             if not failing:
                 log.warning(
                     "not listening for other processes' work; polling meanwhile",
                     extra={"error": type(error).__name__},
+                    exc_info=not isinstance(error, psycopg.Error | OSError),
                 )
             failing = True
             await asyncio.sleep(delay)

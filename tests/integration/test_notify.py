@@ -16,7 +16,7 @@ from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
 from tests.integration.world import World
 
-pytestmark = pytest.mark.skipif(not USE_POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+postgres_only = pytest.mark.skipif(not USE_POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
 
 WAIT = 10.0
 
@@ -50,6 +50,7 @@ async def heard(uow_factory: SqlUnitOfWorkFactory) -> AsyncIterator[_Heard]:
             await task
 
 
+@postgres_only
 async def test_a_webhook_stored_elsewhere_wakes_the_inbox_loop(
     uow_factory: SqlUnitOfWorkFactory, heard: _Heard
 ) -> None:
@@ -60,6 +61,7 @@ async def test_a_webhook_stored_elsewhere_wakes_the_inbox_loop(
     assert not heard.jobs.is_set()
 
 
+@postgres_only
 async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_nobody(
     world: World, heard: _Heard
 ) -> None:
@@ -89,6 +91,7 @@ async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_no
     await asyncio.wait_for(heard.jobs.wait(), WAIT)
 
 
+@postgres_only
 async def test_a_worker_that_would_poll_once_an_hour_takes_a_webhook_at_once(
     world: World, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
@@ -140,3 +143,29 @@ async def test_a_worker_that_would_poll_once_an_hour_takes_a_webhook_at_once(
         workers.wake()
         await asyncio.wait_for(running, WAIT)
     assert [p.text for p in world.chat.posts][-1] == "Hi"
+
+
+async def test_a_listener_that_cannot_connect_says_so_without_the_url_and_does_not_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing listens on port 1: the listener logs a warning and goes on trying (the
+    workers' poll finds the work meanwhile); it never ends by itself."""
+    woken: list[str] = []
+    task = asyncio.create_task(
+        notify.listen(
+            "postgresql+psycopg://nobody@127.0.0.1:1/nothing",
+            {notify.INBOX: lambda: woken.append("inbox")},
+        )
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while "polling meanwhile" not in caplog.text:
+            assert asyncio.get_running_loop().time() < deadline, "no warning logged"
+            await asyncio.sleep(0.01)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert "nobody@" not in caplog.text  # the URL (it may hold a password) is never logged
+    assert woken == []
