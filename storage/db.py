@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage import sqlite
 
 __all__ = [
     "accepts_writes",
@@ -30,16 +33,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """The async engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    """The async engine for ``url``. SQLite gets WAL, foreign keys, and statements run on
+    the event loop's thread, with 30 s to wait for a lock in another (``storage/sqlite.py``)."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        inline = partial(sqlite.connect, busy_ms=30_000)
+        engine = create_async_engine(url, echo=echo, connect_args={"async_creator_fn": inline})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

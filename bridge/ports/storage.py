@@ -135,6 +135,12 @@ class MessageRepository(Protocol):
 
     async def get(self, message_id: int) -> MessageRecord | None: ...
 
+    async def with_conversation(
+        self, message_id: int, conversation_id: int
+    ) -> tuple[MessageRecord, ConversationRecord] | None:
+        """The message and its conversation, read at once; None if either is gone."""
+        ...
+
     async def by_wamid(self, wamid: str) -> MessageRecord | None: ...
 
     async def lock_by_wamid(self, wamid: str) -> MessageRecord | None:
@@ -341,10 +347,10 @@ class JobRepository(Protocol):
         ...
 
     async def claim(
-        self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
+        self, *, now: datetime, limits: Mapping[Lane, int], lease: timedelta
     ) -> list[ClaimedJob]:
-        """Due jobs of ``lanes`` with no earlier blocking job pending in their conversation
-        and lane, each under a new lease."""
+        """Due jobs, up to ``limits[lane]`` of each lane named, with no earlier blocking job
+        pending in their conversation and lane, under one new lease, in the order queued."""
         ...
 
     async def extend(self, job_id: int, token: str, *, until: datetime) -> bool: ...

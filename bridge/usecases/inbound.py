@@ -263,10 +263,10 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
 
     async def run(self, job: PostCustomerMessage, ctx: JobContext) -> None:
         async with self._uow() as uow:
-            message = await uow.messages.get(job.message_id)
-            conversation = await uow.conversations.get(job.conversation_id)
-        if message is None or conversation is None:
+            found = await uow.messages.with_conversation(job.message_id, job.conversation_id)
+        if found is None:
             raise UnworkableJobError(f"message {job.message_id} is gone", reason="message_gone")
+        message, conversation = found
         if message.slack_ts is not None:  # posted before a crash took the done mark
             await finish(self._uow, ctx)
             return

@@ -55,15 +55,15 @@ async def load_message(
     (just itself when the reply went out whole; parts sent again replaced by their new
     sends); ``UnworkableJobError`` if either record is gone."""
     async with uow() as unit:
-        message = await unit.messages.get(message_id)
-        conversation = await unit.conversations.get(conversation_id)
+        found = await unit.messages.with_conversation(message_id, conversation_id)
+        if found is None:
+            raise UnworkableJobError(f"message {message_id} is gone", reason="message_gone")
+        message, conversation = found
         parts = (
             await unit.messages.parts_of_reply(conversation_id, message.slack_ts)
-            if message is not None and message.slack_ts is not None
+            if message.slack_ts is not None
             else []
         )
-    if message is None or conversation is None:
-        raise UnworkableJobError(f"message {message_id} is gone", reason="message_gone")
     return message, conversation, current_parts(parts) or [message]
 
 

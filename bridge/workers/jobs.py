@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from bridge.errors import (
     UnworkableJobError,
 )
 from bridge.jobs import Job, JobFailure, JobHandler, Lane, decode
-from bridge.ports import ClaimedJob, Clock, UnitOfWork, UnitOfWorkFactory
+from bridge.ports import ClaimedJob, Clock, LanePause, UnitOfWork, UnitOfWorkFactory
 from bridge.workers.loop import backoff_delay
 
 __all__ = ["DEFAULT_LEASE", "JobWorker"]
@@ -45,6 +46,10 @@ DEFAULT_LEASE: Final = timedelta(seconds=15)
 UNEXPECTED_TRIES: Final = 5
 #: How often a paused lane lets one job through to see whether its credentials work again.
 PROBE_EVERY: Final = timedelta(seconds=10)
+#: How long the worker trusts the lane pauses it read: a pause another process records is
+#: honoured here this much later at most (a job claimed meanwhile meets the same refusal and
+#: is given back untouched). A due probe, or a pause or lift of its own, reads them at once.
+PAUSES_REFRESH: Final = 1.0
 
 
 @dataclass(kw_only=True)
@@ -130,6 +135,8 @@ class JobWorker:
         self._lanes = tuple(lanes)
         self._on_slot_free = on_slot_free
         self._paused: set[Lane] = set()
+        self._pauses: dict[Lane, LanePause] = {}
+        self._pauses_read_at: float | None = None
         self._running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in Lane}
 
     @property
@@ -154,9 +161,9 @@ class JobWorker:
     async def _claim_and_start(self) -> tuple[list[asyncio.Task[None]], bool]:
         now = self._clock.now()
         claims: list[ClaimedJob] = []
-        more = False
         async with self._uow() as uow:
-            pauses = {p.lane: p for p in await uow.pauses.active()}
+            pauses = await self._read_pauses(uow, now)
+            limits: dict[Lane, int] = {}
             for lane in self._lanes:
                 free = self._concurrency - len(self._running[lane])
                 if free <= 0:
@@ -166,13 +173,30 @@ class JobWorker:
                         continue
                     # One job at a time finds out whether the credentials work again.
                     free = 1
-                    await uow.pauses.postpone_probe(lane, probe_after=now + self._probe_every)
-                got = await uow.jobs.claim(now=now, limit=free, lease=self._lease, lanes=[lane])
-                claims += got
-                more = more or len(got) == free
-            await uow.commit()
+                    probe_after = now + self._probe_every
+                    await uow.pauses.postpone_probe(lane, probe_after=probe_after)
+                    pauses[lane] = dataclasses.replace(pauses[lane], probe_after=probe_after)
+                limits[lane] = free
+            if limits:
+                claims = await uow.jobs.claim(now=now, limits=limits, lease=self._lease)
+                await uow.commit()
+        taken = Counter(claim.lane for claim in claims)
+        more = any(taken[lane] == free for lane, free in limits.items())
         self._paused = set(pauses)
         return [self._start(claim) for claim in claims], more
+
+    async def _read_pauses(self, uow: UnitOfWork, now: datetime) -> dict[Lane, LanePause]:
+        """The lanes paused: read again once ``PAUSES_REFRESH`` old, or when a probe is
+        due (in the claim's transaction, so that one process probes)."""
+        read_at = self._pauses_read_at
+        if (
+            read_at is None
+            or time.monotonic() - read_at >= PAUSES_REFRESH
+            or any(pause.probe_after <= now for pause in self._pauses.values())
+        ):
+            self._pauses = {p.lane: p for p in await uow.pauses.active()}
+            self._pauses_read_at = time.monotonic()
+        return self._pauses
 
     def _start(self, claimed: ClaimedJob) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(claimed))
@@ -290,6 +314,7 @@ class JobWorker:
         if lifted:
             log.warning("%s work resumed", lane.value, extra={"lane": lane})
         self._paused.discard(lane)
+        self._pauses_read_at = None
 
     async def _failed(
         self,
@@ -353,6 +378,7 @@ class JobWorker:
                 probe_after=now + self._probe_every,
             )
             await uow.commit()
+        self._pauses_read_at = None
         if paused:
             # Once, not per job: the pause row says the rest until a probe succeeds.
             log.error(

@@ -16,7 +16,7 @@ from storage.repositories.base import Repository
 __all__ = ["SqlConversations"]
 
 
-def _record(
+def conversation_record(
     conversation: Conversation, number: BusinessNumber, contact: Contact
 ) -> ConversationRecord:
     return ConversationRecord(
@@ -61,16 +61,20 @@ _RECORD_CONTACT = (
 )
 
 
+#: A conversation with its number and contact, as ``conversation_record`` takes them.
+JOINED = (
+    select(Conversation, BusinessNumber, Contact)
+    .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+)
+
+
 class SqlConversations(Repository):
-    _JOINED = (
-        select(Conversation, BusinessNumber, Contact)
-        .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
-        .join(Contact, Conversation.contact_id == Contact.id)
-    )
+    _JOINED = JOINED
 
     async def _one(self, *where: Any) -> ConversationRecord | None:
         row = (await self._session.execute(self._JOINED.where(*where))).first()
-        return None if row is None else _record(*row)
+        return None if row is None else conversation_record(*row)
 
     async def get_or_create(
         self,
@@ -145,7 +149,7 @@ class SqlConversations(Repository):
         if conversation.state != "open":
             # A closed conversation that the customer writes to again reopens on its thread.
             conversation.state, conversation.updated_at = "open", now
-        return _record(conversation, number, contact)
+        return conversation_record(conversation, number, contact)
 
     async def open_conversation_ids(
         self, *, phone_number_id: str, contacts: Mapping[str, str | None]
@@ -247,7 +251,7 @@ class SqlConversations(Repository):
             .limit(limit)
             .offset(offset)
         )
-        return [_record(*row) for row in (await self._session.execute(query)).all()]
+        return [conversation_record(*row) for row in (await self._session.execute(query)).all()]
 
     async def display_number(self, phone_number_id: str) -> str | None:
         """A business number's phone number, if a conversation on it was ever stored."""

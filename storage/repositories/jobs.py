@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
+    BigInteger,
     Integer,
     Select,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     func,
@@ -30,8 +33,10 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import aliased
 
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
@@ -83,10 +88,8 @@ _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
 )
 
 
-@functools.cache
-def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
-    """The claim's statement for these lanes, built once (``now`` and ``limit`` bound when
-    it runs): building it, with its alias and two subqueries, cost more than running it.
+def _pick(lane: str, skip_locked: bool) -> Select[int]:
+    """The ids a claim takes from one lane, oldest first, up to ``limit_<lane>``.
 
     Both conditions are written so that no plan can read more than it must, whatever the
     planner knows: as ``NOT EXISTS``, PostgreSQL could turn the first into an anti-join that
@@ -102,10 +105,10 @@ def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
         .scalar_subquery()
     )
     query = (
-        select(JobEntry)
+        select(JobEntry.id)
         .where(
             JobEntry.state == _PENDING,
-            JobEntry.lane.in_(lanes),
+            JobEntry.lane == lane,
             JobEntry.not_before <= _NOW,
             or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
             # No earlier blocking job of its conversation and lane still pending. A job of no
@@ -133,11 +136,52 @@ def _claim_query(lanes: tuple[str, ...], skip_locked: bool) -> Select[JobEntry]:
             ),
         )
         .order_by(JobEntry.id)
-        .limit(bindparam("limit", type_=Integer()))
+        .limit(bindparam(f"limit_{lane}", type_=Integer()))
     )
     if skip_locked:
         query = query.with_for_update(skip_locked=True, of=JobEntry)
     return query
+
+
+_CLAIMED = (
+    JobEntry.id,
+    JobEntry.uid,
+    JobEntry.conversation_id,
+    JobEntry.lane,
+    JobEntry.job_type,
+    JobEntry.payload,
+    JobEntry.attempts,
+    JobEntry.created_at,
+    JobEntry.failing_since,
+    JobEntry.call_started,
+)
+
+
+@functools.cache
+def _claim_statement(lanes: tuple[str, ...], skip_locked: bool) -> Any:
+    """The claim as one statement for these lanes, built once (building it cost more than
+    running it): each lane's ids picked up to its own limit, leased, and returned as leased
+    (``attempts`` already counts this try)."""
+    picks = [_pick(lane, skip_locked).subquery(f"pick_{lane}") for lane in lanes]
+    ids = union_all(*(select(pick.c.id) for pick in picks)).subquery("picked")
+    if skip_locked:
+        # PostgreSQL: the ids as one array, so the rows are found by their key whatever
+        # the planner knows (as IN, it may join against a scan of the whole table).
+        array = select(func.array_agg(ids.c.id)).scalar_subquery()
+        chosen = JobEntry.id == any_(sql_cast(array, ARRAY(BigInteger())))
+    else:
+        chosen = JobEntry.id.in_(select(ids.c.id))
+    return (
+        update(JobEntry)
+        .where(chosen)
+        .values(
+            lease_token=bindparam("token"),
+            locked_until=bindparam("until", type_=UTCDateTime()),
+            attempts=JobEntry.attempts + 1,
+        )
+        .returning(*_CLAIMED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def micros(moment: datetime) -> int:
@@ -338,17 +382,17 @@ class SqlJobs(Repository):
         return True
 
     async def claim(
-        self, *, now: datetime, limit: int, lease: timedelta, lanes: Collection[Lane]
+        self, *, now: datetime, limits: Mapping[Lane, int], lease: timedelta
     ) -> list[ClaimedJob]:
-        if not lanes or limit <= 0:
-            return []
-        query = _claim_query(tuple(sorted(lane.value for lane in lanes)), self._skip_locked)
-        rows = (await self._session.scalars(query, {"now": now, "limit": limit})).all()
-        if not rows:
+        wanted = {lane.value: limit for lane, limit in limits.items() if limit > 0}
+        if not wanted:
             return []
         token = uuid.uuid4().hex
-        # Read before the UPDATE below, which refreshes these very objects.
-        claimed = [
+        params: dict[str, Any] = {"now": now, "token": token, "until": now + lease}
+        params.update({f"limit_{lane}": limit for lane, limit in wanted.items()})
+        statement = _claim_statement(tuple(sorted(wanted)), self._skip_locked)
+        rows = (await self._session.execute(statement, params)).all()
+        return [
             ClaimedJob(
                 id=r.id,
                 uid=r.uid,
@@ -356,20 +400,14 @@ class SqlJobs(Repository):
                 lane=Lane(r.lane),
                 job_type=r.job_type,
                 payload=dict(r.payload),
-                attempt=r.attempts + 1,
+                attempt=r.attempts,
                 queued_at=r.created_at,
                 failing_since=r.failing_since,
                 call_started=r.call_started,
                 lease_token=token,
             )
-            for r in rows
+            for r in sorted(rows, key=lambda r: r.id)
         ]
-        await self._session.execute(
-            update(JobEntry)
-            .where(JobEntry.id.in_([job.id for job in claimed]))
-            .values(lease_token=token, locked_until=now + lease, attempts=JobEntry.attempts + 1)
-        )
-        return claimed
 
     async def _fenced(self, job_id: int, token: str, **values: Any) -> bool:
         result = await self._session.execute(

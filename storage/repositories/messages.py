@@ -9,9 +9,10 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 
 from bridge.domain import Direction, MessageStatus, SenderType
-from bridge.ports import MessageRecord, MessageStats, NewMessage
-from storage.models import Conversation, Message
+from bridge.ports import ConversationRecord, MessageRecord, MessageStats, NewMessage
+from storage.models import Conversation, Message, UTCDateTime
 from storage.repositories.base import Repository
+from storage.repositories.conversations import JOINED, conversation_record
 
 __all__ = ["SqlMessages"]
 
@@ -126,6 +127,21 @@ class SqlMessages(Repository):
     async def get(self, message_id: int) -> MessageRecord | None:
         row = await self._session.get(Message, message_id, populate_existing=True)
         return None if row is None else _record(row)
+
+    async def with_conversation(
+        self, message_id: int, conversation_id: int
+    ) -> tuple[MessageRecord, ConversationRecord] | None:
+        statement = (
+            JOINED.add_columns(Message)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.id == message_id, Conversation.id == conversation_id)
+            .execution_options(populate_existing=True)
+        )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return None
+        conversation, number, contact, message = row
+        return _record(message), conversation_record(conversation, number, contact)
 
     async def by_wamid(self, wamid: str) -> MessageRecord | None:
         row = await self._session.scalar(select(Message).where(Message.wamid == wamid))
@@ -388,13 +404,22 @@ class SqlMessages(Repository):
     async def begin_send(self, message_id: int, *, at: datetime) -> MessageRecord | None:
         """The message as it will be sent, frozen from now on: an edit or a delete after this
         comes too late. None if it is no longer queued (deleted, or sent already)."""
-        row = await self._locked(message_id)
-        if row is None or row.status != MessageStatus.PENDING.value or row.wamid is not None:
-            return None
-        if row.send_started_at is None:
-            row.send_started_at = at
-            await self._session.flush()
-        return _record(row)
+        row = await self._session.scalar(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.status == MessageStatus.PENDING.value,
+                Message.wamid.is_(None),
+            )
+            .values(
+                send_started_at=func.coalesce(
+                    Message.send_started_at, bindparam("at", at, type_=UTCDateTime())
+                )
+            )
+            .returning(Message)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+        return None if row is None else _record(row)
 
     async def _locked(self, message_id: int) -> Message | None:
         """The row, fresh and locked until the transaction ends (a no-op lock on SQLite,

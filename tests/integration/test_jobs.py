@@ -178,13 +178,13 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(world: World)
     await world.workers.inbox.run_once()
     async with world.uow() as uow:
         [first] = await uow.jobs.claim(
-            now=world.clock.now(), limit=1, lease=timedelta(seconds=15), lanes=list(Lane)
+            now=world.clock.now(), limits=dict.fromkeys(Lane, 1), lease=timedelta(seconds=15)
         )
         await uow.commit()
     world.clock.advance(seconds=16)
     async with world.uow() as uow:
         [second] = await uow.jobs.claim(
-            now=world.clock.now(), limit=1, lease=timedelta(seconds=15), lanes=list(Lane)
+            now=world.clock.now(), limits=dict.fromkeys(Lane, 1), lease=timedelta(seconds=15)
         )
         await uow.commit()
     assert second.id == first.id and second.lease_token != first.lease_token
@@ -203,7 +203,7 @@ async def test_a_crash_after_a_post_before_its_record_does_not_post_twice(world:
     # A worker claims the job, posts the parent, and dies before recording it.
     async with world.uow() as uow:
         [job] = await uow.jobs.claim(
-            now=world.clock.now(), limit=1, lease=timedelta(seconds=15), lanes=list(Lane)
+            now=world.clock.now(), limits=dict.fromkeys(Lane, 1), lease=timedelta(seconds=15)
         )
         conversation = await uow.conversations.get(job.conversation_id)
         await uow.commit()
@@ -366,7 +366,7 @@ async def test_work_of_a_webhook_waits_for_earlier_webhooks_still_being_read(
     async def claim() -> int:
         async with uow_factory() as uow:
             claimed = await uow.jobs.claim(
-                now=T0, limit=5, lease=timedelta(seconds=15), lanes=[Lane.SLACK]
+                now=T0, limits={Lane.SLACK: 5}, lease=timedelta(seconds=15)
             )
             await uow.commit()
         return len(claimed)

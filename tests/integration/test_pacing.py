@@ -250,7 +250,7 @@ async def test_a_display_already_running_does_not_swallow_a_later_status(world: 
         await uow.commit()
     async with world.uow() as uow:  # a worker takes it: what it shows was read already
         [claimed] = await uow.jobs.claim(
-            now=world.clock.now(), limit=5, lease=timedelta(seconds=15), lanes=[Lane.SLACK]
+            now=world.clock.now(), limits={Lane.SLACK: 5}, lease=timedelta(seconds=15)
         )
         await uow.commit()
     assert claimed.job_type == ShowDelivery.TYPE
@@ -276,10 +276,10 @@ async def test_a_display_joined_by_a_status_is_claimed_only_once_that_status_com
         # A status joins the waiting display: until it commits, no worker may take the
         # display, which would show what stood before.
         assert not await queue_delivery_display(status, reply, now=now)
-        assert await worker.jobs.claim(now=now, limit=5, lease=lease, lanes=[Lane.SLACK]) == []
+        assert await worker.jobs.claim(now=now, limits={Lane.SLACK: 5}, lease=lease) == []
         await status.commit()
     async with world.uow() as worker:
-        claimed = await worker.jobs.claim(now=now, limit=5, lease=lease, lanes=[Lane.SLACK])
+        claimed = await worker.jobs.claim(now=now, limits={Lane.SLACK: 5}, lease=lease)
     assert [c.job_type for c in claimed] == [ShowDelivery.TYPE]
 
 

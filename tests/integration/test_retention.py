@@ -51,7 +51,7 @@ async def _job(world: World, conversation_id: int, *, ends: str | None) -> int:
         return job_id
     async with world.uow() as uow:
         claimed = await uow.jobs.claim(
-            now=now, limit=100, lease=timedelta(minutes=1), lanes=tuple(Lane)
+            now=now, limits=dict.fromkeys(Lane, 100), lease=timedelta(minutes=1)
         )
         [job] = [c for c in claimed if c.id == job_id]
         if ends == "done":

@@ -96,7 +96,7 @@ async def _enqueue(uow_factory: SqlUnitOfWorkFactory, *jobs: Job, seq: datetime 
 
 async def _claim(uow_factory: SqlUnitOfWorkFactory, limit: int = 10) -> list[ClaimedJob]:
     async with uow_factory() as uow:
-        claimed = await uow.jobs.claim(now=T0, limit=limit, lease=LEASE, lanes=list(Lane))
+        claimed = await uow.jobs.claim(now=T0, limits=dict.fromkeys(Lane, limit), lease=LEASE)
         await uow.commit()
     return claimed
 
@@ -264,8 +264,8 @@ async def test_two_job_workers_split_the_conversations(
         *(PostCustomerMessage(conversation_id=c, message_id=n) for n, c in enumerate(ids)),
     )
     async with uow_factory() as first, uow_factory() as second:
-        mine = await first.jobs.claim(now=T0, limit=2, lease=LEASE, lanes=list(Lane))
-        theirs = await second.jobs.claim(now=T0, limit=4, lease=LEASE, lanes=list(Lane))
+        mine = await first.jobs.claim(now=T0, limits=dict.fromkeys(Lane, 2), lease=LEASE)
+        theirs = await second.jobs.claim(now=T0, limits=dict.fromkeys(Lane, 4), lease=LEASE)
     assert len(mine) == 2 and len(theirs) == 2
     assert not {i.id for i in mine} & {i.id for i in theirs}
 
@@ -281,8 +281,8 @@ async def test_a_second_worker_never_takes_a_job_behind_one_being_claimed(
         PostCustomerMessage(conversation_id=conversation, message_id=2),
     )
     async with uow_factory() as first, uow_factory() as second:
-        mine = await first.jobs.claim(now=T0, limit=5, lease=LEASE, lanes=list(Lane))
-        theirs = await second.jobs.claim(now=T0, limit=5, lease=LEASE, lanes=list(Lane))
+        mine = await first.jobs.claim(now=T0, limits=dict.fromkeys(Lane, 5), lease=LEASE)
+        theirs = await second.jobs.claim(now=T0, limits=dict.fromkeys(Lane, 5), lease=LEASE)
     assert [j.payload["message_id"] for j in mine] == [1]
     assert theirs == []
 
@@ -322,7 +322,7 @@ async def test_a_claims_plan_never_pairs_pending_jobs_with_each_other(
     claims: list[tuple[str, object]] = []
 
     def record(_: object, __: object, statement: str, parameters: object, *rest: object) -> None:
-        if "FOR UPDATE" in statement and statement.lstrip().startswith("SELECT jobs."):
+        if "FOR UPDATE" in statement and statement.lstrip().startswith("UPDATE jobs"):
             claims.append((statement, parameters))
 
     event.listen(uow_factory.engine.sync_engine, "before_cursor_execute", record)

@@ -379,7 +379,7 @@ async def test_metrics_count_failures_by_kind_and_reason(
             )
         await uow.inbox.store(b"garbage", received_at=T0, dead_reason="not JSON")
         claimed = await uow.jobs.claim(
-            now=T0, limit=5, lease=timedelta(seconds=15), lanes=list(Lane)
+            now=T0, limits=dict.fromkeys(Lane, 5), lease=timedelta(seconds=15)
         )
         for job in claimed:
             await uow.jobs.fail(
