@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bridge.domain import AccountEventKind, MessageStatus, OperatorNotice
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Lane, PostOperatorNotice
@@ -376,3 +377,32 @@ async def test_work_of_a_webhook_waits_for_earlier_webhooks_still_being_read(
         await uow.inbox.done(first, now=T0)
         await uow.commit()
     assert await claim() == 1
+
+
+async def test_a_claim_for_both_lanes_is_one_statement_once_the_pauses_are_known(
+    world: World,
+) -> None:
+    """The claim runs between every message and its post: one statement takes the due jobs
+    of every lane with free slots, and the lane pauses, read once, are not read again on
+    every pass."""
+    worker = _worker_with_slots(world, 4)
+    assert await worker.step() is False  # nothing due yet; the pauses are read now
+    await world.webhook(payloads.messages(payloads.text("wamid.c", "hi", at=T0)))
+    await world.workers.inbox.run_once()
+    statements: list[str] = []
+
+    def count(_: object, __: object, statement: str, *rest: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        world.chat.hold = asyncio.Event()
+        await worker.step()
+    finally:
+        event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
+    started = worker.running
+    world.chat.hold.set()
+    await worker.wind_down()
+    assert started == 1  # the post (the parent's window line waits behind it)
+    assert statements == ["UPDATE"]
+    await world.drain()
