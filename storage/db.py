@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -12,7 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage import sqlite
 
@@ -48,7 +51,34 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is used again.
+PING_AFTER: Final = 5.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection only if it sat idle in the pool: one the server or the network
+    dropped meanwhile is replaced before a statement fails on it. A ping on every checkout
+    (``pool_pre_ping``) cost each unit of work a round trip, four per relayed message."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as error:
+            # The pool discards this connection and checks out another.
+            raise DisconnectionError("a pooled connection was lost while idle") from error
 
 
 def sync_url(url: str) -> str:

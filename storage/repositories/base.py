@@ -13,7 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.notify import mark_work
 
-__all__ = ["Repository"]
+__all__ = ["Repository", "among"]
+
+
+def among(column: Any, name: str, *, postgres: bool) -> ColumnElement[bool]:
+    """``column IN :name`` for a statement built once, the values bound when it runs: on
+    PostgreSQL ``= ANY(:name)``, one array parameter however many values; elsewhere an
+    expanding ``IN``."""
+    if postgres:
+        condition: ColumnElement[bool] = column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return condition
+    expanding: ColumnElement[bool] = column.in_(bindparam(name, expanding=True))
+    return expanding
 
 
 class Repository:

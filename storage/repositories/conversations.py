@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, exists, func, or_, select, update
 
 from bridge.ports import ContactTally, ConversationKey, ConversationRecord, DueMark
 from storage.models import BusinessNumber, Contact, Conversation, UTCDateTime, WindowMark
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, among
 
 __all__ = ["SqlConversations"]
 
@@ -69,12 +70,30 @@ JOINED = (
 )
 
 
+#: Statements a message crosses, built once: building one cost more than running it.
+_BY_ID = JOINED.where(Conversation.id == bindparam("id"))
+_BY_THREAD = JOINED.where(
+    Conversation.slack_channel == bindparam("channel"),
+    Conversation.slack_thread_ts == bindparam("thread_ts"),
+)
+
+
+@functools.cache
+def _open_ids_statement(postgres: bool) -> Select[str, str | None, int]:
+    return (
+        select(Contact.contact_key, Contact.name, Conversation.id)
+        .join(Conversation, Conversation.contact_id == Contact.id)
+        .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
+        .where(
+            BusinessNumber.phone_number_id == bindparam("phone_number_id"),
+            among(Contact.contact_key, "keys", postgres=postgres),
+            Conversation.state == "open",
+        )
+    )
+
+
 class SqlConversations(Repository):
     _JOINED = JOINED
-
-    async def _one(self, *where: Any) -> ConversationRecord | None:
-        row = (await self._session.execute(self._JOINED.where(*where))).first()
-        return None if row is None else conversation_record(*row)
 
     async def get_or_create(
         self,
@@ -155,14 +174,8 @@ class SqlConversations(Repository):
         self, *, phone_number_id: str, contacts: Mapping[str, str | None]
     ) -> dict[str, int]:
         rows = await self._session.execute(
-            select(Contact.contact_key, Contact.name, Conversation.id)
-            .join(Conversation, Conversation.contact_id == Contact.id)
-            .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
-            .where(
-                BusinessNumber.phone_number_id == phone_number_id,
-                Contact.contact_key.in_(list(contacts)),
-                Conversation.state == "open",
-            )
+            _open_ids_statement(self._postgres),
+            {"phone_number_id": phone_number_id, "keys": list(contacts)},
         )
         return {
             key: conversation_id
@@ -171,12 +184,14 @@ class SqlConversations(Repository):
         }
 
     async def get(self, conversation_id: int) -> ConversationRecord | None:
-        return await self._one(Conversation.id == conversation_id)
+        row = (await self._session.execute(_BY_ID, {"id": conversation_id})).first()
+        return None if row is None else conversation_record(*row)
 
     async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None:
-        return await self._one(
-            Conversation.slack_channel == channel, Conversation.slack_thread_ts == thread_ts
-        )
+        row = (
+            await self._session.execute(_BY_THREAD, {"channel": channel, "thread_ts": thread_ts})
+        ).first()
+        return None if row is None else conversation_record(*row)
 
     async def set_thread(self, conversation_id: int, thread_ts: str) -> None:
         await self._session.execute(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Integer, Select, Table, Update, bindparam, func, insert, select, update
 
 from bridge.jobs import JobState
 from bridge.ports import DeadWebhook, FailureCount, InboxRow, NewWebhook
-from storage.models import InboxEntry
+from storage.models import InboxEntry, UTCDateTime
 from storage.notify import INBOX
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, among
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -46,6 +47,31 @@ _INSERT_ARRAYS: Final = (  # 'pending' is JobState.PENDING
     " SELECT b, r, 'pending', 0, r FROM unnest(%b::bytea[], %b::timestamptz[])"
     " WITH ORDINALITY AS t(b, r, n) ORDER BY n RETURNING id"
 )
+
+
+_NOW: Final = bindparam("now", type_=UTCDateTime())
+
+
+@functools.cache
+def _claim_statement(skip_locked: bool) -> Select[Any]:
+    """The oldest pending rows that are due; built once (so is each statement below that a
+    message crosses: building one cost more than running it)."""
+    query = (
+        select(_TABLE.c.id, _TABLE.c.body, _TABLE.c.attempts, _TABLE.c.received_at)
+        .where(_TABLE.c.state == _PENDING, _TABLE.c.not_before <= _NOW)
+        .order_by(_TABLE.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+@functools.cache
+def _done_statement(postgres: bool) -> Update:
+    return (
+        update(_TABLE)
+        .where(among(_TABLE.c.id, "ids", postgres=postgres))
+        .values(state=_DONE, processed_at=_NOW, attempts=_TABLE.c.attempts + 1)
+    )
 
 
 #: A dead webhook queued again: a fresh start (its last error stays, for the record).
@@ -98,16 +124,13 @@ class SqlInbox(Repository):
         return list((await self._session.execute(_INSERT_MANY, rows)).scalars().all())
 
     async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]:
-        query = (
-            select(InboxEntry)
-            .where(InboxEntry.state == _PENDING, InboxEntry.not_before <= now)
-            .order_by(InboxEntry.id)
-            .limit(limit)
+        rows = await self._session.execute(
+            _claim_statement(self._skip_locked), {"now": now, "limit": limit}
         )
-        if self._skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        rows = (await self._session.scalars(query)).all()
-        return [_row(r) for r in rows]
+        return [
+            InboxRow(id=r.id, body=r.body, attempts=r.attempts, received_at=r.received_at)
+            for r in rows
+        ]
 
     async def reclaim(self, row_id: int) -> InboxRow | None:
         query = select(InboxEntry).where(InboxEntry.id == row_id, InboxEntry.state == _PENDING)
@@ -125,9 +148,7 @@ class SqlInbox(Repository):
 
     async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None:
         await self._session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id.in_(list(row_ids)))
-            .values(state=_DONE, processed_at=now, attempts=InboxEntry.attempts + 1)
+            _done_statement(self._postgres), {"ids": list(row_ids), "now": now}
         )
 
     async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None:

@@ -13,7 +13,7 @@ import functools
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -43,7 +43,7 @@ from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
 from storage.models import InboxEntry, JobEntry, UTCDateTime
 from storage.notify import JOBS
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, among
 
 __all__ = ["SqlJobs", "micros"]
 
@@ -55,6 +55,39 @@ _INSERT_MANY = insert(cast(Table, JobEntry.__table__))
 
 
 _NOW = bindparam("now", type_=UTCDateTime())
+#: One job, its id returned (each statement a message crosses is built once: building one
+#: cost more than running it).
+_INSERT_ONE = insert(cast(Table, JobEntry.__table__)).returning(JobEntry.id)
+_MINE = (
+    JobEntry.id == bindparam("job_id"),
+    JobEntry.lease_token == bindparam("token"),
+    JobEntry.state == _PENDING,
+)
+#: Outcomes written only under the claim's lease (``_fenced`` for the rarer ones).
+_CORE: Final = {"synchronize_session": False}  # no ORM objects of these rows to refresh
+_CALL_STARTED = update(JobEntry).where(*_MINE).values(call_started=True).execution_options(**_CORE)
+_FINISH = (
+    update(JobEntry)
+    .where(*_MINE)
+    .values(state=_DONE, finished_at=_NOW, locked_until=None, lease_token=None)
+    .execution_options(**_CORE)
+)
+
+
+@functools.cache
+def _waiting_statement(postgres: bool) -> Select[Any]:
+    return (
+        select(JobEntry.conversation_id)
+        .where(
+            JobEntry.state == _PENDING,
+            among(JobEntry.conversation_id, "ids", postgres=postgres),
+            JobEntry.job_type == bindparam("job_type"),
+            or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
+        )
+        .distinct()
+    )
+
+
 #: PostgreSQL: many jobs from one JSON array of rows (``enqueue_many``): one short statement
 #: and one parameter however many jobs, which psycopg neither parses nor quotes anew, and
 #: each row read once, into the table's own row type.
@@ -238,8 +271,7 @@ class SqlJobs(Repository):
         self._work_stored(JOBS)
         row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
         row["collapse_key"] = collapse_key
-        statement = insert(JobEntry).values(row).returning(JobEntry.id)
-        return int((await self._session.scalars(statement)).one())
+        return int((await self._session.execute(_INSERT_ONE, row)).scalar_one())
 
     async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
         if not jobs:
@@ -278,14 +310,8 @@ class SqlJobs(Repository):
         if not conversation_ids:
             return set()
         rows = await self._session.scalars(
-            select(JobEntry.conversation_id)
-            .where(
-                JobEntry.state == _PENDING,
-                self._among(JobEntry.conversation_id, conversation_ids),
-                JobEntry.job_type == job_type.TYPE,
-                or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
-            )
-            .distinct()
+            _waiting_statement(self._postgres),
+            {"ids": list(conversation_ids), "job_type": job_type.TYPE, "now": now},
         )
         return {int(c) for c in rows if c is not None}
 
@@ -425,12 +451,14 @@ class SqlJobs(Repository):
         return await self._fenced(job_id, token, locked_until=until)
 
     async def mark_call_started(self, job_id: int, token: str) -> bool:
-        return await self._fenced(job_id, token, call_started=True)
+        result = await self._session.execute(_CALL_STARTED, {"job_id": job_id, "token": token})
+        return self._changed(result)
 
     async def finish(self, job_id: int, token: str, *, now: datetime) -> bool:
-        return await self._fenced(
-            job_id, token, state=_DONE, finished_at=now, locked_until=None, lease_token=None
+        result = await self._session.execute(
+            _FINISH, {"job_id": job_id, "token": token, "now": now}
         )
+        return self._changed(result)
 
     async def retry(
         self,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import ConversationRecord, MessageRecord, MessageStats, NewMessage
@@ -33,7 +36,8 @@ _RECORD_DELIVERY = (
 )
 
 
-def _record(message: Message) -> MessageRecord:
+def _record(message: Any) -> MessageRecord:
+    """A record from an ORM row or a Core row of the table (the same names)."""
     return MessageRecord(
         id=message.id,
         conversation_id=message.conversation_id,
@@ -70,40 +74,86 @@ def _still_queued(row: Message) -> bool:
     )
 
 
+_C = _TABLE.c
+#: Statements a message crosses, built once: building one cost more than running it.
+_WITH_CONVERSATION: Final = (
+    JOINED.add_columns(Message)
+    .join(Message, Message.conversation_id == Conversation.id)
+    .where(Message.id == bindparam("message_id"), Conversation.id == bindparam("conversation_id"))
+    .execution_options(populate_existing=True)
+)
+_LATEST_INBOUND: Final = (
+    select(_TABLE)
+    .where(
+        _C.conversation_id == bindparam("cid"),
+        _C.direction == Direction.INBOUND.value,
+        _C.wamid.is_not(None),
+    )
+    .order_by(_C.created_at.desc(), _C.id.desc())
+    .limit(1)
+)
+_PARTS_OF_REPLY: Final = (
+    select(_TABLE)
+    .where(
+        _C.conversation_id == bindparam("cid"),
+        _C.direction == Direction.OUTBOUND.value,
+        _C.slack_ts == bindparam("slack_ts"),
+    )
+    .order_by(_C.id)
+)
+_SET_SLACK_TS: Final = (
+    update(_TABLE).where(_C.id == bindparam("message_id")).values(slack_ts=bindparam("new_ts"))
+)
+#: Frozen for its send only if still queued; the time of the first try is kept.
+_BEGIN_SEND: Final = (
+    update(_TABLE)
+    .where(
+        _C.id == bindparam("message_id"),
+        _C.status == MessageStatus.PENDING.value,
+        _C.wamid.is_(None),
+    )
+    .values(send_started_at=func.coalesce(_C.send_started_at, bindparam("at", type_=UTCDateTime())))
+    .returning(*_TABLE.c)
+)
+
+
+@functools.cache
+def _insert_statement(postgres: bool, *, returning: str) -> Any:
+    """An INSERT that skips a message stored before (its wamid or idempotency key): returning
+    the whole row, or each new row's wamid and id."""
+    statement = (pg_insert if postgres else sqlite_insert)(_TABLE).on_conflict_do_nothing()
+    if returning == "row":
+        return statement.returning(*_TABLE.c)
+    return statement.returning(_C.wamid, _C.id)
+
+
 class SqlMessages(Repository):
     async def add(self, message: NewMessage) -> MessageRecord | None:
         # One statement: the unique wamid and idempotency key decide, even between processes,
         # and a duplicate simply inserts nothing.
-        statement = (
-            self._insert(Message)
-            .values(
-                conversation_id=message.conversation_id,
-                direction=message.direction.value,
-                sender_type=message.sender_type.value,
-                slack_user=message.slack_user,
-                message_type=message.message_type,
-                content=message.content,
-                status=message.status.value,
-                wamid=message.wamid,
-                slack_ts=message.slack_ts,
-                idempotency_key=message.idempotency_key,
-                shown_stages=[],
-                created_at=message.created_at,
-            )
-            .on_conflict_do_nothing()
-            .returning(Message)
-        )
-        row = (await self._session.scalars(statement)).one_or_none()
+        values: dict[str, Any] = {
+            "conversation_id": message.conversation_id,
+            "direction": message.direction.value,
+            "sender_type": message.sender_type.value,
+            "slack_user": message.slack_user,
+            "message_type": message.message_type,
+            "content": message.content,
+            "status": message.status.value,
+            "wamid": message.wamid,
+            "slack_ts": message.slack_ts,
+            "idempotency_key": message.idempotency_key,
+            "shown_stages": [],
+            "created_at": message.created_at,
+        }
+        statement = _insert_statement(self._postgres, returning="row")
+        row = (await self._session.execute(statement, values)).one_or_none()
         return None if row is None else _record(row)
 
     async def add_inbound(self, messages: Sequence[NewMessage]) -> dict[str, int]:
         if not messages:
             return {}
-        table = cast(Table, Message.__table__)
         # A Core statement over a list of rows: compiled once, sent as one multi-row INSERT.
-        statement = (
-            self._insert(table).on_conflict_do_nothing().returning(table.c.wamid, table.c.id)
-        )
+        statement = _insert_statement(self._postgres, returning="wamid")
         rows: list[dict[str, Any]] = [
             {
                 "conversation_id": m.conversation_id,
@@ -131,13 +181,11 @@ class SqlMessages(Repository):
     async def with_conversation(
         self, message_id: int, conversation_id: int
     ) -> tuple[MessageRecord, ConversationRecord] | None:
-        statement = (
-            JOINED.add_columns(Message)
-            .join(Message, Message.conversation_id == Conversation.id)
-            .where(Message.id == message_id, Conversation.id == conversation_id)
-            .execution_options(populate_existing=True)
-        )
-        row = (await self._session.execute(statement)).first()
+        row = (
+            await self._session.execute(
+                _WITH_CONVERSATION, {"message_id": message_id, "conversation_id": conversation_id}
+            )
+        ).first()
         if row is None:
             return None
         conversation, number, contact, message = row
@@ -171,16 +219,7 @@ class SqlMessages(Repository):
         return {str(row.wamid): _record(row) for row in rows}
 
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
-        row = await self._session.scalar(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == Direction.INBOUND.value,
-                Message.wamid.is_not(None),
-            )
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(1)
-        )
+        row = (await self._session.execute(_LATEST_INBOUND, {"cid": conversation_id})).first()
         return None if row is None else _record(row)
 
     async def inbound_by_slack_ts(
@@ -272,14 +311,8 @@ class SqlMessages(Repository):
         )
 
     async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
-        rows = await self._session.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == Direction.OUTBOUND.value,
-                Message.slack_ts == slack_ts,
-            )
-            .order_by(Message.id)
+        rows = await self._session.execute(
+            _PARTS_OF_REPLY, {"cid": conversation_id, "slack_ts": slack_ts}
         )
         return [_record(row) for row in rows]
 
@@ -289,7 +322,7 @@ class SqlMessages(Repository):
         )
 
     async def set_slack_ts(self, message_id: int, slack_ts: str) -> None:
-        await self._set(message_id, slack_ts=slack_ts)
+        await self._session.execute(_SET_SLACK_TS, {"message_id": message_id, "new_ts": slack_ts})
 
     async def mark_sent(self, message_id: int, *, wamid: str, at: datetime) -> None:
         # A status webhook cannot have moved it yet (it did not know the wamid), and a replayed
@@ -404,21 +437,9 @@ class SqlMessages(Repository):
     async def begin_send(self, message_id: int, *, at: datetime) -> MessageRecord | None:
         """The message as it will be sent, frozen from now on: an edit or a delete after this
         comes too late. None if it is no longer queued (deleted, or sent already)."""
-        row = await self._session.scalar(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                Message.status == MessageStatus.PENDING.value,
-                Message.wamid.is_(None),
-            )
-            .values(
-                send_started_at=func.coalesce(
-                    Message.send_started_at, bindparam("at", at, type_=UTCDateTime())
-                )
-            )
-            .returning(Message)
-            .execution_options(populate_existing=True, synchronize_session=False)
-        )
+        row = (
+            await self._session.execute(_BEGIN_SEND, {"message_id": message_id, "at": at})
+        ).first()
         return None if row is None else _record(row)
 
     async def _locked(self, message_id: int) -> Message | None:
