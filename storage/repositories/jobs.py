@@ -16,14 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
-    BigInteger,
     Integer,
     Select,
     Table,
     and_,
-    any_,
     bindparam,
     case,
     func,
@@ -32,16 +29,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
-    union_all,
+    text,
     update,
 )
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import TextualSelect
 
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
-from storage.models import InboxEntry, JobEntry, UTCDateTime
+from storage.models import JobEntry, UTCDateTime
 from storage.notify import JOBS
 from storage.repositories.base import Repository, among
 
@@ -121,61 +116,6 @@ _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
 )
 
 
-def _pick(lane: str, skip_locked: bool) -> Select[int]:
-    """The ids a claim takes from one lane, oldest first, up to ``limit_<lane>``.
-
-    Both conditions are written so that no plan can read more than it must, whatever the
-    planner knows: as ``NOT EXISTS``, PostgreSQL could turn the first into an anti-join that
-    compares every pending job with every other (11 s at 6,000 pending jobs, before a new
-    table's first statistics); as a scalar subquery it is one index probe per candidate. The
-    second is one value for the whole statement."""
-    earlier = aliased(JobEntry)
-    # The earliest webhook still to be read (rows that failed once wait for their retry and
-    # hold up nothing).
-    first_unread = (
-        select(func.min(InboxEntry.id))
-        .where(InboxEntry.state == _PENDING, InboxEntry.attempts == 0)
-        .scalar_subquery()
-    )
-    query = (
-        select(JobEntry.id)
-        .where(
-            JobEntry.state == _PENDING,
-            JobEntry.lane == lane,
-            JobEntry.not_before <= _NOW,
-            or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
-            # No earlier blocking job of its conversation and lane still pending. A job of no
-            # conversation (account news) matches no other: NULL = NULL is never true, on
-            # SQLite as on PostgreSQL, so it waits for nothing.
-            select(literal(1))
-            .where(
-                earlier.state == _PENDING,
-                earlier.conversation_id == JobEntry.conversation_id,
-                earlier.lane == JobEntry.lane,
-                earlier.blocking.is_(True),
-                tuple_(earlier.seq, earlier.arrival, earlier.id)
-                < tuple_(JobEntry.seq, JobEntry.arrival, JobEntry.id),
-            )
-            .limit(1)
-            .scalar_subquery()
-            .is_(None),
-            # Work caused by a webhook waits for the webhooks stored before it that are
-            # still being read: with several workers, an earlier message of the same
-            # customer may be in one of them, its job not queued yet. A job caused by no
-            # webhook (arrival below one webhook's span) waits for none.
-            JobEntry.arrival
-            < func.coalesce(
-                first_unread * ARRIVALS_PER_WEBHOOK + ARRIVALS_PER_WEBHOOK, JobEntry.arrival + 1
-            ),
-        )
-        .order_by(JobEntry.id)
-        .limit(bindparam(f"limit_{lane}", type_=Integer()))
-    )
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True, of=JobEntry)
-    return query
-
-
 _CLAIMED = (
     JobEntry.id,
     JobEntry.uid,
@@ -190,30 +130,76 @@ _CLAIMED = (
 )
 
 
+#: One lane's share of a claim: its due jobs, oldest first, up to ``limit_<lane>``.
+#:
+#: Both conditions are written so that no plan can read more than it must, whatever the
+#: planner knows: as ``NOT EXISTS``, PostgreSQL could turn the first into an anti-join that
+#: compares every pending job with every other (11 s at 6,000 pending jobs, before a new
+#: table's first statistics); as a scalar subquery it is one index probe per candidate. A job
+#: of no conversation (account news) matches no other: NULL = NULL is never true, on SQLite
+#: as on PostgreSQL, so it waits for nothing.
+#:
+#: The second makes work caused by a webhook wait for the webhooks stored before it that are
+#: still being read: with several workers, an earlier message of the same customer may be in
+#: one of them, its job not queued yet (rows that failed once wait for their retry and hold
+#: up nothing). A job caused by no webhook (arrival below one webhook's span) waits for none.
+#: The earliest unread webhook is one value for the whole statement.
+_PICK: Final = """
+    SELECT jobs.id FROM jobs
+    WHERE jobs.state = 'pending' AND jobs.lane = '{lane}'
+      AND jobs.not_before <= :now
+      AND (jobs.locked_until IS NULL OR jobs.locked_until < :now)
+      AND (SELECT 1 FROM jobs AS earlier
+           WHERE earlier.state = 'pending'
+             AND earlier.conversation_id = jobs.conversation_id
+             AND earlier.lane = jobs.lane
+             AND earlier.blocking = TRUE
+             AND (earlier.seq, earlier.arrival, earlier.id) < (jobs.seq, jobs.arrival, jobs.id)
+           LIMIT 1) IS NULL
+      AND jobs.arrival < coalesce(
+            (SELECT min(webhook_inbox.id) FROM webhook_inbox
+             WHERE webhook_inbox.state = 'pending' AND webhook_inbox.attempts = 0)
+            * {per_webhook} + {per_webhook},
+            jobs.arrival + 1)
+    ORDER BY jobs.id
+    LIMIT :limit_{lane}{lock}"""
+
+
+def _pick_sql(lane: Lane, lock: str) -> str:
+    pick = _PICK.format(lane=lane.value, per_webhook=ARRIVALS_PER_WEBHOOK, lock=lock)
+    return f"SELECT id FROM ({pick}) AS pick_{lane.value}"  # noqa: S608
+
+
 @functools.cache
-def _claim_statement(lanes: tuple[str, ...], skip_locked: bool) -> Any:
-    """The claim as one statement for these lanes, built once (building it cost more than
-    running it): each lane's ids picked up to its own limit, leased, and returned as leased
-    (``attempts`` already counts this try)."""
-    picks = [_pick(lane, skip_locked).subquery(f"pick_{lane}") for lane in lanes]
-    ids = union_all(*(select(pick.c.id) for pick in picks)).subquery("picked")
-    if skip_locked:
-        # PostgreSQL: the ids as one array, so the rows are found by their key whatever
-        # the planner knows (as IN, it may join against a scan of the whole table).
-        array = select(func.array_agg(ids.c.id)).scalar_subquery()
-        chosen = JobEntry.id == any_(sql_cast(array, ARRAY(BigInteger())))
+def _claim_statement(lanes: tuple[str, ...], postgres: bool) -> TextualSelect:
+    """The claim as one statement for these lanes, written out once: each lane's ids picked up
+    to its own limit, leased, and returned as leased (``attempts`` already counts this try).
+    As text: SQLAlchemy spent more on this statement's cache key, on every run, than the
+    database spent running it. The states are literals, so a plan may use partial indexes."""
+    # Only our own constants are written into the text (the lanes are Lane values); every
+    # value that varies is a bound parameter.
+    lock = " FOR UPDATE OF jobs SKIP LOCKED" if postgres else ""
+    picks = " UNION ALL ".join(_pick_sql(Lane(lane), lock) for lane in lanes)
+    if postgres:
+        # The ids as one array, so the rows are found by their key whatever the planner
+        # knows (as IN, it may join against a scan of the whole table).
+        ids = f"(SELECT array_agg(id) FROM ({picks}) AS picked)"  # noqa: S608
+        chosen = f"jobs.id = ANY(CAST({ids} AS BIGINT[]))"
     else:
-        chosen = JobEntry.id.in_(select(ids.c.id))
+        chosen = f"jobs.id IN ({picks})"
     return (
-        update(JobEntry)
-        .where(chosen)
-        .values(
-            lease_token=bindparam("token"),
-            locked_until=bindparam("until", type_=UTCDateTime()),
-            attempts=JobEntry.attempts + 1,
+        text(
+            "UPDATE jobs SET attempts = jobs.attempts + 1, lease_token = :token,"  # noqa: S608
+            f" locked_until = :until WHERE {chosen}"
+            " RETURNING jobs.id, jobs.uid, jobs.conversation_id, jobs.lane, jobs.job_type,"
+            " jobs.payload, jobs.attempts, jobs.created_at, jobs.failing_since, jobs.call_started"
         )
-        .returning(*_CLAIMED)
-        .execution_options(synchronize_session=False)
+        .bindparams(
+            bindparam("now", type_=UTCDateTime()),
+            bindparam("until", type_=UTCDateTime()),
+            *(bindparam(f"limit_{lane}", type_=Integer()) for lane in lanes),
+        )
+        .columns(*(column for column in _CLAIMED))
     )
 
 
@@ -416,7 +402,7 @@ class SqlJobs(Repository):
         token = uuid.uuid4().hex
         params: dict[str, Any] = {"now": now, "token": token, "until": now + lease}
         params.update({f"limit_{lane}": limit for lane, limit in wanted.items()})
-        statement = _claim_statement(tuple(sorted(wanted)), self._skip_locked)
+        statement = _claim_statement(tuple(sorted(wanted)), self._postgres)
         rows = (await self._session.execute(statement, params)).all()
         return [
             ClaimedJob(
