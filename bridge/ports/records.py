@@ -143,6 +143,8 @@ class QueuedJob:
     arrival: int = 0
     #: As ``enqueue_collapsed``'s key (the caller has checked that none waits).
     collapse_key: str | None = None
+    #: Not due before this (None: due now).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,7 @@ from bridge.jobs import MarkRead, SendReply
 from bridge.ports import (
     Clock,
     NewMessage,
+    QueuedJob,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -319,6 +320,7 @@ class Replies:
         if reply_to is not None:
             items[0][1]["reply_to"] = reply_to
         message_ids: list[int] = []
+        sends: list[QueuedJob] = []
         for number, (message_type, content) in enumerate(items, start=1):
             key = f"{REPLY_KEY_PREFIX}{channel}:{slack_ts}" + (f"#{number}" if number > 1 else "")
             message = await uow.messages.add(
@@ -338,23 +340,26 @@ class Replies:
             if message is None:  # this Slack message was taken before (an event sent twice)
                 return ReplyResult(outcome=ReplyOutcome.DUPLICATE, conversation_id=conversation_id)
             message_ids.append(message.id)
-            await uow.jobs.enqueue(
-                SendReply(conversation_id=conversation_id, message_id=message.id),
-                now=now,
-                seq=posted_at,
-                arrival=number,
-                not_before=now + wait,
+            sends.append(
+                QueuedJob(
+                    job=SendReply(conversation_id=conversation_id, message_id=message.id),
+                    seq=posted_at,
+                    arrival=number,
+                    not_before=now + wait,
+                )
             )
         latest = await uow.messages.latest_inbound(conversation_id)
         if latest is not None and latest.wamid is not None:
             # Behind the sends in the same lane: the customer sees "read" as the answer comes.
-            await uow.jobs.enqueue(
-                MarkRead(conversation_id=conversation_id, wamid=latest.wamid),
-                now=now,
-                seq=posted_at,
-                arrival=len(items) + 1,
-                not_before=now + wait,
+            sends.append(
+                QueuedJob(
+                    job=MarkRead(conversation_id=conversation_id, wamid=latest.wamid),
+                    seq=posted_at,
+                    arrival=len(items) + 1,
+                    not_before=now + wait,
+                )
             )
+        await uow.jobs.enqueue_many(sends, now=now)
         if len(parts) > 1:
             notice = Notice(kind=NoticeKind.REPLY_SPLIT, parts=len(parts), reply_ts=slack_ts)
             await queue_notice(uow, conversation_id, notice, now=now)

@@ -90,7 +90,7 @@ _ROWS = func.json_populate_recordset(
     literal_column("NULL::jobs"), bindparam("rows", type_=JSON())
 ).table_valued(
     *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq", "arrival"),
-    "collapse_key",
+    *("collapse_key", "not_before"),
     with_ordinality="ordinality",
 )
 _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
@@ -109,7 +109,7 @@ _INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
         ),
         literal(_PENDING),
         literal(0),
-        _NOW,
+        func.coalesce(_ROWS.c.not_before, _NOW),
         literal(False),
         _NOW,
     ).order_by(_ROWS.c.ordinality),
@@ -276,13 +276,14 @@ class SqlJobs(Repository):
                     "seq": micros(q.seq),
                     "arrival": q.arrival,
                     "collapse_key": q.collapse_key,
+                    "not_before": q.not_before.isoformat() if q.not_before else None,
                 }
                 for q in jobs
             ]
             await self._session.execute(_INSERT_FROM_JSON, {"rows": rows, "now": now})
             return
         rows = [
-            self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=now)
+            self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=q.not_before or now)
             | {"collapse_key": q.collapse_key}
             for q in jobs
         ]
