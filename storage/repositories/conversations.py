@@ -93,8 +93,6 @@ def _open_ids_statement(postgres: bool) -> Select[str, str | None, int]:
 
 
 class SqlConversations(Repository):
-    _JOINED = JOINED
-
     async def get_or_create(
         self,
         *,
@@ -248,7 +246,7 @@ class SqlConversations(Repository):
         resumes behind that conversation's place (keyset: rows added meanwhile never shift
         a page)."""
         C = Conversation  # noqa: N806 - a short alias keeps the statement readable
-        query = self._JOINED
+        query = JOINED
         if after is not None:
             if after.last_message_at is None:
                 query = query.where(C.last_message_at.is_(None), C.id < after.id)

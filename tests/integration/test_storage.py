@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
 
+import storage.db
 from bridge.domain import AccountEventKind, Direction, MessageStatus, OperatorNotice, SenderType
 from bridge.jobs import (
     Job,
@@ -339,3 +341,25 @@ async def test_a_claims_plan_never_pairs_pending_jobs_with_each_other(
         )
     assert "SubPlan" in plan
     assert "Anti Join" not in plan and "Semi Join" not in plan
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="a server that drops connections")
+async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections are pinged only after sitting idle (not on every checkout, which cost a
+    round trip per unit of work); one the server dropped meanwhile is replaced, and the
+    statement after the pause never sees the error."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # The server drops it (a restart, an idle timeout), from outside the pool.
+        dsn = make_url(database_url).set(drivername="postgresql")
+        with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        monkeypatch.setattr(storage.db, "PING_AFTER", 0.0)  # as if idle for long
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
