@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import tempfile
@@ -142,6 +143,33 @@ async def _fill(url: str, count: int, closed: int, now: datetime) -> float:
     return time.perf_counter() - started
 
 
+async def _backends(engine: Any) -> list[int]:
+    """PostgreSQL on this machine: the server processes serving the bench's connections,
+    whose CPU time is read from ``/proc`` (wall time on shared cores is noisy; CPU time much
+    less so). Empty elsewhere."""
+    if engine.dialect.name != "postgresql":
+        return []
+    async with engine.connect() as connection:
+        pids = (
+            await connection.exec_driver_sql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        ).scalars()
+        return list(pids)
+
+
+def _cpu(pids: list[int]) -> float:
+    """Seconds of CPU the processes ``pids`` used so far (user and system)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # not on this machine
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class TemplatesAtMeta:
     """Meta's side of a template sync: a few approved templates in a few languages."""
 
@@ -182,16 +210,20 @@ async def _scans(url: str, now: datetime, repeats: int, intervals: list[int]) ->
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.exec_driver_sql("VACUUM ANALYZE window_marks, jobs")
+    backends = await _backends(engine)
     steadies: dict[int, dict[str, Any]] = {}
     for interval in intervals:  # each one's scans continue where the last one's stopped
         steady: list[float] = []
         idle: list[float] = []
+        cpu_client = cpu_server = 0.0
         warned = closed = 0
         for _ in range(repeats):
             clock.current += timedelta(seconds=interval)
-            started = time.perf_counter()
+            started, client, server = time.perf_counter(), time.process_time(), _cpu(backends)
             result = await watch.scan()
             steady.append(time.perf_counter() - started)
+            cpu_client += time.process_time() - client
+            cpu_server += _cpu(backends) - server
             warned, closed = warned + result.warned, closed + result.closed
             started = time.perf_counter()
             await watch.scan()
@@ -201,6 +233,8 @@ async def _scans(url: str, now: datetime, repeats: int, intervals: list[int]) ->
             "steady_closed": closed // repeats,
             "steady_ms": statistics.median(steady) * 1000,
             "idle_ms": statistics.median(idle) * 1000,
+            "cpu_client_ms": cpu_client / repeats * 1000,
+            "cpu_server_ms": cpu_server / repeats * 1000 if backends else None,
             "steady_all": " ".join(f"{s * 1000:.0f}" for s in steady),
             "idle_all": " ".join(f"{s * 1000:.0f}" for s in idle),
         }
@@ -250,6 +284,12 @@ def main() -> None:
         print(
             f"every {interval} s: steady scans, ms: {figures['steady_all']}; "
             f"idle scans, ms: {figures['idle_all']}"
+        )
+        server = figures["cpu_server_ms"]
+        print(
+            f"every {interval} s: CPU per steady scan, ms: bench process "
+            f"{figures['cpu_client_ms']:.0f}"
+            + (f", database server {server:.0f}" if server is not None else "")
         )
     print(f"first scan of a process started since (nothing new): {result['restart_ms']:.0f} ms")
     print(

@@ -139,7 +139,8 @@ class ShowWindow:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PostNotice:
-    """Tell the agents something in the thread."""
+    """Tell the agents something in the thread; with ``show_window``, first show the window
+    on the thread's parent as ``ShowWindow`` does (a window warning: one job, not two)."""
 
     TYPE: ClassVar[str] = "post_notice"
     LANE: ClassVar[Lane] = Lane.SLACK
@@ -147,6 +148,7 @@ class PostNotice:
 
     conversation_id: int
     notice: Notice
+    show_window: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -111,13 +111,6 @@ class ConversationRepository(Protocol):
         """How many windows are open at ``now``, and how many of them close ``within``."""
         ...
 
-    async def windows_unmarked(
-        self, *, after: datetime, until: datetime, mark_seconds: int
-    ) -> list[DueMark]:
-        """The windows ending in ``(after, until]`` whose mark ``mark_seconds`` is not
-        recorded yet, earliest end first."""
-        ...
-
     async def contact_ids(self, conversation_ids: Collection[int]) -> dict[int, str]:
         """The contact (wa_id or user id) of each of these conversations, by conversation."""
         ...
@@ -457,9 +450,12 @@ class ScheduleRepository(Protocol):
         """Record that a window reached a mark; True only for the first to record it."""
         ...
 
-    async def reach_marks(self, marks: Collection[DueMark], *, now: datetime) -> set[DueMark]:
-        """Record that these windows reached these marks, in one statement; the marks this
-        call recorded first (those another process recorded already are left out)."""
+    async def mark_windows(
+        self, *, after: datetime, until: datetime, mark_seconds: int, now: datetime, limit: int
+    ) -> list[DueMark]:
+        """Record the mark ``mark_seconds`` of the windows ending in ``(after, until]`` that
+        have not reached it yet, ``limit`` at most, earliest end first; the marks this call
+        recorded (another process's, recorded meanwhile, are left out)."""
         ...
 
     async def claim_run(self, job: str, *, slot: int, now: datetime) -> bool:

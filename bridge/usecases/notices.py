@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bridge.domain import Notice, NoticeKind
+from bridge.domain import FailureKind, Notice, NoticeKind
+from bridge.errors import ExternalError
 from bridge.jobs import JobContext, JobHandler, PostNotice
 from bridge.ports import ChatSurface, UnitOfWork, UnitOfWorkFactory
 from bridge.usecases.counts import WARNINGS_POSTED
 from bridge.usecases.records import load_threaded_conversation
-from bridge.usecases.threads import recheck_since
+from bridge.usecases.threads import contact_view, recheck_since
 
 __all__ = ["PostNoticeHandler", "queue_notice"]
 
@@ -31,6 +32,24 @@ class PostNoticeHandler(JobHandler[PostNotice]):
 
     async def run(self, job: PostNotice, ctx: JobContext) -> None:
         conversation, thread_ts = await load_threaded_conversation(self._uow, job.conversation_id)
+        if job.show_window:
+            # First, so that a retry after the post never leaves the parent stale. Repeated
+            # by a retry, it costs an update that changes nothing.
+            try:
+                await self._chat.show_window(
+                    channel=conversation.slack_channel,
+                    thread_ts=thread_ts,
+                    contact=contact_view(conversation),
+                )
+            except ExternalError as error:
+                if error.kind != FailureKind.PERMANENT:
+                    raise
+                # A parent Slack will not update (deleted, say) must not keep the warning
+                # from the thread.
+                log.warning(
+                    "thread parent not updated",
+                    extra={"conversation_id": conversation.id, "reason": error.reason},
+                )
         await self._chat.post_notice(
             channel=conversation.slack_channel,
             thread_ts=thread_ts,

@@ -18,7 +18,7 @@ from typing import Final
 from bridge.domain import Notice, NoticeKind
 from bridge.domain.contacts import language_of
 from bridge.jobs import Job, JobContext, JobHandler, PostNotice, ShowWindow
-from bridge.ports import ChatSurface, Clock, DueMark, QueuedJob, UnitOfWorkFactory
+from bridge.ports import ChatSurface, Clock, QueuedJob, UnitOfWorkFactory
 from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.templates import Templates, rank_templates
 from bridge.usecases.threads import contact_view
@@ -37,6 +37,14 @@ SUGGESTIONS: Final = 3
 #: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
 #: open windows is one, and none holds SQLite's one writer for long.
 BATCH: Final = 2500
+
+
+#: The templates to suggest to a contact (by contact id).
+_Suggest = Callable[[str], tuple[str, ...]]
+
+
+def _no_suggestions(contact_id: str) -> tuple[str, ...]:
+    return ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,35 +100,38 @@ class WindowWatch:
 
     async def scan(self) -> ScanResult:
         now = self._clock.now()
-        due: list[DueMark] = []
-        async with self._uow() as uow:
-            # Each window speaks at the nearest mark it has reached (after an outage, several
-            # may have passed at once): mark m covers the windows ending in (previous mark, m].
-            previous = timedelta(0)
-            for mark in self._marks:
-                due += await uow.conversations.windows_unmarked(
-                    after=now + previous,
-                    until=now + mark,
-                    mark_seconds=int(mark.total_seconds()),
-                )
-                previous = mark
-            due += await uow.conversations.windows_unmarked(
-                after=self._closes_after(now), until=now, mark_seconds=0
-            )
-        suggest = await self._suggester() if any(m.mark_seconds for m in due) else None
+        # Each window speaks at the nearest mark it has reached (after an outage, several
+        # may have passed at once): mark m covers the windows ending in (previous mark, m].
+        ranges: list[tuple[datetime, datetime, int]] = []
+        previous = timedelta(0)
+        for mark in self._marks:
+            ranges.append((now + previous, now + mark, int(mark.total_seconds())))
+            previous = mark
+        ranges.append((self._closes_after(now), now, 0))
+        suggest: _Suggest | None = None
         warned = closed = 0
-        for start in range(0, len(due), BATCH):
-            w, c = await self._record(due[start : start + BATCH], now, suggest)
-            warned, closed = warned + w, closed + c
+        for after, until, mark_seconds in ranges:
+            while True:
+                if mark_seconds and suggest is None:
+                    suggest = await self._suggester()
+                recorded, full = await self._record(
+                    after, until, mark_seconds, now, suggest or _no_suggestions
+                )
+                if mark_seconds:
+                    warned += recorded
+                else:
+                    closed += recorded
+                if not full:
+                    break
         self._scanned_at = now
         if warned or closed:
             self._on_queued(0)
             log.info("windows scanned", extra={"warned": warned, "closed": closed})
         return ScanResult(warned=warned, closed=closed)
 
-    async def _suggester(self) -> Callable[[str], tuple[str, ...]] | None:
+    async def _suggester(self) -> _Suggest:
         if self._templates is None:
-            return None
+            return _no_suggestions
         usable = await self._templates.usable()
         usage = await self._templates.usage()
 
@@ -133,50 +144,60 @@ class WindowWatch:
 
     async def _record(
         self,
-        marks: Sequence[DueMark],
+        after: datetime,
+        until: datetime,
+        mark_seconds: int,
         now: datetime,
-        suggest: Callable[[str], tuple[str, ...]] | None,
-    ) -> tuple[int, int]:
-        """In one transaction: the marks no other process recorded first, a warning for each
-        of those before the close, and the parent's update for each window (unless one
-        waits already). How many warnings and closes were queued."""
+        suggest: _Suggest,
+    ) -> tuple[int, bool]:
+        """In one transaction: the mark of up to ``BATCH`` windows ending in ``(after,
+        until]`` that no process recorded yet, and for each a warning that first updates the
+        parent or, at the close, the parent's update. How many marks this recorded, and
+        whether the batch was full (more may wait).
+
+        No update already waiting is looked for: a customer message queues one, but also
+        moves its window's end a day away, out of every mark's range; only a Slack lane hours
+        behind could leave one waiting here, and a second update costs a call, not a wrong
+        parent. (Looking cost a tenth of the scan.)"""
         async with self._uow() as uow:
-            reached = await uow.schedule.reach_marks(marks, now=now)
-            if not reached:
-                return 0, 0
-            mine = [m for m in marks if m in reached]  # in the scan's order
-            warnings = [m for m in mine if m.mark_seconds]
-            contacts = (
-                await uow.conversations.contact_ids([m.conversation_id for m in warnings])
-                if suggest is not None and warnings
-                else {}
+            mine = await uow.schedule.mark_windows(
+                after=after, until=until, mark_seconds=mark_seconds, now=now, limit=BATCH
             )
-            shown = await uow.jobs.waiting(ShowWindow, {m.conversation_id for m in mine}, now=now)
-            jobs: list[Job] = [
-                PostNotice(
-                    conversation_id=m.conversation_id,
-                    notice=Notice(
-                        kind=NoticeKind.WINDOW_WARNING,
-                        window_expires_at=m.window_expires_at,
-                        suggestions=(
-                            suggest(contacts[m.conversation_id])
-                            if suggest is not None and m.conversation_id in contacts
-                            else ()
-                        ),
-                    ),
+            if not mine:
+                return 0, False
+            ids = [m.conversation_id for m in mine]
+            jobs: list[Job]
+            if mark_seconds:
+                contacts = (
+                    await uow.conversations.contact_ids(ids)
+                    if suggest is not _no_suggestions
+                    else {}
                 )
-                for m in warnings
-            ]
-            jobs += [
-                ShowWindow(conversation_id=m.conversation_id)
-                for m in mine
-                if m.conversation_id not in shown
-            ]
+                jobs = [
+                    # A warning shows the window on the parent itself.
+                    PostNotice(
+                        conversation_id=m.conversation_id,
+                        show_window=True,
+                        notice=Notice(
+                            kind=NoticeKind.WINDOW_WARNING,
+                            window_expires_at=m.window_expires_at,
+                            suggestions=(
+                                suggest(contacts[m.conversation_id])
+                                if m.conversation_id in contacts
+                                else ()
+                            ),
+                        ),
+                    )
+                    for m in mine
+                ]
+            else:
+                jobs = [ShowWindow(conversation_id=c) for c in ids]
             await uow.jobs.enqueue_many([QueuedJob(job=job, seq=now) for job in jobs], now=now)
             await uow.commit()
-        for m in warnings:
-            log.debug(
-                "window warning queued",
-                extra={"conversation_id": m.conversation_id, "mark_seconds": m.mark_seconds},
-            )
-        return len(warnings), len(mine) - len(warnings)
+        if mark_seconds and log.isEnabledFor(logging.DEBUG):
+            for m in mine:
+                log.debug(
+                    "window warning queued",
+                    extra={"conversation_id": m.conversation_id, "mark_seconds": mark_seconds},
+                )
+        return len(mine), len(mine) == BATCH

@@ -8,10 +8,10 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, update
 
-from bridge.ports import ContactTally, ConversationKey, ConversationRecord, DueMark
-from storage.models import BusinessNumber, Contact, Conversation, UTCDateTime, WindowMark
+from bridge.ports import ContactTally, ConversationKey, ConversationRecord
+from storage.models import BusinessNumber, Contact, Conversation, UTCDateTime
 from storage.repositories.base import Repository, among
 
 __all__ = ["SqlConversations"]
@@ -296,37 +296,6 @@ class SqlConversations(Repository):
             )
         ).one()
         return int(row[0]), int(row[1])
-
-    async def windows_unmarked(
-        self, *, after: datetime, until: datetime, mark_seconds: int
-    ) -> list[DueMark]:
-        """The windows ending in ``(after, until]`` whose mark is not recorded yet: a range of
-        the window index less the same range of the marks' index.
-
-        The marks' range repeats the conversations' (it follows from the join, but no planner
-        infers it): PostgreSQL then reads both ranges from their indexes alone and merges
-        them, so a scan that finds nothing costs two index ranges, not a probe per window."""
-        marked = exists().where(
-            WindowMark.mark_seconds == mark_seconds,
-            WindowMark.window_expires_at > after,
-            WindowMark.window_expires_at <= until,
-            WindowMark.conversation_id == Conversation.id,
-            WindowMark.window_expires_at == Conversation.window_expires_at,
-        )
-        rows = await self._session.execute(
-            select(Conversation.id, Conversation.window_expires_at)
-            .where(
-                Conversation.window_expires_at > after,
-                Conversation.window_expires_at <= until,
-                ~marked,
-            )
-            .order_by(Conversation.window_expires_at, Conversation.id)
-        )
-        return [
-            DueMark(conversation_id=cid, window_expires_at=end, mark_seconds=mark_seconds)
-            for cid, end in rows
-            if end is not None  # never: the range excludes NULL; for the type checker
-        ]
 
     async def contact_ids(self, conversation_ids: Collection[int]) -> dict[int, str]:
         if not conversation_ids:

@@ -2,51 +2,85 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, Table, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bridge.ports import DueMark
-from storage.models import ScheduledRun, UTCDateTime, WindowMark
+from storage.models import Conversation, ScheduledRun, UTCDateTime, WindowMark
 from storage.repositories.base import Repository
 
 __all__ = ["SqlSchedule"]
 
 _MARKS = cast(Table, WindowMark.__table__)
 _RETURNED = (_MARKS.c.conversation_id, _MARKS.c.window_expires_at, _MARKS.c.mark_seconds)
-_REACH_MANY = sqlite_insert(_MARKS).on_conflict_do_nothing().returning(*_RETURNED)
-_UNNESTED = (
-    func.unnest(
-        bindparam("conversation_id", type_=ARRAY(BigInteger())),
-        bindparam("window_expires_at", type_=ARRAY(UTCDateTime())),
-        bindparam("mark_seconds", type_=ARRAY(Integer())),
+
+
+@functools.cache
+def _mark_windows_statement(postgres: bool) -> Any:
+    """The windows ending in ``(after, until]`` whose mark is not recorded yet, recorded, at
+    most ``limit`` of them, earliest end first: one statement, so the windows never travel to
+    the process and back. The marks' range repeats the conversations' (it follows from the
+    join, but no planner infers it): PostgreSQL then reads both ranges from their indexes
+    alone and merges them, so a scan that finds nothing costs two index ranges. In one order
+    whoever runs it, so two scheduler processes wait for each other's rows in that order,
+    never deadlock, and each mark is recorded by one of them (``ON CONFLICT DO NOTHING``)."""
+    windows = cast(Table, Conversation.__table__)
+    after = bindparam("after", type_=UTCDateTime())
+    until = bindparam("until", type_=UTCDateTime())
+    mark = bindparam("mark_seconds", type_=Integer())
+    reached = _MARKS.alias("reached")
+    marked = exists().where(
+        reached.c.mark_seconds == mark,
+        reached.c.window_expires_at > after,
+        reached.c.window_expires_at <= until,
+        reached.c.conversation_id == windows.c.id,
+        reached.c.window_expires_at == windows.c.window_expires_at,
     )
-    .table_valued("conversation_id", "window_expires_at", "mark_seconds", with_ordinality="n")
-    .render_derived()
-)
-#: PostgreSQL: the marks from one row of arrays, one short statement however many.
-_REACH_UNNESTED = (
-    pg_insert(_MARKS)
-    .from_select(
-        ["conversation_id", "window_expires_at", "mark_seconds", "reached_at"],
+    due = (
         select(
-            _UNNESTED.c.conversation_id,
-            _UNNESTED.c.window_expires_at,
-            _UNNESTED.c.mark_seconds,
+            windows.c.id,
+            windows.c.window_expires_at,
+            mark,
             bindparam("now", type_=UTCDateTime()),
-        ).order_by(_UNNESTED.c.n),
+        )
+        .where(windows.c.window_expires_at > after, windows.c.window_expires_at <= until, ~marked)
+        .order_by(windows.c.window_expires_at, windows.c.id)
+        .limit(bindparam("limit", type_=Integer()))
     )
-    .on_conflict_do_nothing()
-    .returning(*_RETURNED)
-)
+    insert = pg_insert(_MARKS) if postgres else sqlite_insert(_MARKS)
+    return (
+        insert.from_select(
+            ["conversation_id", "window_expires_at", "mark_seconds", "reached_at"], due
+        )
+        .on_conflict_do_nothing()
+        .returning(*_RETURNED)
+    )
 
 
 class SqlSchedule(Repository):
+    async def mark_windows(
+        self, *, after: datetime, until: datetime, mark_seconds: int, now: datetime, limit: int
+    ) -> list[DueMark]:
+        rows = await self._session.execute(
+            _mark_windows_statement(self._postgres),
+            {
+                "after": after,
+                "until": until,
+                "mark_seconds": mark_seconds,
+                "now": now,
+                "limit": limit,
+            },
+        )
+        return [
+            DueMark(conversation_id=cid, window_expires_at=end, mark_seconds=mark)
+            for cid, end, mark in rows
+        ]
+
     async def reach_mark(
         self, conversation_id: int, *, window_expires_at: datetime, mark_seconds: int, now: datetime
     ) -> bool:
@@ -63,44 +97,6 @@ class SqlSchedule(Repository):
             .returning(WindowMark.conversation_id)
         )
         return (await self._session.scalars(statement)).one_or_none() is not None
-
-    async def reach_marks(self, marks: Collection[DueMark], *, now: datetime) -> set[DueMark]:
-        if not marks:
-            return set()
-        # In key order, so that two processes recording the same marks wait for each
-        # other's rows in one order and never deadlock.
-        ordered = sorted(
-            marks, key=lambda m: (m.conversation_id, m.window_expires_at, m.mark_seconds)
-        )
-        if self._postgres:
-            result = await self._session.execute(
-                _REACH_UNNESTED,
-                {
-                    "conversation_id": [m.conversation_id for m in ordered],
-                    "window_expires_at": [m.window_expires_at for m in ordered],
-                    "mark_seconds": [m.mark_seconds for m in ordered],
-                    "now": now,
-                },
-            )
-        else:
-            # On the table, not the class: one compiled statement for all the rows, sent as
-            # multi-row INSERTs.
-            result = await self._session.execute(
-                _REACH_MANY,
-                [
-                    {
-                        "conversation_id": m.conversation_id,
-                        "window_expires_at": m.window_expires_at,
-                        "mark_seconds": m.mark_seconds,
-                        "reached_at": now,
-                    }
-                    for m in ordered
-                ],
-            )
-        return {
-            DueMark(conversation_id=cid, window_expires_at=end, mark_seconds=mark)
-            for cid, end, mark in result
-        }
 
     async def claim_run(self, job: str, *, slot: int, now: datetime) -> bool:
         """Claim the run of ``job`` in ``slot``; True only for the first to claim it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import psycopg
@@ -12,16 +13,26 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 
 import storage.db
-from bridge.domain import AccountEventKind, Direction, MessageStatus, OperatorNotice, SenderType
+from bridge.domain import (
+    AccountEventKind,
+    Direction,
+    MessageStatus,
+    Notice,
+    NoticeKind,
+    OperatorNotice,
+    SenderType,
+)
 from bridge.jobs import (
     Job,
     Lane,
     PostCustomerMessage,
+    PostNotice,
     PostOperatorNotice,
     SendReply,
     ShowDelivery,
+    decode,
 )
-from bridge.ports import ClaimedJob, NewMessage, NewWebhook
+from bridge.ports import ClaimedJob, NewMessage, NewWebhook, QueuedJob
 from storage.db import create_engine, migrate, schema_is_current
 from storage.models import Base
 from storage.uow import SqlUnitOfWorkFactory
@@ -203,6 +214,37 @@ async def test_a_keyed_job_is_queued_once_whoever_queues_it(
     async with uow_factory() as uow:
         with pytest.raises(ValueError, match="1 to 32"):
             await uow.jobs.enqueue_keyed(NEWS, key="x" * 33, now=T0)
+
+
+async def test_jobs_queued_together_each_get_their_own_uid_and_payload(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    notices = [
+        PostNotice(
+            conversation_id=n,
+            show_window=n % 2 == 0,
+            notice=Notice(kind=NoticeKind.WINDOW_WARNING, window_expires_at=T0, suggestions=("a",)),
+        )
+        for n in range(1, 6)
+    ]
+    async with uow_factory() as uow:
+        await uow.jobs.enqueue_many([QueuedJob(job=job, seq=T0) for job in notices], now=T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        claimed = await uow.jobs.claim(now=T0, limits={Lane.SLACK: 10}, lease=timedelta(seconds=5))
+    read = sorted((decode(c.job_type, c.payload) for c in claimed), key=lambda j: j.conversation_id)
+    assert read == notices
+    uids = {c.uid for c in claimed}
+    assert len(uids) == 5
+    assert all(len(uid) == 32 and int(uid, 16) >= 0 for uid in uids)
+
+
+def test_json_columns_take_what_the_fast_encoder_refuses() -> None:
+    assert json.loads(storage.db.json_text({"n": 2**70, 1: "one"})) == {"n": 2**70, "1": "one"}
+    assert json.loads(storage.db.json_text({"text": "ü 🙂", "ok": [True, None]})) == {
+        "text": "ü 🙂",
+        "ok": [True, None],
+    }
 
 
 async def test_counters_add_up_across_transactions(uow_factory: SqlUnitOfWorkFactory) -> None:

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from bridge.domain import MessageTemplate
+from bridge.domain import FailureKind, MessageTemplate
+from bridge.errors import ChatError
 from bridge.usecases import warnings
 from bridge.usecases.templates import Templates
 from bridge.usecases.warnings import WindowWatch
@@ -94,6 +95,38 @@ async def test_the_parent_says_closed_once_the_window_closes(world: World) -> No
     await world.drain()
     assert len(world.chat.windows) == shown + 1
     assert (await _watch(world).scan()).closed == 0
+
+
+async def test_a_warning_and_its_parent_update_are_one_job(world: World) -> None:
+    await _customer_writes(world, "wamid.1")
+    thread = await world.thread()
+    shown = len(world.chat.windows)
+    world.clock.advance(hours=22, minutes=30)
+    async with world.uow.engine.connect() as connection:
+        before = (await connection.execute(text("SELECT count(*) FROM jobs"))).scalar_one()
+    assert (await _watch(world).scan()).warned == 1
+    async with world.uow.engine.connect() as connection:
+        after = (await connection.execute(text("SELECT count(*) FROM jobs"))).scalar_one()
+    assert after == before + 1
+    await world.drain()
+    assert len(_warnings(world)) == 1
+    assert world.chat.windows[shown:] == [(thread, T0 + timedelta(hours=24))]
+
+
+async def test_a_parent_slack_will_not_update_still_gets_its_warning(world: World) -> None:
+    await _customer_writes(world, "wamid.1")
+    shown = len(world.chat.windows)
+    world.clock.advance(hours=22, minutes=30)
+    assert (await _watch(world).scan()).warned == 1
+    world.chat.fail_next.append(
+        ChatError("gone", kind=FailureKind.PERMANENT, error="message_not_found")
+    )
+    await world.drain()
+    assert len(_warnings(world)) == 1
+    assert len(world.chat.windows) == shown  # the update was refused, and said so in the log
+    async with world.uow.engine.connect() as connection:
+        states = (await connection.execute(text("SELECT state FROM jobs"))).scalars().all()
+    assert set(states) == {"done"}
 
 
 async def test_warnings_suggest_templates_for_the_contact(world: World) -> None:
