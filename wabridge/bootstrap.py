@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
@@ -180,6 +181,18 @@ class Slack:
     socket: SocketMode | None = None
 
 
+class _BotTokenInEnvironment(logging.Filter):
+    """Drops bolt's warning that the token is unused: bolt reads ``SLACK_BOT_TOKEN`` from the
+    environment whenever it is set (as the contract names it), and we give it the client,
+    which holds the token, on purpose. It said so at every start of every process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOT_TOKEN_IN_ENVIRONMENT: Final = _BotTokenInEnvironment()
+
+
 def build_slack(
     settings: Settings,
     *,
@@ -201,6 +214,7 @@ def build_slack(
     """
     signing_secret = settings.slack_signing_secret
     logger = logging.getLogger("slack_app.bolt")
+    logger.addFilter(_BOT_TOKEN_IN_ENVIRONMENT)  # once: the same filter is not added twice
     client = ObservedWebClient(
         calls=calls or Unobserved(),
         token=settings.slack_bot_token.get_secret_value(),

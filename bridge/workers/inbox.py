@@ -97,8 +97,12 @@ class InboxWorker:
                 dead = await self._take(uow, rows)
                 await uow.commit()
                 batch_failed = False
-            except Exception:
-                log.warning("inbox batch failed; taking its webhooks one by one")
+            except Exception as error:
+                # Each webhook is taken again alone; one that fails alone says why in full.
+                log.warning(
+                    "inbox batch failed; taking its webhooks one by one",
+                    extra={"error": repr(error)[:300], "inbox_ids": [row.id for row in rows]},
+                )
                 batch_failed = True
         if batch_failed:
             for row in rows:
@@ -139,28 +143,39 @@ class InboxWorker:
         webhook is applied on its own. Returns how many became dead letters (unparseable)."""
         now = self._clock.now()
         dead = 0
-        routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
+        parsed: list[tuple[InboxRow, Sequence[WebhookEvent]]] = []
         for row in rows:
             try:
-                events = self._parser.parse(row.body)
+                parsed.append((row, self._parser.parse(row.body)))
             except WebhookParseError as error:
                 await unit.inbox.fail(row.id, reason="unparseable", error=str(error), now=now)
                 dead += 1
                 log.warning(
                     "webhook dead-lettered", extra={"inbox_id": row.id, "reason": str(error)}
                 )
-                continue
+        # Every message the batch's statuses are about, read and locked at once, before any
+        # other lock: locked in one order (by id) in one statement, two workers' batches
+        # wait for each other instead of deadlocking. (Locked a few at a time, as each
+        # webhook came, they deadlocked now and then.)
+        known = await unit.messages.lock_many_by_wamid(
+            {e.wamid for _, events in parsed for e in events if isinstance(e, StatusUpdate)}
+        )
+        routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
+        alone = False
+        for row, events in parsed:
             split = await self._routine(unit, row, events)
             if split is None:
                 await self._process(unit, row, events, now=now)
+                alone = True
             else:
                 routine.append((row, events, split))
         if not routine:
             return dead
-        # Every message the batch's statuses are about, read and locked at once.
-        known = await unit.messages.lock_many_by_wamid(
-            {s.wamid for _, _, split in routine for s in split.statuses}
-        )
+        if alone:
+            # What a webhook taken alone changed, read again (the locks are held already).
+            known = await unit.messages.lock_many_by_wamid(
+                {s.wamid for _, _, split in routine for s in split.statuses}
+            )
         arrivals: list[Arrival] = []
         statuses: list[StatusUpdate] = []
         done: list[int] = []

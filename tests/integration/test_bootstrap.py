@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,16 @@ def settings_env(
     for name, value in {**REQUIRED, "DATABASE_URL": database_url}.items():
         monkeypatch.setenv(name, value)
     return monkeypatch
+
+
+async def test_a_bridge_started_from_the_documented_environment_warns_of_nothing(
+    settings_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SLACK_BOT_TOKEN, as the contract names it, is also what bolt looks for by itself.
+    with caplog.at_level(logging.WARNING):
+        bridge = build(load_settings())
+        await bridge.aclose()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_shutdown_closes_the_clients_even_when_workers_overrun(

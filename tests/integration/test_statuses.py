@@ -3,7 +3,9 @@ Meta's pricing, and statuses for messages this bridge never sent."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 import pytest
@@ -13,6 +15,7 @@ from bridge.domain import MessageStatus
 from bridge.ports import MessageRecord
 from bridge.usecases.statuses import UNKNOWN_STATUSES
 from slack_app.messages import notice_text
+from storage.repositories.messages import SqlMessages
 from tests import payloads
 from tests.fakes import T0, meta_error
 from tests.integration.world import World
@@ -239,3 +242,36 @@ async def test_a_status_before_its_send_waits_alone_and_the_rest_of_its_batch_go
     assert (await world.message(reply.id)).status == MessageStatus.READ
     assert world.chat.reactions[str(reply.slack_ts)] == ["sent", "delivered", "read"]
     assert await world.inbox_states() == [("done", None), ("pending", None), ("done", None)]
+
+
+async def test_a_batch_locks_every_message_its_statuses_name_before_any_other(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers' batches that locked their messages a few at a time, webhook by webhook,
+    # deadlocked now and then on PostgreSQL (seen in the fault run with two workers). All
+    # at once, in one statement, in one order, they wait for each other instead.
+    await world.webhook(payloads.messages(payloads.text("wamid.IN", "Need help", at=T0)))
+    await world.drain()
+    thread = await world.thread()
+    first, second = await world.reply(thread, "One"), await world.reply(thread, "Two")
+    assert first.wamid is not None and second.wamid is not None
+    at = T0 + timedelta(minutes=1)
+    # A webhook with something besides statuses is taken alone, before the batch's others.
+    mixed = json.loads(payloads.status(second.wamid, "delivered", at=at))
+    mixed["entry"][0]["changes"].append({"field": "flows", "value": {"event": "FLOW_STATUS"}})
+    await world.webhook(json.dumps(mixed).encode())
+    await world.webhook(payloads.status(first.wamid, "delivered", at=at))
+    locked: list[set[str]] = []
+    real = SqlMessages.lock_many_by_wamid
+
+    async def recording(self: SqlMessages, wamids: Collection[str]) -> dict[str, MessageRecord]:
+        if wamids:
+            locked.append(set(wamids))
+        return await real(self, wamids)
+
+    monkeypatch.setattr(SqlMessages, "lock_many_by_wamid", recording)
+    assert await world.workers.inbox.run_once() == 2
+    assert locked[0] == {first.wamid, second.wamid}
+    await world.drain()
+    assert (await world.message(first.id)).status == MessageStatus.DELIVERED
+    assert (await world.message(second.id)).status == MessageStatus.DELIVERED
