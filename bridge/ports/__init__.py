@@ -32,6 +32,7 @@ from bridge.ports.records import (
     MessageStats,
     NewMessage,
     NewWebhook,
+    OpenConversation,
     QueuedJob,
     RateHold,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "NewMessage",
     "NewWebhook",
     "NumberRepository",
+    "OpenConversation",
     "OutboundContent",
     "PauseRepository",
     "QueuedJob",

@@ -64,6 +64,15 @@ class ConversationRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OpenConversation:
+    """An open conversation a customer message belongs to, and whether the parent's update
+    waits already (queued, not started)."""
+
+    id: int
+    update_waiting: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DueMark:
     """A window that reached a mark (``mark_seconds`` before it ends; 0: its close)."""
 

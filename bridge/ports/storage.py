@@ -32,6 +32,7 @@ from bridge.ports.records import (
     MessageStats,
     NewMessage,
     NewWebhook,
+    OpenConversation,
     QueuedJob,
     RateHold,
 )
@@ -66,11 +67,17 @@ class ConversationRepository(Protocol):
         now: datetime,
     ) -> ConversationRecord: ...
 
-    async def open_conversation_ids(
-        self, *, phone_number_id: str, contacts: Mapping[str, str | None]
-    ) -> dict[str, int]:
+    async def open_conversations(
+        self,
+        *,
+        phone_number_id: str,
+        contacts: Mapping[str, str | None],
+        update_job_type: str,
+        now: datetime,
+    ) -> dict[str, OpenConversation]:
         """The open conversations of ``contacts`` (contact id -> name Meta gave) with this
-        number, by contact id, where the stored name is current: nothing to create or change.
+        number, by contact id, where the stored name is current: nothing to create or change;
+        each says whether a job of ``update_job_type`` waits for it, queued and not claimed.
         A contact missing from the answer goes through ``get_or_create``."""
         ...
 
@@ -312,12 +319,6 @@ class JobRepository(Protocol):
     async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
         """Queue several jobs in one statement, in this order (as ``enqueue`` one by one)."""
         ...
-
-    async def waiting(
-        self, job_type: type[Job], conversation_ids: Collection[int], *, now: datetime
-    ) -> set[int]:
-        """Which of these conversations have a job of this type waiting unclaimed (what
-        ``enqueue_once`` looks for)."""
 
     async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
         """Queue ``job`` unless a job queued under ``key`` (at most 64 characters) waits

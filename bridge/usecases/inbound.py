@@ -109,7 +109,7 @@ async def receive_inbound_many(
     renewed it. Returns how many messages were new."""
     if not arrivals:
         return 0
-    conversation_of = await _conversations(uow, arrivals, now=now)
+    conversation_of, windows = await _conversations(uow, arrivals, now=now)
     wanted: list[tuple[Arrival, int]] = []
     seen: set[str] = set()
     for item in arrivals:
@@ -123,7 +123,6 @@ async def receive_inbound_many(
     )
     latest: dict[int, tuple[datetime, int]] = {}
     jobs: list[QueuedJob] = []
-    windows = await uow.jobs.waiting(ShowWindow, {c for _, c in wanted}, now=now)
     for item, conversation_id in wanted:
         event = item.event
         message_id = stored.get(event.wamid)
@@ -163,9 +162,12 @@ async def receive_inbound_many(
 
 async def _conversations(
     uow: UnitOfWork, arrivals: Sequence[Arrival], *, now: datetime
-) -> dict[tuple[str, str], int]:
+) -> tuple[dict[tuple[str, str], int], set[int]]:
     """The conversation of each (number, contact) of the batch: open ones with a current
-    name in one read per number; the others created, reopened or renamed one by one."""
+    name in one read per number; the others created, reopened or renamed one by one. And
+    the conversations whose parent's update waits already (read with the open ones; the
+    others have none: a new one has no jobs, and a reopened or renamed one is rare enough
+    to get a second update)."""
     names: dict[str, dict[str, str | None]] = {}
     first: dict[tuple[str, str], Arrival] = {}
     for item in arrivals:
@@ -175,9 +177,15 @@ async def _conversations(
         contacts[event.contact_id] = event.contact_name or contacts.get(event.contact_id)
         first.setdefault((event.phone_number_id, event.contact_id), item)
     found: dict[tuple[str, str], int] = {}
+    waiting: set[int] = set()
     for pnid, contacts in names.items():
-        ids = await uow.conversations.open_conversation_ids(phone_number_id=pnid, contacts=contacts)
-        found.update({(pnid, contact): cid for contact, cid in ids.items()})
+        open_ = await uow.conversations.open_conversations(
+            phone_number_id=pnid, contacts=contacts, update_job_type=ShowWindow.TYPE, now=now
+        )
+        for contact, open_one in open_.items():
+            found[(pnid, contact)] = open_one.id
+            if open_one.update_waiting:
+                waiting.add(open_one.id)
     for key, item in first.items():
         if key not in found:
             conversation = await uow.conversations.get_or_create(
@@ -189,7 +197,7 @@ async def _conversations(
                 now=now,
             )
             found[key] = conversation.id
-    return found
+    return found, waiting
 
 
 def _new_message(event: InboundMessage, conversation_id: int) -> NewMessage:

@@ -94,7 +94,7 @@ class InboxWorker:
             if not rows:
                 return 0
             try:
-                dead = await self._take(uow, rows)
+                dead, deferred = await self._take(uow, rows, defer_unknown=True)
                 await uow.commit()
                 batch_failed = False
             except Exception as error:
@@ -109,19 +109,22 @@ class InboxWorker:
                 await self._run_single(row)
         else:
             self._dead_lettered(dead)
+            for row in deferred:
+                await self._run_single(row)
         self._on_jobs_queued()
         return len(rows)
 
     async def _run_single(self, row: InboxRow) -> None:
         failed: Exception | None = None
         async with self._uow() as uow:
-            # The failed batch let go of its rows: another worker may have claimed this one
-            # since, or finished it. Two workers applying one webhook at once deadlock.
+            # The batch (failed, or committed without this one) let go of its rows: another
+            # worker may have claimed this one since, or finished it. Two workers applying
+            # one webhook at once deadlock.
             mine = await uow.inbox.reclaim(row.id)
             if mine is None:
                 return
             try:
-                dead = await self._take(uow, [mine])
+                dead, _ = await self._take(uow, [mine], defer_unknown=False)
                 await uow.commit()
             except Exception as error:
                 log.exception("inbox row failed", extra={"inbox_id": row.id})
@@ -136,11 +139,15 @@ class InboxWorker:
         for _ in range(count):
             self._observer.webhook_dead_lettered()
 
-    async def _take(self, unit: UnitOfWork, rows: list[InboxRow]) -> int:
+    async def _take(
+        self, unit: UnitOfWork, rows: list[InboxRow], *, defer_unknown: bool
+    ) -> tuple[int, list[InboxRow]]:
         """Apply ``rows`` in the caller's transaction. Webhooks that carry only customer
         messages and statuses of messages the bridge sent, for known numbers (nearly all of
         them), are applied together, in a few statements for the whole batch; any other
-        webhook is applied on its own. Returns how many became dead letters (unparseable)."""
+        webhook is applied on its own. Returns how many became dead letters (unparseable),
+        and, with ``defer_unknown``, the webhooks left for a transaction of their own: those
+        with a status of a message not stored yet (see below)."""
         now = self._clock.now()
         dead = 0
         parsed: list[tuple[InboxRow, Sequence[WebhookEvent]]] = []
@@ -160,9 +167,18 @@ class InboxWorker:
         known = await unit.messages.lock_many_by_wamid(
             {e.wamid for _, events in parsed for e in events if isinstance(e, StatusUpdate)}
         )
+        deferred: list[InboxRow] = []
         routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
         alone = False
         for row, events in parsed:
+            if defer_unknown and any(
+                isinstance(e, StatusUpdate) and e.wamid not in known for e in events
+            ):
+                # A status before its send, perhaps. Its message, stored meanwhile, would
+                # be locked out of order here: the webhook is taken alone, once this batch
+                # has committed.
+                deferred.append(row)
+                continue
             split = await self._routine(unit, row, events)
             if split is None:
                 await self._process(unit, row, events, now=now)
@@ -170,7 +186,7 @@ class InboxWorker:
             else:
                 routine.append((row, events, split))
         if not routine:
-            return dead
+            return dead, deferred
         if alone:
             # What a webhook taken alone changed, read again (the locks are held already).
             known = await unit.messages.lock_many_by_wamid(
@@ -193,7 +209,7 @@ class InboxWorker:
         # After the batch's statuses, whose messages they may share (read again, then).
         for row, carried in late:
             await self._process(unit, row, carried, now=now)
-        return dead
+        return dead, deferred
 
     async def _routine(
         self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]

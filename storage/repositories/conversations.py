@@ -8,10 +8,21 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
-from bridge.ports import ContactTally, ConversationKey, ConversationRecord
-from storage.models import BusinessNumber, Contact, Conversation, UTCDateTime
+from bridge.ports import ContactTally, ConversationKey, ConversationRecord, OpenConversation
+from storage.models import BusinessNumber, Contact, Conversation, JobEntry, UTCDateTime
 from storage.repositories.base import Repository, among
 
 __all__ = ["SqlConversations"]
@@ -79,9 +90,24 @@ _BY_THREAD = JOINED.where(
 
 
 @functools.cache
-def _open_ids_statement(postgres: bool) -> Select[str, str | None, int]:
+def _open_ids_statement(postgres: bool) -> Select[str, str | None, int, bool]:
+    # Whether the parent's update is queued already and not claimed, read with the
+    # conversation: a customer message queues one only if not.
+    update_waiting = (
+        exists()
+        .where(
+            JobEntry.state == "pending",
+            JobEntry.conversation_id == Conversation.id,
+            JobEntry.job_type == bindparam("update_job_type"),
+            or_(
+                JobEntry.locked_until.is_(None),
+                JobEntry.locked_until < bindparam("now", type_=UTCDateTime()),
+            ),
+        )
+        .label("update_waiting")
+    )
     return (
-        select(Contact.contact_key, Contact.name, Conversation.id)
+        select(Contact.contact_key, Contact.name, Conversation.id, update_waiting)
         .join(Conversation, Conversation.contact_id == Contact.id)
         .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
         .where(
@@ -168,16 +194,26 @@ class SqlConversations(Repository):
             conversation.state, conversation.updated_at = "open", now
         return conversation_record(conversation, number, contact)
 
-    async def open_conversation_ids(
-        self, *, phone_number_id: str, contacts: Mapping[str, str | None]
-    ) -> dict[str, int]:
+    async def open_conversations(
+        self,
+        *,
+        phone_number_id: str,
+        contacts: Mapping[str, str | None],
+        update_job_type: str,
+        now: datetime,
+    ) -> dict[str, OpenConversation]:
         rows = await self._session.execute(
             _open_ids_statement(self._postgres),
-            {"phone_number_id": phone_number_id, "keys": list(contacts)},
+            {
+                "phone_number_id": phone_number_id,
+                "keys": list(contacts),
+                "update_job_type": update_job_type,
+                "now": now,
+            },
         )
         return {
-            key: conversation_id
-            for key, name, conversation_id in rows
+            key: OpenConversation(id=conversation_id, update_waiting=bool(waiting))
+            for key, name, conversation_id, waiting in rows
             if not contacts[key] or contacts[key] == name
         }
 

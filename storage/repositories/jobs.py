@@ -12,14 +12,13 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import (
     JSON,
     Integer,
-    Select,
     Table,
     and_,
     bindparam,
@@ -39,7 +38,7 @@ from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
 from storage.models import JobEntry, UTCDateTime
 from storage.notify import JOBS
-from storage.repositories.base import Repository, among
+from storage.repositories.base import Repository
 
 __all__ = ["SqlJobs", "micros"]
 
@@ -68,20 +67,6 @@ _FINISH = (
     .values(state=_DONE, finished_at=_NOW, locked_until=None, lease_token=None)
     .execution_options(**_CORE)
 )
-
-
-@functools.cache
-def _waiting_statement(postgres: bool) -> Select[Any]:
-    return (
-        select(JobEntry.conversation_id)
-        .where(
-            JobEntry.state == _PENDING,
-            among(JobEntry.conversation_id, "ids", postgres=postgres),
-            JobEntry.job_type == bindparam("job_type"),
-            or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < _NOW),
-        )
-        .distinct()
-    )
 
 
 #: PostgreSQL: many jobs from one JSON array of rows (``enqueue_many``): one short statement
@@ -298,17 +283,6 @@ class SqlJobs(Repository):
         # One compiled statement for many rows (the driver sends them as one multi-row
         # INSERT); they take their ids in this order, which orders ties.
         await self._session.execute(_INSERT_MANY, rows)
-
-    async def waiting(
-        self, job_type: type[Job], conversation_ids: Collection[int], *, now: datetime
-    ) -> set[int]:
-        if not conversation_ids:
-            return set()
-        rows = await self._session.scalars(
-            _waiting_statement(self._postgres),
-            {"ids": list(conversation_ids), "job_type": job_type.TYPE, "now": now},
-        )
-        return {int(c) for c in rows if c is not None}
 
     async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 64:

@@ -86,6 +86,18 @@ async def test_the_parent_shows_the_window_and_a_burst_costs_one_update(world: W
     assert world.chat.windows[-1] == (thread, T0 + timedelta(hours=24))
 
 
+async def test_an_update_already_waiting_is_not_queued_again_by_the_next_webhook(
+    world: World,
+) -> None:
+    await _customer_writes(world, "wamid.0")
+    for n in (1, 2):  # two webhooks, each in a batch of its own, nothing posted between
+        at = world.clock.now()
+        await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=at)))
+        assert await world.workers.inbox.run_once() == 1
+    waiting = [j for j in await world.job_states("show_window") if j[1] == "pending"]
+    assert len(waiting) == 1
+
+
 async def test_the_parent_says_closed_once_the_window_closes(world: World) -> None:
     await _customer_writes(world, "wamid.1")
     shown = len(world.chat.windows)
