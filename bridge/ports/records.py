@@ -74,11 +74,13 @@ class OpenConversation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DueMark:
-    """A window that reached a mark (``mark_seconds`` before it ends; 0: its close)."""
+    """A window that reached a mark (``mark_seconds`` before it ends; 0: its close), and its
+    contact (wa_id or user id) when asked for."""
 
     conversation_id: int
     window_expires_at: datetime
     mark_seconds: int
+    contact_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -118,10 +118,6 @@ class ConversationRepository(Protocol):
         """How many windows are open at ``now``, and how many of them close ``within``."""
         ...
 
-    async def contact_ids(self, conversation_ids: Collection[int]) -> dict[int, str]:
-        """The contact (wa_id or user id) of each of these conversations, by conversation."""
-        ...
-
 
 class MessageRepository(Protocol):
     async def add(self, message: NewMessage) -> MessageRecord | None:
@@ -452,11 +448,19 @@ class ScheduleRepository(Protocol):
         ...
 
     async def mark_windows(
-        self, *, after: datetime, until: datetime, mark_seconds: int, now: datetime, limit: int
+        self,
+        *,
+        after: datetime,
+        until: datetime,
+        mark_seconds: int,
+        now: datetime,
+        limit: int,
+        with_contacts: bool,
     ) -> list[DueMark]:
         """Record the mark ``mark_seconds`` of the windows ending in ``(after, until]`` that
         have not reached it yet, ``limit`` at most, earliest end first; the marks this call
-        recorded (another process's, recorded meanwhile, are left out)."""
+        recorded (another process's, recorded meanwhile, are left out), with their contacts
+        if ``with_contacts``."""
         ...
 
     async def claim_run(self, job: str, *, slot: int, now: datetime) -> bool:

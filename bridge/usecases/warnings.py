@@ -160,19 +160,20 @@ class WindowWatch:
         behind could leave one waiting here, and a second update costs a call, not a wrong
         parent. (Looking cost a tenth of the scan.)"""
         async with self._uow() as uow:
+            suggesting = mark_seconds != 0 and suggest is not _no_suggestions
             mine = await uow.schedule.mark_windows(
-                after=after, until=until, mark_seconds=mark_seconds, now=now, limit=BATCH
+                after=after,
+                until=until,
+                mark_seconds=mark_seconds,
+                now=now,
+                limit=BATCH,
+                with_contacts=suggesting,
             )
             if not mine:
                 return 0, False
             ids = [m.conversation_id for m in mine]
             jobs: list[Job]
             if mark_seconds:
-                contacts = (
-                    await uow.conversations.contact_ids(ids)
-                    if suggest is not _no_suggestions
-                    else {}
-                )
                 jobs = [
                     # A warning shows the window on the parent itself.
                     PostNotice(
@@ -181,11 +182,7 @@ class WindowWatch:
                         notice=Notice(
                             kind=NoticeKind.WINDOW_WARNING,
                             window_expires_at=m.window_expires_at,
-                            suggestions=(
-                                suggest(contacts[m.conversation_id])
-                                if m.conversation_id in contacts
-                                else ()
-                            ),
+                            suggestions=(suggest(m.contact_id) if m.contact_id is not None else ()),
                         ),
                     )
                     for m in mine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -332,13 +332,3 @@ class SqlConversations(Repository):
             )
         ).one()
         return int(row[0]), int(row[1])
-
-    async def contact_ids(self, conversation_ids: Collection[int]) -> dict[int, str]:
-        if not conversation_ids:
-            return {}
-        rows = await self._session.execute(
-            select(Conversation.id, Contact.contact_key)
-            .join(Contact, Conversation.contact_id == Contact.id)
-            .where(self._among(Conversation.id, conversation_ids))
-        )
-        return {cid: key for cid, key in rows}

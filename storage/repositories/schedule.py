@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import datetime
 from typing import Any, cast
@@ -11,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bridge.ports import DueMark
-from storage.models import Conversation, ScheduledRun, UTCDateTime, WindowMark
-from storage.repositories.base import Repository
+from storage.models import Contact, Conversation, ScheduledRun, UTCDateTime, WindowMark
+from storage.repositories.base import Repository, among
 
 __all__ = ["SqlSchedule"]
 
@@ -62,24 +63,57 @@ def _mark_windows_statement(postgres: bool) -> Any:
     )
 
 
+#: PostgreSQL: the marks recorded, each with its contact, in the same statement.
+_MARKED = _mark_windows_statement(True).cte("marked")
+_MARK_WINDOWS_WITH_CONTACTS: Any = (
+    select(*_MARKED.c, Contact.contact_key)
+    .join(Conversation, Conversation.id == _MARKED.c.conversation_id)
+    .join(Contact, Contact.id == Conversation.contact_id)
+)
+#: SQLite: the contacts of the marks just recorded.
+_CONTACTS: Any = (
+    select(Conversation.id, Contact.contact_key)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(among(Conversation.id, "ids", postgres=False))
+)
+
+
 class SqlSchedule(Repository):
     async def mark_windows(
-        self, *, after: datetime, until: datetime, mark_seconds: int, now: datetime, limit: int
+        self,
+        *,
+        after: datetime,
+        until: datetime,
+        mark_seconds: int,
+        now: datetime,
+        limit: int,
+        with_contacts: bool,
     ) -> list[DueMark]:
-        rows = await self._session.execute(
-            _mark_windows_statement(self._postgres),
-            {
-                "after": after,
-                "until": until,
-                "mark_seconds": mark_seconds,
-                "now": now,
-                "limit": limit,
-            },
-        )
-        return [
+        values = {
+            "after": after,
+            "until": until,
+            "mark_seconds": mark_seconds,
+            "now": now,
+            "limit": limit,
+        }
+        if with_contacts and self._postgres:
+            rows = await self._session.execute(_MARK_WINDOWS_WITH_CONTACTS, values)
+            return [
+                DueMark(
+                    conversation_id=cid, window_expires_at=end, mark_seconds=mark, contact_id=key
+                )
+                for cid, end, mark, key in rows
+            ]
+        rows = await self._session.execute(_mark_windows_statement(self._postgres), values)
+        marks = [
             DueMark(conversation_id=cid, window_expires_at=end, mark_seconds=mark)
             for cid, end, mark in rows
         ]
+        if not with_contacts or not marks:
+            return marks
+        found = await self._session.execute(_CONTACTS, {"ids": [m.conversation_id for m in marks]})
+        contacts: dict[int, str] = {cid: key for cid, key in found}
+        return [dataclasses.replace(m, contact_id=contacts.get(m.conversation_id)) for m in marks]
 
     async def reach_mark(
         self, conversation_id: int, *, window_expires_at: datetime, mark_seconds: int, now: datetime
