@@ -108,15 +108,13 @@ class WindowWatch:
             ranges.append((now + previous, now + mark, int(mark.total_seconds())))
             previous = mark
         ranges.append((self._closes_after(now), now, 0))
-        suggest: _Suggest | None = None
+        # Read before the marks' transactions (on SQLite a read of its own inside one would
+        # wait for it), so each scan reads it, a few milliseconds.
+        suggest = await self._suggester()
         warned = closed = 0
         for after, until, mark_seconds in ranges:
             while True:
-                if mark_seconds and suggest is None:
-                    suggest = await self._suggester()
-                recorded, full = await self._record(
-                    after, until, mark_seconds, now, suggest or _no_suggestions
-                )
+                recorded, full = await self._record(after, until, mark_seconds, now, suggest)
                 if mark_seconds:
                     warned += recorded
                 else:
