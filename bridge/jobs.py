@@ -270,6 +270,12 @@ class JobContext(Protocol):
         transaction of its own. ``LeaseLostError`` if the lease is no longer the job's."""
         ...
 
+    @property
+    def prepared(self) -> object | None:
+        """What ``JobHandler.prepare`` returned, when the job was claimed in the transaction
+        that queued it; None otherwise (the handler reads for itself)."""
+        ...
+
     async def finish(self, uow: UnitOfWork) -> bool:
         """Mark the job done inside ``uow``'s transaction, beside the handler's own writes.
 
@@ -289,6 +295,14 @@ class JobHandler(Generic[J]):
 
     async def run(self, job: J, ctx: JobContext) -> None:
         raise NotImplementedError
+
+    async def prepare(self, uow: UnitOfWork, job: J, ctx: JobContext) -> object | None:
+        """Read (and write, under ``ctx``'s lease) what ``run`` needs before its call, in the
+        transaction that queued the job and claimed it for this process (``Handoff``); the
+        transaction commits before ``run`` starts with it as ``ctx.prepared``. None when
+        there is nothing to prepare, or anything is out of the ordinary: ``run`` then reads
+        for itself and meets it there. Default: nothing."""
+        return None
 
     async def delayed(self, uow: UnitOfWork, job: J, failure: JobFailure, *, attempt: int) -> None:
         """A retry was scheduled; tell someone if it matters. Default: nothing."""

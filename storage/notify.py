@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["INBOX", "JOBS", "listen", "mark_work", "send_marked"]
+__all__ = ["INBOX", "JOBS", "listen", "mark_work", "marked", "send_marked"]
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,21 @@ _RETRY_MAX: Final = 30.0
 
 
 def mark_work(session: AsyncSession, channel: str) -> None:
-    """Tell ``channel``'s listeners once this session's transaction commits (PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.info.setdefault(_MARKED, set()).add(channel)
+    """Tell ``channel``'s listeners once this session's transaction commits (PostgreSQL);
+    on either engine, ``marked`` says so until then."""
+    session.info.setdefault(_MARKED, set()).add(channel)
+
+
+def marked(session: AsyncSession, channel: str) -> bool:
+    """Whether this session's transaction stored work for ``channel``'s loops."""
+    return channel in session.info.get(_MARKED, ())
 
 
 async def send_marked(session: AsyncSession) -> None:
     """Send the notifications ``mark_work`` asked for; call just before the commit."""
     channels: set[str] = session.info.pop(_MARKED, set())
+    if session.get_bind().dialect.name != "postgresql":
+        return
     for channel in sorted(channels):
         await session.execute(_NOTIFY[channel])
 

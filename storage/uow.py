@@ -4,6 +4,9 @@ Leaving the ``async with`` block without ``commit()`` rolls back. On PostgreSQL,
 are claimed with ``FOR UPDATE SKIP LOCKED`` so several worker processes never take the same
 row; on SQLite (one process) a process-wide lock serialises write transactions, which
 SQLite would otherwise answer with "database is locked".
+
+A transaction that queued jobs offers them to this process's job worker just before it
+commits (``SqlUnitOfWorkFactory.handoff``, see ``bridge.ports.Handoff``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.notify import send_marked
+from bridge.ports import Handoff
+from storage.notify import JOBS, marked, send_marked
 from storage.repositories import (
     SqlConversations,
     SqlCounters,
@@ -55,10 +59,12 @@ class SqlUnitOfWork:
         *,
         write_lock: asyncio.Lock | None,
         skip_locked: bool,
+        handoff: Handoff | None = None,
     ) -> None:
         self._sessions = sessions
         self._write_lock = write_lock
         self._skip_locked = skip_locked
+        self._handoff = handoff
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -103,10 +109,21 @@ class SqlUnitOfWork:
                 self._write_lock.release()
 
     async def commit(self) -> None:
-        if self._session is None:
+        session = self._session
+        if session is None:
             raise RuntimeError("commit outside the unit of work")
-        await send_marked(self._session)  # delivered by PostgreSQL with the commit
-        await self._session.commit()
+        handed = None
+        if self._handoff is not None and marked(session, JOBS):
+            handed = await self._handoff.claim(self)
+        try:
+            await send_marked(session)  # delivered by PostgreSQL with the commit
+            await session.commit()
+        except BaseException:
+            if handed is not None:
+                handed.drop()
+            raise
+        if handed is not None:
+            handed.start()
 
 
 class SqlUnitOfWorkFactory:
@@ -118,8 +135,13 @@ class SqlUnitOfWorkFactory:
         sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock() if sqlite else None
         self._skip_locked = not sqlite
+        #: This process's job worker, once built: offered the jobs each transaction queues.
+        self.handoff: Handoff | None = None
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(
-            self._sessions, write_lock=self._write_lock, skip_locked=self._skip_locked
+            self._sessions,
+            write_lock=self._write_lock,
+            skip_locked=self._skip_locked,
+            handoff=self.handoff,
         )

@@ -286,12 +286,16 @@ class Workers:
     async def run(self, stop: asyncio.Event, *, idle: float = 0.5) -> None:
         """The inbox and job loops, until ``stop`` is set; then the running jobs end."""
         listener = asyncio.create_task(self.listen()) if self.listen is not None else None
+        # With the loop running here, the jobs a transaction of this process queues are
+        # claimed for it as that transaction commits (``Handoff``).
+        self.jobs.serving = True
         try:
             await asyncio.gather(
                 run_loop("inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop),
                 run_loop("jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop),
             )
         finally:
+            self.jobs.serving = False
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -667,6 +671,7 @@ def build(
         jobs_wake=jobs_wake,
         relays=metrics,
     )
+    storage.uow.handoff = workers.jobs
     web = functools.partial(
         build_web,
         settings,

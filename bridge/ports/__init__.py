@@ -39,6 +39,8 @@ from bridge.ports.records import (
 from bridge.ports.storage import (
     ConversationRepository,
     CounterRepository,
+    HandedJobs,
+    Handoff,
     HoldRepository,
     InboxRepository,
     JobRepository,
@@ -73,6 +75,8 @@ __all__ = [
     "FailedJob",
     "FailureCount",
     "FileSlot",
+    "HandedJobs",
+    "Handoff",
     "HoldRepository",
     "Holds",
     "InboxRepository",

@@ -553,3 +553,29 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class HandedJobs(Protocol):
+    """Jobs claimed inside a transaction for this process's own worker (``Handoff``)."""
+
+    def start(self) -> None:
+        """The transaction committed: run them."""
+        ...
+
+    def drop(self) -> None:
+        """The transaction did not commit: the claims never happened; forget them."""
+        ...
+
+
+class Handoff(Protocol):
+    """This process's job worker, offered the jobs a transaction queued before it commits.
+
+    A unit of work that queued jobs asks ``claim`` just before its commit: the worker claims
+    what is due in that same transaction (the one claim statement, under the same order and
+    leases as its own loop's), and each handler may read what it needs there too. Once the
+    commit succeeds the jobs start at once, with no wake, claim or read of their own between
+    the work being stored and its call to Slack or Meta."""
+
+    async def claim(self, uow: UnitOfWork) -> HandedJobs | None:
+        """None when this process's worker takes nothing now (not serving, or no free slot)."""
+        ...

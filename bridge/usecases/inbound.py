@@ -255,6 +255,14 @@ async def view_of(uow: UnitOfWorkFactory, message: MessageRecord) -> CustomerMes
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _ToPost:
+    """A customer message and its conversation, read where its post was queued."""
+
+    message: MessageRecord
+    conversation: ConversationRecord
+
+
 class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
     def __init__(
         self,
@@ -269,9 +277,23 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
         self._clock = clock
         self._relays = relays or Unobserved()
 
+    async def prepare(
+        self, uow: UnitOfWork, job: PostCustomerMessage, ctx: JobContext
+    ) -> _ToPost | None:
+        found = await uow.messages.with_conversation(job.message_id, job.conversation_id)
+        if found is None or found[0].slack_ts is not None:
+            return None
+        return _ToPost(*found)
+
     async def run(self, job: PostCustomerMessage, ctx: JobContext) -> None:
-        async with self._uow() as uow:
-            found = await uow.messages.with_conversation(job.message_id, job.conversation_id)
+        if isinstance(ctx.prepared, _ToPost):
+            found: tuple[MessageRecord, ConversationRecord] | None = (
+                ctx.prepared.message,
+                ctx.prepared.conversation,
+            )
+        else:
+            async with self._uow() as uow:
+                found = await uow.messages.with_conversation(job.message_id, job.conversation_id)
         if found is None:
             raise UnworkableJobError(f"message {job.message_id} is gone", reason="message_gone")
         message, conversation = found

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import JobContext
-from bridge.ports import ConversationRecord, MessageRecord, UnitOfWorkFactory
+from bridge.ports import ConversationRecord, MessageRecord, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "current_parts",
     "finish",
     "load_message",
     "load_threaded_conversation",
+    "read_message",
     "resend_key",
     "resend_of",
 ]
@@ -55,15 +56,22 @@ async def load_message(
     (just itself when the reply went out whole; parts sent again replaced by their new
     sends); ``UnworkableJobError`` if either record is gone."""
     async with uow() as unit:
-        found = await unit.messages.with_conversation(message_id, conversation_id)
-        if found is None:
-            raise UnworkableJobError(f"message {message_id} is gone", reason="message_gone")
-        message, conversation = found
-        parts = (
-            await unit.messages.parts_of_reply(conversation_id, message.slack_ts)
-            if message.slack_ts is not None
-            else []
-        )
+        return await read_message(unit, conversation_id=conversation_id, message_id=message_id)
+
+
+async def read_message(
+    unit: UnitOfWork, *, conversation_id: int, message_id: int
+) -> tuple[MessageRecord, ConversationRecord, list[MessageRecord]]:
+    """``load_message`` in the caller's transaction."""
+    found = await unit.messages.with_conversation(message_id, conversation_id)
+    if found is None:
+        raise UnworkableJobError(f"message {message_id} is gone", reason="message_gone")
+    message, conversation = found
+    parts = (
+        await unit.messages.parts_of_reply(conversation_id, message.slack_ts)
+        if message.slack_ts is not None
+        else []
+    )
     return message, conversation, current_parts(parts) or [message]
 
 

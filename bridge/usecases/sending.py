@@ -5,8 +5,10 @@ any transaction, because a database transaction must never wait on the network;
 
 from __future__ import annotations
 
+import enum
 import logging
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -28,6 +30,7 @@ from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply
 from bridge.ports import (
     ChatSurface,
     Clock,
+    ConversationRecord,
     MessageRecord,
     RelayObserver,
     UnitOfWork,
@@ -36,7 +39,7 @@ from bridge.ports import (
     WhatsApp,
 )
 from bridge.usecases.notices import queue_notice
-from bridge.usecases.records import finish, load_message
+from bridge.usecases.records import finish, load_message, read_message
 from bridge.usecases.replies import REPLY_KEY_PREFIX
 from bridge.usecases.statuses import queue_delivery_display, report_failed_delivery
 
@@ -50,6 +53,24 @@ TELL_AGENT_ON_ATTEMPT: Final = 2
 #: The error kept on a part held back because an earlier part of its reply failed: a new
 #: send of that earlier part takes these along.
 EARLIER_PART_NOT_SENT: Final = "An earlier part of this reply was not sent"
+
+
+class _Skip(enum.Enum):
+    """``SendReplyHandler._obstacle``: the message went out already, or must not go out."""
+
+    NOTHING_TO_SEND = enum.auto()
+
+
+_NOTHING_TO_SEND: Final = _Skip.NOTHING_TO_SEND
+
+
+@dataclass(frozen=True, slots=True)
+class _ToSend:
+    """A send frozen, and its call's start recorded, where it was queued."""
+
+    message: MessageRecord
+    conversation: ConversationRecord
+
 
 #: Keys of a stored message's content that are the bridge's own, never sent to WhatsApp.
 _OWN_KEYS: Final = frozenset({"part", "parts", "reply_to", "file", "files", "sent_via"})
@@ -107,17 +128,20 @@ class SendReplyHandler(JobHandler[SendReply]):
             await uow.commit()
         return media_id
 
-    async def run(self, job: SendReply, ctx: JobContext) -> None:
-        message, conversation, parts = await load_message(
-            self._uow, conversation_id=job.conversation_id, message_id=job.message_id
-        )
-        ids = {"conversation_id": conversation.id, "message_id": message.id, "attempt": ctx.attempt}
+    def _obstacle(
+        self,
+        message: MessageRecord,
+        conversation: ConversationRecord,
+        parts: list[MessageRecord],
+        ctx: JobContext,
+    ) -> DeliveryError | _Skip | None:
+        """What stops this send: ``_NOTHING_TO_SEND`` (it went out, or it must not), a
+        ``DeliveryError`` to raise, or None."""
         if message.wamid is not None or message.status == MessageStatus.DELETED:
             # Sent before a crash took the done mark, or the agent deleted it in time.
-            await finish(self._uow, ctx)
-            return
+            return _NOTHING_TO_SEND
         if ctx.call_started:
-            raise DeliveryError(
+            return DeliveryError(
                 code=None,
                 title="WhatsApp never answered an earlier try",
                 details="the reply may or may not have reached the customer",
@@ -128,22 +152,23 @@ class SendReplyHandler(JobHandler[SendReply]):
         place = next((n for n, p in enumerate(parts) if p.id == message.id), None)
         if place is None:
             # An agent sent it again meanwhile (this is a replay of the failed send).
-            log.info("reply already sent again by an agent", extra=ids)
-            await finish(self._uow, ctx)
-            return
+            log.info(
+                "reply already sent again by an agent",
+                extra={"conversation_id": conversation.id, "message_id": message.id},
+            )
+            return _NOTHING_TO_SEND
         if any(p.status == MessageStatus.FAILED for p in parts[:place]):
-            raise DeliveryError(
+            return DeliveryError(
                 code=None,
                 title=EARLIER_PART_NOT_SENT,
                 kind=FailureKind.PERMANENT,
                 problem=DeliveryProblem.EARLIER_PART_FAILED,
                 reason="earlier_part_failed",
             )
-        template = message.message_type == "template"
-        if not template and not window_is_open(
+        if message.message_type != "template" and not window_is_open(
             conversation.window_expires_at, now=self._clock.now()
         ):
-            raise DeliveryError(
+            return DeliveryError(
                 code=None,
                 title="The 24-hour window closed",
                 details="it closed while the reply waited to be sent",
@@ -151,20 +176,52 @@ class SendReplyHandler(JobHandler[SendReply]):
                 problem=DeliveryProblem.WINDOW_CLOSED,
                 reason="window_closed",
             )
-        # From the call's start until its answer is recorded, a crash leaves the outcome
-        # unknown, and the next holder of this job asks the agent instead of sending blindly
-        # again. Without a file to upload first, the message is frozen and the call's start
-        # recorded in one transaction.
-        upload = "file" in message.content
-        async with self._uow() as uow:
-            frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
-            if frozen is not None and not upload:
-                await ctx.starting_call(uow)
-            await uow.commit()
-        if frozen is None:  # the agent deleted it a moment ago
-            await finish(self._uow, ctx)
-            return
-        message = frozen  # with the agent's last edit, if one came in time
+        return None
+
+    async def prepare(self, uow: UnitOfWork, job: SendReply, ctx: JobContext) -> _ToSend | None:
+        """The usual send, read, frozen and its call's start recorded where it was queued;
+        anything else (a file to upload first, a check that fails) is left to ``run``."""
+        message, conversation, parts = await read_message(
+            uow, conversation_id=job.conversation_id, message_id=job.message_id
+        )
+        if "file" in message.content or self._obstacle(message, conversation, parts, ctx):
+            return None
+        frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
+        if frozen is None:
+            return None
+        await ctx.starting_call(uow)
+        return _ToSend(frozen, conversation)
+
+    async def run(self, job: SendReply, ctx: JobContext) -> None:
+        if isinstance(ctx.prepared, _ToSend):
+            message, conversation = ctx.prepared.message, ctx.prepared.conversation
+            upload = False
+        else:
+            message, conversation, parts = await load_message(
+                self._uow, conversation_id=job.conversation_id, message_id=job.message_id
+            )
+            obstacle = self._obstacle(message, conversation, parts, ctx)
+            if obstacle is _NOTHING_TO_SEND:
+                await finish(self._uow, ctx)
+                return
+            if isinstance(obstacle, DeliveryError):
+                raise obstacle
+            # From the call's start until its answer is recorded, a crash leaves the outcome
+            # unknown, and the next holder of this job asks the agent instead of sending
+            # blindly again. Without a file to upload first, the message is frozen and the
+            # call's start recorded in one transaction.
+            upload = "file" in message.content
+            async with self._uow() as uow:
+                frozen = await uow.messages.begin_send(message.id, at=self._clock.now())
+                if frozen is not None and not upload:
+                    await ctx.starting_call(uow)
+                await uow.commit()
+            if frozen is None:  # the agent deleted it a moment ago
+                await finish(self._uow, ctx)
+                return
+            message = frozen  # with the agent's last edit, if one came in time
+        ids = {"conversation_id": conversation.id, "message_id": message.id, "attempt": ctx.attempt}
+        template = message.message_type == "template"
         content = {k: v for k, v in message.content.items() if k not in _OWN_KEYS}
         if upload:
             content.pop("media_id", None)

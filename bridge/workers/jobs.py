@@ -9,12 +9,17 @@
 Outcomes are recorded only under the claim's lease token, and the lease is extended while
 the handler runs; if it cannot be, the handler is cancelled, so a lease that ran out never
 leads to a second send or post (see ``JobContext.starting_call``).
+
+While its loop serves, the worker is also this process's ``Handoff``: a transaction that
+queues jobs claims what is due for it just before committing, each handler reads what it
+needs in that transaction (``JobHandler.prepare``), and the jobs start once it commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections import Counter
@@ -33,7 +38,14 @@ from bridge.errors import (
     UnworkableJobError,
 )
 from bridge.jobs import Job, JobFailure, JobHandler, Lane, decode
-from bridge.ports import ClaimedJob, Clock, LanePause, UnitOfWork, UnitOfWorkFactory
+from bridge.ports import (
+    ClaimedJob,
+    Clock,
+    HandedJobs,
+    LanePause,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from bridge.workers.loop import backoff_delay
 
 __all__ = ["DEFAULT_LEASE", "JobWorker"]
@@ -62,6 +74,7 @@ class _Claim:
     lost: bool = False
     finished: bool = False
     ids: dict[str, Any] = field(default_factory=dict)
+    prepared: object | None = None
 
     @property
     def job_id(self) -> int:
@@ -138,10 +151,81 @@ class JobWorker:
         self._pauses: dict[Lane, LanePause] = {}
         self._pauses_read_at: float | None = None
         self._running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in Lane}
+        #: Slots promised to jobs claimed in a transaction that has not committed yet.
+        self._handing: Counter[Lane] = Counter()
+        #: Whether this worker's loop runs in this process (``Workers.run``): only then does it
+        #: take the jobs other transactions queue as they commit.
+        self.serving = False
 
     @property
     def running(self) -> int:
         return sum(len(tasks) for tasks in self._running.values())
+
+    def _free(self, lane: Lane) -> int:
+        return self._concurrency - len(self._running[lane]) - self._handing[lane]
+
+    async def claim(self, uow: UnitOfWork) -> HandedJobs | None:
+        """``Handoff``: claim the jobs due now for this worker's free slots, in ``uow``'s
+        transaction, just before it commits; each handler prepares in it what it can. A paused
+        lane's jobs are left to the loop's probes."""
+        if not self.serving:
+            return None
+        now = self._clock.now()
+        pauses = await self._read_pauses(uow, now)
+        limits = {
+            lane: free
+            for lane in self._lanes
+            if lane not in pauses and (free := self._free(lane)) > 0
+        }
+        if not limits:
+            return None
+        self._handing.update(limits)
+        try:
+            claims = await uow.jobs.claim(now=now, limits=limits, lease=self._lease)
+            prepared = [await self._prepare(uow, claimed) for claimed in claims]
+        except BaseException:
+            self._handing.subtract(limits)
+            raise
+        return _Handed(functools.partial(self._settle_handoff, limits, prepared))
+
+    def _settle_handoff(
+        self, limits: dict[Lane, int], claims: list[_Claim], committed: bool
+    ) -> None:
+        self._handing.subtract(limits)
+        if not committed:
+            return  # rolled back with the transaction: the jobs are as they were
+        for ctx in claims:
+            self._start(ctx)
+        taken = Counter(ctx.claimed.lane for ctx in claims)
+        if any(taken[lane] == free for lane, free in limits.items()):
+            self._on_slot_free()  # a lane took all it could: more may be due
+
+    async def _prepare(self, uow: UnitOfWork, claimed: ClaimedJob) -> _Claim:
+        ctx = self._context(claimed)
+        try:
+            job = decode(claimed.job_type, claimed.payload)
+            handler = self._handlers.get(type(job))
+            if handler is not None:
+                ctx.prepared = await handler.prepare(uow, job, ctx)
+        except JobDecodeError:
+            pass  # the job runs as usual, and fails there, saying why
+        except Exception:
+            # The handler reads for itself when it runs; a statement that failed on
+            # PostgreSQL also fails this commit, and whoever committed says so.
+            log.warning("job not prepared; it reads for itself", extra=ctx.ids, exc_info=True)
+            ctx.prepared = None
+        return ctx
+
+    def _context(self, claimed: ClaimedJob) -> _Claim:
+        ids = {
+            "job_id": claimed.id,
+            "job_type": claimed.job_type,
+            "conversation_id": claimed.conversation_id,
+            # The message the job is about, when it is about one: every line can be traced.
+            "message_id": claimed.payload.get("message_id"),
+            "attempt": claimed.attempt,
+        }
+        return _Claim(claimed=claimed, uow=self._uow, clock=self._clock, ids=ids)
 
     async def run_once(self) -> int:
         """Claim due jobs for the free slots of each lane, run them, and return how many,
@@ -165,7 +249,7 @@ class JobWorker:
             pauses = await self._read_pauses(uow, now)
             limits: dict[Lane, int] = {}
             for lane in self._lanes:
-                free = self._concurrency - len(self._running[lane])
+                free = self._free(lane)
                 if free <= 0:
                     continue
                 if lane in pauses:
@@ -183,7 +267,7 @@ class JobWorker:
         taken = Counter(claim.lane for claim in claims)
         more = any(taken[lane] == free for lane, free in limits.items())
         self._paused = set(pauses)
-        return [self._start(claim) for claim in claims], more
+        return [self._start(self._context(claim)) for claim in claims], more
 
     async def _read_pauses(self, uow: UnitOfWork, now: datetime) -> dict[Lane, LanePause]:
         """The lanes paused: read again once ``PAUSES_REFRESH`` old, or when a probe is
@@ -198,9 +282,9 @@ class JobWorker:
             self._pauses_read_at = time.monotonic()
         return self._pauses
 
-    def _start(self, claimed: ClaimedJob) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._run(claimed))
-        slots = self._running[claimed.lane]
+    def _start(self, ctx: _Claim) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run(ctx))
+        slots = self._running[ctx.claimed.lane]
         slots.add(task)
 
         def ended(_: asyncio.Task[None]) -> None:
@@ -223,23 +307,18 @@ class JobWorker:
                 task.cancel()
             raise
 
-    async def _run(self, claimed: ClaimedJob) -> None:
-        ids = {
-            "job_id": claimed.id,
-            "job_type": claimed.job_type,
-            "conversation_id": claimed.conversation_id,
-            # The message the job is about, when it is about one: every line can be traced.
-            "message_id": claimed.payload.get("message_id"),
-            "attempt": claimed.attempt,
-        }
+    async def _run(self, ctx: _Claim) -> None:
         try:
-            await self._perform(claimed, ids)
+            await self._perform(ctx)
         except Exception:
             # Most likely the database went away while the outcome was recorded. The lease
             # runs out and the job is claimed again: nothing is lost, and this says why.
-            log.exception("job outcome not recorded; it runs again when its lease ends", extra=ids)
+            log.exception(
+                "job outcome not recorded; it runs again when its lease ends", extra=ctx.ids
+            )
 
-    async def _perform(self, claimed: ClaimedJob, ids: dict[str, Any]) -> None:
+    async def _perform(self, ctx: _Claim) -> None:
+        claimed, ids = ctx.claimed, ctx.ids
         try:
             job = decode(claimed.job_type, claimed.payload)
             handler = self._handlers[type(job)]
@@ -253,7 +332,6 @@ class JobWorker:
             )
             await self._end(claimed, None, None, failure, ids)
             return
-        ctx = _Claim(claimed=claimed, uow=self._uow, clock=self._clock, ids=ids)
         work = asyncio.create_task(handler.run(job, ctx))
         beat = asyncio.create_task(self._keep_lease(ctx, work))
         try:
@@ -435,6 +513,25 @@ class JobWorker:
                 raise
             log.exception("job failure handling failed", extra=ids)
             return None
+
+
+@dataclass
+class _Handed:
+    """Jobs claimed in a transaction not committed yet (``HandedJobs``): ``settle`` is told
+    once whether it committed."""
+
+    settle: Callable[[bool], None]
+    settled: bool = False
+
+    def start(self) -> None:
+        if not self.settled:
+            self.settled = True
+            self.settle(True)
+
+    def drop(self) -> None:
+        if not self.settled:
+            self.settled = True
+            self.settle(False)
 
 
 def _failure_of(error: BaseException, *, job_id: int, now: datetime) -> JobFailure:
