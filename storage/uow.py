@@ -33,6 +33,7 @@ from storage.repositories import (
     SqlSlackEvents,
     SqlTemplates,
 )
+from storage.repositories.base import CONNECTION
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 
@@ -118,6 +119,7 @@ class SqlUnitOfWork:
         try:
             await send_marked(session)  # delivered by PostgreSQL with the commit
             await session.commit()
+            session.info.pop(CONNECTION, None)  # the transaction's: gone with it
         except BaseException:
             if handed is not None:
                 handed.drop()

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import Executable
 
 from storage.notify import mark_work
 
-__all__ = ["Repository", "among"]
+__all__ = ["CONNECTION", "Repository", "among"]
+
+#: Where a session keeps the connection of its transaction once asked (``Repository._core``);
+#: the unit of work drops it when the transaction ends.
+CONNECTION: Final = "wabridge.connection"
 
 
 def among(column: Any, name: str, *, postgres: bool) -> ColumnElement[bool]:
@@ -33,6 +38,19 @@ class Repository:
         # PostgreSQL: claims take rows with FOR UPDATE SKIP LOCKED. SQLite: one process, whose
         # write transactions a lock serialises, so there is nothing to skip.
         self._skip_locked = skip_locked
+
+    async def _core(self, statement: Executable, params: Any = None) -> Any:
+        """Run a Core statement (on tables, not ORM classes) on the transaction's connection,
+        past the ORM session's per-statement work: 40% of a short statement's cost on
+        SQLite. While the session holds changes not flushed yet, through the session, which
+        flushes them first."""
+        session = self._session
+        if session.new or session.dirty or session.deleted:
+            return await session.execute(statement, params)
+        connection: AsyncConnection | None = session.info.get(CONNECTION)
+        if connection is None:
+            connection = session.info[CONNECTION] = await session.connection()
+        return await connection.execute(statement, params)
 
     def _work_stored(self, channel: str) -> None:
         """Other processes' loops hear of it once this transaction commits (PostgreSQL)."""

@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     Select,
@@ -25,7 +25,7 @@ from bridge.ports import ContactTally, ConversationKey, ConversationRecord, Open
 from storage.models import BusinessNumber, Contact, Conversation, JobEntry, UTCDateTime
 from storage.repositories.base import Repository, among
 
-__all__ = ["SqlConversations"]
+__all__ = ["JOINED", "SqlConversations", "conversation_record", "record_of"]
 
 
 def conversation_record(
@@ -73,12 +73,38 @@ _RECORD_CONTACT = (
 )
 
 
-#: A conversation with its number and contact, as ``conversation_record`` takes them.
-JOINED = (
-    select(Conversation, BusinessNumber, Contact)
-    .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
-    .join(Contact, Conversation.contact_id == Contact.id)
+_NUMBERS = cast(Table, BusinessNumber.__table__).c
+_CONTACTS = cast(Table, Contact.__table__).c
+#: A conversation with its number and contact as one row of plain columns (``record_of``),
+#: each named ``c_<field>`` (they join other tables' columns without a clash). Columns, not
+#: ORM objects: loading three objects into the session cost more than running the query.
+_FIELDS: Final = {
+    "id": _TABLE.id,
+    "uid": _TABLE.uid,
+    "phone_number_id": _NUMBERS.phone_number_id,
+    "display_phone_number": _NUMBERS.display_phone_number,
+    "contact_id": _CONTACTS.contact_key,
+    "contact_name": _CONTACTS.name,
+    "slack_channel": _TABLE.slack_channel,
+    "slack_thread_ts": _TABLE.slack_thread_ts,
+    "window_expires_at": _TABLE.window_expires_at,
+    "last_message_at": _TABLE.last_message_at,
+    "total_messages": _TABLE.total_messages,
+    "created_at": _TABLE.created_at,
+}
+JOINED: Final = select(
+    *(column.label(f"c_{name}") for name, column in _FIELDS.items())
+).select_from(
+    _CONVERSATIONS.join(
+        cast(Table, BusinessNumber.__table__), _TABLE.business_number_id == _NUMBERS.id
+    ).join(cast(Table, Contact.__table__), _TABLE.contact_id == _CONTACTS.id)
 )
+
+
+def record_of(row: Any) -> ConversationRecord:
+    """The record of a row of ``JOINED``'s columns."""
+    mapping = row._mapping
+    return ConversationRecord(**{name: mapping[f"c_{name}"] for name in _FIELDS})
 
 
 #: Statements a message crosses, built once: building one cost more than running it.
@@ -202,7 +228,7 @@ class SqlConversations(Repository):
         update_job_type: str,
         now: datetime,
     ) -> dict[str, OpenConversation]:
-        rows = await self._session.execute(
+        rows = await self._core(
             _open_ids_statement(self._postgres),
             {
                 "phone_number_id": phone_number_id,
@@ -218,14 +244,12 @@ class SqlConversations(Repository):
         }
 
     async def get(self, conversation_id: int) -> ConversationRecord | None:
-        row = (await self._session.execute(_BY_ID, {"id": conversation_id})).first()
-        return None if row is None else conversation_record(*row)
+        row = (await self._core(_BY_ID, {"id": conversation_id})).first()
+        return None if row is None else record_of(row)
 
     async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None:
-        row = (
-            await self._session.execute(_BY_THREAD, {"channel": channel, "thread_ts": thread_ts})
-        ).first()
-        return None if row is None else conversation_record(*row)
+        row = (await self._core(_BY_THREAD, {"channel": channel, "thread_ts": thread_ts})).first()
+        return None if row is None else record_of(row)
 
     async def set_thread(self, conversation_id: int, thread_ts: str) -> None:
         await self._session.execute(
@@ -266,7 +290,7 @@ class SqlConversations(Repository):
 
     async def record_contact_messages(self, tallies: Mapping[int, ContactTally]) -> None:
         if tallies:
-            await self._session.execute(
+            await self._core(
                 _RECORD_CONTACT,
                 [
                     {"cid": cid, "n": t.count, "at": t.latest, "window": t.window_expires_at}
@@ -300,7 +324,7 @@ class SqlConversations(Repository):
             .limit(limit)
             .offset(offset)
         )
-        return [conversation_record(*row) for row in (await self._session.execute(query)).all()]
+        return [record_of(row) for row in (await self._session.execute(query)).all()]
 
     async def display_number(self, phone_number_id: str) -> str | None:
         """A business number's phone number, if a conversation on it was ever stored."""

@@ -121,12 +121,10 @@ class SqlInbox(Repository):
             }
             for w in webhooks
         ]
-        return list((await self._session.execute(_INSERT_MANY, rows)).scalars().all())
+        return list((await self._core(_INSERT_MANY, rows)).scalars().all())
 
     async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]:
-        rows = await self._session.execute(
-            _claim_statement(self._skip_locked), {"now": now, "limit": limit}
-        )
+        rows = await self._core(_claim_statement(self._skip_locked), {"now": now, "limit": limit})
         return [
             InboxRow(id=r.id, body=r.body, attempts=r.attempts, received_at=r.received_at)
             for r in rows
@@ -147,9 +145,7 @@ class SqlInbox(Repository):
         )
 
     async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None:
-        await self._session.execute(
-            _done_statement(self._postgres), {"ids": list(row_ids), "now": now}
-        )
+        await self._core(_done_statement(self._postgres), {"ids": list(row_ids), "now": now})
 
     async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None:
         await self._session.execute(

@@ -250,7 +250,7 @@ class SqlJobs(Repository):
         self._work_stored(JOBS)
         row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
         row["collapse_key"] = collapse_key
-        return int((await self._session.execute(_INSERT_ONE, row)).scalar_one())
+        return int((await self._core(_INSERT_ONE, row)).scalar_one())
 
     async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
         if not jobs:
@@ -273,7 +273,7 @@ class SqlJobs(Repository):
                 }
                 for q, uid in zip(jobs, _uids(len(jobs)), strict=True)
             ]
-            await self._session.execute(_INSERT_FROM_JSON, {"rows": rows, "now": now})
+            await self._core(_INSERT_FROM_JSON, {"rows": rows, "now": now})
             return
         rows = [
             self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=q.not_before or now)
@@ -282,7 +282,7 @@ class SqlJobs(Repository):
         ]
         # One compiled statement for many rows (the driver sends them as one multi-row
         # INSERT); they take their ids in this order, which orders ties.
-        await self._session.execute(_INSERT_MANY, rows)
+        await self._core(_INSERT_MANY, rows)
 
     async def enqueue_collapsed(self, job: Job, *, key: str, now: datetime) -> bool:
         if not 0 < len(key) <= 64:
@@ -386,7 +386,7 @@ class SqlJobs(Repository):
         params: dict[str, Any] = {"now": now, "token": token, "until": now + lease}
         params.update({f"limit_{lane}": limit for lane, limit in wanted.items()})
         statement = _claim_statement(tuple(sorted(wanted)), self._postgres)
-        rows = (await self._session.execute(statement, params)).all()
+        rows = (await self._core(statement, params)).all()
         return [
             ClaimedJob(
                 id=r.id,
@@ -420,13 +420,11 @@ class SqlJobs(Repository):
         return await self._fenced(job_id, token, locked_until=until)
 
     async def mark_call_started(self, job_id: int, token: str) -> bool:
-        result = await self._session.execute(_CALL_STARTED, {"job_id": job_id, "token": token})
+        result = await self._core(_CALL_STARTED, {"job_id": job_id, "token": token})
         return self._changed(result)
 
     async def finish(self, job_id: int, token: str, *, now: datetime) -> bool:
-        result = await self._session.execute(
-            _FINISH, {"job_id": job_id, "token": token, "now": now}
-        )
+        result = await self._core(_FINISH, {"job_id": job_id, "token": token, "now": now})
         return self._changed(result)
 
     async def retry(

@@ -15,7 +15,7 @@ from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import ConversationRecord, MessageRecord, MessageStats, NewMessage
 from storage.models import Conversation, Message, UTCDateTime
 from storage.repositories.base import Repository
-from storage.repositories.conversations import JOINED, conversation_record
+from storage.repositories.conversations import JOINED, record_of
 
 __all__ = ["SqlMessages"]
 
@@ -77,10 +77,9 @@ def _still_queued(row: Message) -> bool:
 _C = _TABLE.c
 #: Statements a message crosses, built once: building one cost more than running it.
 _WITH_CONVERSATION: Final = (
-    JOINED.add_columns(Message)
-    .join(Message, Message.conversation_id == Conversation.id)
-    .where(Message.id == bindparam("message_id"), Conversation.id == bindparam("conversation_id"))
-    .execution_options(populate_existing=True)
+    JOINED.add_columns(*_TABLE.c)
+    .join(_TABLE, _C.conversation_id == cast(Table, Conversation.__table__).c.id)
+    .where(_C.id == bindparam("message_id"), _C.conversation_id == bindparam("conversation_id"))
 )
 _LATEST_INBOUND: Final = (
     select(_TABLE)
@@ -146,7 +145,7 @@ class SqlMessages(Repository):
             "created_at": message.created_at,
         }
         statement = _insert_statement(self._postgres, returning="row")
-        row = (await self._session.execute(statement, values)).one_or_none()
+        row = (await self._core(statement, values)).one_or_none()
         return None if row is None else _record(row)
 
     async def add_inbound(self, messages: Sequence[NewMessage]) -> dict[str, int]:
@@ -171,7 +170,7 @@ class SqlMessages(Repository):
             }
             for m in messages
         ]
-        result = await self._session.execute(statement, rows)
+        result = await self._core(statement, rows)
         return {str(wamid): int(id_) for wamid, id_ in result}
 
     async def get(self, message_id: int) -> MessageRecord | None:
@@ -182,14 +181,13 @@ class SqlMessages(Repository):
         self, message_id: int, conversation_id: int
     ) -> tuple[MessageRecord, ConversationRecord] | None:
         row = (
-            await self._session.execute(
+            await self._core(
                 _WITH_CONVERSATION, {"message_id": message_id, "conversation_id": conversation_id}
             )
         ).first()
         if row is None:
             return None
-        conversation, number, contact, message = row
-        return _record(message), conversation_record(conversation, number, contact)
+        return _record(row), record_of(row)
 
     async def by_wamid(self, wamid: str) -> MessageRecord | None:
         row = await self._session.scalar(select(Message).where(Message.wamid == wamid))
@@ -219,7 +217,7 @@ class SqlMessages(Repository):
         return {str(row.wamid): _record(row) for row in rows}
 
     async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
-        row = (await self._session.execute(_LATEST_INBOUND, {"cid": conversation_id})).first()
+        row = (await self._core(_LATEST_INBOUND, {"cid": conversation_id})).first()
         return None if row is None else _record(row)
 
     async def inbound_by_slack_ts(
@@ -311,9 +309,7 @@ class SqlMessages(Repository):
         )
 
     async def parts_of_reply(self, conversation_id: int, slack_ts: str) -> list[MessageRecord]:
-        rows = await self._session.execute(
-            _PARTS_OF_REPLY, {"cid": conversation_id, "slack_ts": slack_ts}
-        )
+        rows = await self._core(_PARTS_OF_REPLY, {"cid": conversation_id, "slack_ts": slack_ts})
         return [_record(row) for row in rows]
 
     async def _set(self, message_id: int, **values: Any) -> None:
@@ -322,7 +318,7 @@ class SqlMessages(Repository):
         )
 
     async def set_slack_ts(self, message_id: int, slack_ts: str) -> None:
-        await self._session.execute(_SET_SLACK_TS, {"message_id": message_id, "new_ts": slack_ts})
+        await self._core(_SET_SLACK_TS, {"message_id": message_id, "new_ts": slack_ts})
 
     async def mark_sent(self, message_id: int, *, wamid: str, at: datetime) -> None:
         # A status webhook cannot have moved it yet (it did not know the wamid), and a replayed
@@ -373,7 +369,7 @@ class SqlMessages(Repository):
             }
             for m in messages
         ]
-        await self._session.execute(_RECORD_DELIVERY, rows)
+        await self._core(_RECORD_DELIVERY, rows)
 
     async def record_shown_stages(self, message_id: int, stages: tuple[str, ...]) -> None:
         await self._set(message_id, shown_stages=list(stages))
@@ -437,9 +433,7 @@ class SqlMessages(Repository):
     async def begin_send(self, message_id: int, *, at: datetime) -> MessageRecord | None:
         """The message as it will be sent, frozen from now on: an edit or a delete after this
         comes too late. None if it is no longer queued (deleted, or sent already)."""
-        row = (
-            await self._session.execute(_BEGIN_SEND, {"message_id": message_id, "at": at})
-        ).first()
+        row = (await self._core(_BEGIN_SEND, {"message_id": message_id, "at": at})).first()
         return None if row is None else _record(row)
 
     async def _locked(self, message_id: int) -> Message | None:

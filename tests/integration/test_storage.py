@@ -34,7 +34,7 @@ from bridge.jobs import (
 )
 from bridge.ports import ClaimedJob, NewMessage, NewWebhook, QueuedJob
 from storage.db import create_engine, migrate, schema_is_current
-from storage.models import Base
+from storage.models import Base, Message
 from storage.uow import SqlUnitOfWorkFactory
 from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
@@ -98,6 +98,40 @@ async def test_a_wamid_is_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None
     async with uow_factory() as uow:
         stored = await uow.messages.by_wamid("wamid.X")
     assert stored is not None and stored.created_at == T0  # times come back UTC-aware
+
+
+async def test_a_read_past_the_session_sees_what_the_session_has_not_flushed_yet(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """The hot statements run on the transaction's connection, past the ORM session: while
+    the session holds a change it has not written yet, they go through it, so it is written
+    first and they see it."""
+    conversation_id = await _conversation(uow_factory)
+    message = NewMessage(
+        conversation_id=conversation_id,
+        direction=Direction.INBOUND,
+        sender_type=SenderType.CONTACT,
+        message_type="image",
+        content={"media_id": "M1"},
+        status=MessageStatus.RECEIVED,
+        created_at=T0,
+        wamid="wamid.IMG",
+    )
+    async with uow_factory() as uow:
+        added = await uow.messages.add(message)
+        assert added is not None
+        # Changed on the session's object of the row (as the ORM paths of the repositories
+        # do), not written yet...
+        session = uow.messages._session
+        row = await session.get(Message, added.id)
+        assert row is not None
+        row.content = {**row.content, "relay": {"file_id": "F1", "shared": False}}
+        assert session.dirty
+        # ...and read with a statement past the session.
+        found = await uow.messages.with_conversation(added.id, conversation_id)
+        assert found is not None
+        assert found[0].content["relay"] == {"file_id": "F1", "shared": False}
+        await uow.commit()
 
 
 async def _enqueue(uow_factory: SqlUnitOfWorkFactory, *jobs: Job, seq: datetime = T0) -> None:
