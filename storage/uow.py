@@ -125,7 +125,7 @@ class SqlUnitOfWork:
                 handed.drop()
             raise
         if handed is not None:
-            handed.start()
+            await handed.start()
 
 
 class SqlUnitOfWorkFactory:

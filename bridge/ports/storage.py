@@ -558,8 +558,9 @@ class UnitOfWorkFactory(Protocol):
 class HandedJobs(Protocol):
     """Jobs claimed inside a transaction for this process's own worker (``Handoff``)."""
 
-    def start(self) -> None:
-        """The transaction committed: run them."""
+    async def start(self) -> None:
+        """The transaction committed: run them, and return once each is under way (its
+        call to Slack or Meta made), before whoever committed goes on."""
         ...
 
     def drop(self) -> None:

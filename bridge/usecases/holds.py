@@ -3,7 +3,8 @@
 When Slack answers ``429`` with ``Retry-After`` (or Meta says a number sends too fast), the
 adapter that was refused stores a hold on that kind of call: a Slack method, a channel's
 posts, a business number's sends. Every process reads the holds (``StoredHolds``, each
-process's cached view, read again every ``refresh``) before such a call, and a call that is
+process's cached view, read again every ``refresh``, in the background once a call finds it
+in its second half) before such a call, and a call that is
 held is not made: its job is retried when the hold ends. A hold is never in memory only,
 so a second worker process never runs into a limit the first one was told about.
 """
@@ -41,6 +42,8 @@ class StoredHolds:
         self._fresh_until: datetime | None = None
         # Calls that find the view stale together wait for one read, not one read each.
         self._reading = asyncio.Lock()
+        #: The read started ahead of time, in the background (``remaining``).
+        self._ahead: asyncio.Task[None] | None = None
 
     def _stale(self, now: datetime) -> bool:
         return self._fresh_until is None or now >= self._fresh_until
@@ -51,6 +54,14 @@ class StoredHolds:
             async with self._reading:
                 if self._stale(now):
                     await self._read(now)
+        elif (
+            self._ahead is None
+            and self._fresh_until is not None
+            and now >= self._fresh_until - self._refresh / 2
+        ):
+            # Read again before the view goes stale, beside this call rather than in front
+            # of a later one: a steady flow of calls never waits for a read.
+            self._ahead = asyncio.create_task(self._read_ahead(now))
         ends = [self._until[scope] for scope in scopes if scope in self._until]
         if not ends:
             return 0.0
@@ -72,6 +83,16 @@ class StoredHolds:
             log.warning("rate hold not stored", extra={"scope": scope}, exc_info=True)
             return
         log.info("rate hold stored", extra={"scope": scope, "seconds": round(seconds, 2)})
+
+    async def _read_ahead(self, now: datetime) -> None:
+        try:
+            async with self._reading:
+                await self._read(now)
+        except Exception:
+            # The view goes stale as usual, and the call that finds it so reads it again.
+            log.warning("rate holds not read ahead", exc_info=True)
+        finally:
+            self._ahead = None
 
     async def _read(self, now: datetime) -> None:
         async with self._uow() as uow:

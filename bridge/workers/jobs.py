@@ -523,10 +523,16 @@ class _Handed:
     settle: Callable[[bool], None]
     settled: bool = False
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if not self.settled:
             self.settled = True
             self.settle(True)
+            # Two turns of the loop: each job's task starts its handler's task, which runs
+            # until its first wait, most often on its call to Slack or Meta. The work that
+            # committed (a Slack event's ack, the next inbox batch) waits that long, not
+            # the customer's message or the agent's reply.
+            for _ in range(2):
+                await asyncio.sleep(0)
 
     def drop(self) -> None:
         if not self.settled:

@@ -153,6 +153,25 @@ async def test_another_process_sees_a_hold_within_its_refresh(
     assert await second.remaining("meta:number:1") == 0.0
 
 
+async def test_a_steady_flow_of_calls_reads_the_holds_ahead_of_time(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """A call in the second half of the view's second starts a read beside it, so the call
+    after it neither waits for a read nor misses a hold set meanwhile."""
+    clock = FakeClock()
+    first = StoredHolds(uow=uow_factory, clock=clock)
+    second = StoredHolds(uow=uow_factory, clock=clock, refresh=timedelta(seconds=1))
+    assert await second.remaining("meta:number:1") == 0.0  # read now, trusted for a second
+    await first.hold("meta:number:1", seconds=5, reason="meta 130429")
+    clock.advance(seconds=0.6)
+    assert await second.remaining("meta:number:1") == 0.0  # its view is still the first read
+    ahead = second._ahead  # the read it started beside itself
+    assert ahead is not None
+    await ahead
+    clock.advance(seconds=0.1)
+    assert await second.remaining("meta:number:1") == pytest.approx(4.3)
+
+
 # --- Slack's Retry-After, across two worker processes ---------------------------------------
 
 
