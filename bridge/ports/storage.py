@@ -85,6 +85,13 @@ class ConversationRepository(Protocol):
 
     async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None: ...
 
+    async def replying_in(
+        self, *, channel: str, thread_ts: str
+    ) -> tuple[ConversationRecord, str | None] | None:
+        """``by_thread``, with the wamid of the customer's latest message (the one a reply
+        marks read; None before any), in the same read."""
+        ...
+
     async def set_thread(self, conversation_id: int, thread_ts: str) -> None: ...
 
     async def record_message(
@@ -148,8 +155,6 @@ class MessageRepository(Protocol):
         """The messages with these wamids, by wamid, locked until the transaction ends (in
         id order); a wamid of no message is left out."""
         ...
-
-    async def latest_inbound(self, conversation_id: int) -> MessageRecord | None: ...
 
     async def inbound_by_slack_ts(
         self, conversation_id: int, slack_ts: str

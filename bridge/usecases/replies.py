@@ -184,19 +184,21 @@ class Replies:
         async with self._uow() as uow:
             if event_id is not None and not await uow.slack_events.remember(event_id, now=now):
                 return ReplyResult(outcome=ReplyOutcome.DUPLICATE)
-            conversation = await uow.conversations.by_thread(channel=channel, thread_ts=thread_ts)
-            if conversation is None:
+            found = await uow.conversations.replying_in(channel=channel, thread_ts=thread_ts)
+            if found is None:
                 await uow.commit()
                 log.info(
                     "reply not taken: not a conversation's thread", extra={"slack_ts": slack_ts}
                 )
                 return ReplyResult(outcome=ReplyOutcome.NOT_A_CONVERSATION)
+            conversation, latest_inbound = found
             ids = {"conversation_id": conversation.id, "slack_ts": slack_ts}
             wait = self._wait(others_arriving())
             result = await self._queue(
                 uow,
                 conversation_id=conversation.id,
                 window_expires_at=conversation.window_expires_at,
+                latest_inbound=latest_inbound,
                 channel=channel,
                 slack_ts=slack_ts,
                 posted_at=posted_at,
@@ -228,6 +230,7 @@ class Replies:
         *,
         conversation_id: int,
         window_expires_at: datetime | None,
+        latest_inbound: str | None,
         channel: str,
         slack_ts: str,
         posted_at: datetime,
@@ -348,12 +351,11 @@ class Replies:
                     not_before=now + wait,
                 )
             )
-        latest = await uow.messages.latest_inbound(conversation_id)
-        if latest is not None and latest.wamid is not None:
+        if latest_inbound is not None:
             # Behind the sends in the same lane: the customer sees "read" as the answer comes.
             sends.append(
                 QueuedJob(
-                    job=MarkRead(conversation_id=conversation_id, wamid=latest.wamid),
+                    job=MarkRead(conversation_id=conversation_id, wamid=latest_inbound),
                     seq=posted_at,
                     arrival=len(items) + 1,
                     not_before=now + wait,

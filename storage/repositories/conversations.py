@@ -21,8 +21,9 @@ from sqlalchemy import (
     update,
 )
 
+from bridge.domain import Direction
 from bridge.ports import ContactTally, ConversationKey, ConversationRecord, OpenConversation
-from storage.models import BusinessNumber, Contact, Conversation, JobEntry, UTCDateTime
+from storage.models import BusinessNumber, Contact, Conversation, JobEntry, Message, UTCDateTime
 from storage.repositories.base import Repository, among
 
 __all__ = ["JOINED", "SqlConversations", "conversation_record", "record_of"]
@@ -107,12 +108,28 @@ def record_of(row: Any) -> ConversationRecord:
     return ConversationRecord(**{name: mapping[f"c_{name}"] for name in _FIELDS})
 
 
+_MESSAGES = cast(Table, Message.__table__).c
+#: The wamid of the conversation's latest customer message (a reply marks it read).
+_LATEST_INBOUND: Final = (
+    select(_MESSAGES.wamid)
+    .where(
+        _MESSAGES.conversation_id == _TABLE.id,
+        _MESSAGES.direction == Direction.INBOUND.value,
+        _MESSAGES.wamid.is_not(None),
+    )
+    .order_by(_MESSAGES.created_at.desc(), _MESSAGES.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+
 #: Statements a message crosses, built once: building one cost more than running it.
 _BY_ID = JOINED.where(Conversation.id == bindparam("id"))
-_BY_THREAD = JOINED.where(
+_THREAD = (
     Conversation.slack_channel == bindparam("channel"),
     Conversation.slack_thread_ts == bindparam("thread_ts"),
 )
+_BY_THREAD = JOINED.where(*_THREAD)
+_REPLYING_IN = JOINED.add_columns(_LATEST_INBOUND.label("latest_inbound")).where(*_THREAD)
 
 
 @functools.cache
@@ -250,6 +267,12 @@ class SqlConversations(Repository):
     async def by_thread(self, *, channel: str, thread_ts: str) -> ConversationRecord | None:
         row = (await self._core(_BY_THREAD, {"channel": channel, "thread_ts": thread_ts})).first()
         return None if row is None else record_of(row)
+
+    async def replying_in(
+        self, *, channel: str, thread_ts: str
+    ) -> tuple[ConversationRecord, str | None] | None:
+        row = (await self._core(_REPLYING_IN, {"channel": channel, "thread_ts": thread_ts})).first()
+        return None if row is None else (record_of(row), row.latest_inbound)
 
     async def set_thread(self, conversation_id: int, thread_ts: str) -> None:
         await self._session.execute(

@@ -81,16 +81,6 @@ _WITH_CONVERSATION: Final = (
     .join(_TABLE, _C.conversation_id == cast(Table, Conversation.__table__).c.id)
     .where(_C.id == bindparam("message_id"), _C.conversation_id == bindparam("conversation_id"))
 )
-_LATEST_INBOUND: Final = (
-    select(_TABLE)
-    .where(
-        _C.conversation_id == bindparam("cid"),
-        _C.direction == Direction.INBOUND.value,
-        _C.wamid.is_not(None),
-    )
-    .order_by(_C.created_at.desc(), _C.id.desc())
-    .limit(1)
-)
 _PARTS_OF_REPLY: Final = (
     select(_TABLE)
     .where(
@@ -215,10 +205,6 @@ class SqlMessages(Repository):
             .execution_options(populate_existing=True)
         )
         return {str(row.wamid): _record(row) for row in rows}
-
-    async def latest_inbound(self, conversation_id: int) -> MessageRecord | None:
-        row = (await self._core(_LATEST_INBOUND, {"cid": conversation_id})).first()
-        return None if row is None else _record(row)
 
     async def inbound_by_slack_ts(
         self, conversation_id: int, slack_ts: str
