@@ -131,7 +131,7 @@ def run(
     def cells(values: list[float]) -> str:
         ms = sorted(v * 1000 for v in values)
         p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-        return f"{statistics.median(ms):.0f} | {p99:.0f}"
+        return f"{statistics.median(ms):.1f} | {p99:.0f}"
 
     return (
         f"| {engine}, {'+'.join(roles)} | {settle} | {load:g}/s{sent} | {messages} "

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
@@ -23,6 +23,7 @@ from slack_app.text import UserNames
 __all__ = ["Activity", "ListenerDeps", "register_all"]
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Activity:
@@ -32,12 +33,12 @@ class Activity:
     def __init__(self) -> None:
         self.running = 0
 
-    def track(self, listener: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    def track(self, listener: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @functools.wraps(listener)
-        async def tracked(*args: P.args, **kwargs: P.kwargs) -> None:
+        async def tracked(*args: P.args, **kwargs: P.kwargs) -> R:
             self.running += 1
             try:
-                await listener(*args, **kwargs)
+                return await listener(*args, **kwargs)
             finally:
                 self.running -= 1
 
