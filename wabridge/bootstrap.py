@@ -327,7 +327,7 @@ def build_workers(
         parser=WebhookParser(),
         clock=clock,
         numbers=numbers,
-        on_jobs_queued=jobs_wake.wake,
+        on_jobs_queued=jobs_wake.queued,
         observer=relays,
         # A batch's customer messages are stored together in a few statements. SQLite has
         # one writer, and a longer transaction holds up incoming webhooks: smaller batches.
@@ -342,6 +342,7 @@ def build_workers(
         retry_for=retry_for,
         lease=lease,
         on_slot_free=jobs_wake.wake,
+        on_handed=lambda covered: jobs_wake.handed(covered=covered),
     )
     listen = (
         None
@@ -614,7 +615,7 @@ def build(
         clock=clock,
         settle=REPLY_SETTLE,
         always_settle=always_settle,
-        on_queued=jobs_wake.wake_in,
+        on_queued=jobs_wake.queued,
     )
     templates = build_templates(settings, storage=storage, whatsapp=whatsapp, clock=clock)
     template_messages = (
@@ -625,7 +626,7 @@ def build(
             templates=templates,
             phone_number_id=settings.meta_phone_number_id,
             channel=settings.slack_channel_id,
-            on_queued=jobs_wake.wake_in,
+            on_queued=jobs_wake.queued,
             numbers=numbers.numbers,
         )
         if templates is not None
@@ -654,9 +655,9 @@ def build(
             clock=clock,
             settle=REPLY_SETTLE,
             always_settle=always_settle,
-            on_queued=jobs_wake.wake_in,
+            on_queued=jobs_wake.queued,
         ),
-        resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.wake_in),
+        resends=Resends(uow=storage.uow, clock=clock, on_queued=jobs_wake.queued),
         calls=metrics,
         holds=holds,
     )
@@ -680,12 +681,12 @@ def build(
         slack=slack,
         on_webhook_stored=inbox_wake.wake,
         templates=templates,
-        on_jobs_queued=jobs_wake.wake_in,
+        on_jobs_queued=jobs_wake.queued,
         numbers=numbers,
         metrics=metrics,
     )
     scheduler = build_scheduler(
-        settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.wake_in
+        settings, storage=storage, clock=clock, templates=templates, on_queued=jobs_wake.queued
     )
     return Bridge(
         settings=settings,

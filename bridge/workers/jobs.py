@@ -137,6 +137,7 @@ class JobWorker:
         probe_every: timedelta = PROBE_EVERY,
         lanes: Collection[Lane] = tuple(Lane),
         on_slot_free: Callable[[], None] = lambda: None,
+        on_handed: Callable[[bool], None] = lambda covered: None,
     ) -> None:
         self._uow = uow
         self._handlers = handlers
@@ -147,6 +148,7 @@ class JobWorker:
         self._probe_every = probe_every
         self._lanes = tuple(lanes)
         self._on_slot_free = on_slot_free
+        self._on_handed = on_handed
         self._paused: set[Lane] = set()
         self._pauses: dict[Lane, LanePause] = {}
         self._pauses_read_at: float | None = None
@@ -178,6 +180,7 @@ class JobWorker:
             if lane not in pauses and (free := self._free(lane)) > 0
         }
         if not limits:
+            self._on_handed(False)
             return None
         self._handing.update(limits)
         try:
@@ -193,12 +196,17 @@ class JobWorker:
     ) -> None:
         self._handing.subtract(limits)
         if not committed:
+            self._on_handed(False)
             return  # rolled back with the transaction: the jobs are as they were
         for ctx in claims:
             self._start(ctx)
         taken = Counter(ctx.claimed.lane for ctx in claims)
-        if any(taken[lane] == free for lane, free in limits.items()):
-            self._on_slot_free()  # a lane took all it could: more may be due
+        # A lane that took all it could may have more due (and a paused lane's jobs are
+        # its probes'): the loop looks. Otherwise every job due is running.
+        full = any(taken[lane] == free for lane, free in limits.items())
+        self._on_handed(not full and len(limits) == len(self._lanes))
+        if full:
+            self._on_slot_free()
 
     async def _prepare(self, uow: UnitOfWork, claimed: ClaimedJob) -> _Claim:
         ctx = self._context(claimed)

@@ -27,9 +27,23 @@ class Wakeable:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._covered = False
 
     def wake(self) -> None:
         self._event.set()
+
+    def handed(self, *, covered: bool) -> None:
+        """This process's worker was just offered the jobs a transaction queued (``Handoff``);
+        ``covered``: it took every job due, so that transaction's ``queued`` finds none."""
+        self._covered = covered
+
+    def queued(self, due_in: float = 0.0) -> None:
+        """Whoever committed jobs says so, due in ``due_in`` seconds: the loop wakes then,
+        unless (due now) this process's worker took every one of them as they committed. A
+        pass for nothing would run beside their calls to Slack and Meta."""
+        covered, self._covered = self._covered, False
+        if due_in > 0 or not covered:
+            self.wake_in(due_in)
 
     def wake_in(self, seconds: float) -> None:
         """Wake the loop when work stored now becomes due (it would otherwise wait its poll)."""

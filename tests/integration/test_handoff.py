@@ -138,3 +138,23 @@ async def test_a_paused_lane_takes_no_handed_jobs(world: World) -> None:
     await world.workers.inbox.run_once()
     await handed_jobs_end(world)
     assert world.chat.posts == []
+
+
+async def test_jobs_the_worker_took_as_they_committed_wake_no_pass_of_its_loop(
+    world: World,
+) -> None:
+    """A pass for nothing would run beside the post's call to Slack (on SQLite, its claim
+    holds the event loop's thread)."""
+    serving(world)
+    await customer_writes(world, "wamid.1", "Hi")
+    await world.workers.inbox.run_once()
+    assert not world.workers.jobs_wake._event.is_set()
+    await handed_jobs_end(world)
+    assert world.chat.thread(await world.thread()) == ["Hi"]
+
+
+async def test_jobs_left_for_the_loop_wake_it(world: World) -> None:
+    world.uow.handoff = world.workers.jobs  # built, but its loop is not serving here
+    await customer_writes(world, "wamid.1", "Hi")
+    await world.workers.inbox.run_once()
+    assert world.workers.jobs_wake._event.is_set()
