@@ -67,6 +67,8 @@ class GraphCall:
     version: str
     json: Any
     headers: dict[str, str]
+    #: When it arrived, its body read (before the simulator's own work on it, as the Slack
+    #: simulator stamps a post's ``ts``).
     at: float
     query: dict[str, str] = field(default_factory=dict)
     status: int = 0
@@ -616,6 +618,7 @@ class MetaSimulator(ServedApp):
     ) -> Response:
         """Record, delay, authenticate and run one Graph API request."""
         body = await request.body()
+        arrived = time.time()
         content_type = request.headers.get("content-type", "")
         parsed: Any = None
         if content_type.startswith("multipart/form-data"):
@@ -654,7 +657,7 @@ class MetaSimulator(ServedApp):
             version=version,
             json=copy.deepcopy(parsed),
             headers=incoming.headers,
-            at=time.time(),
+            at=arrived,
             query=incoming.query,
             status=response.status_code,
         )

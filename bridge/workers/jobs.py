@@ -52,6 +52,8 @@ __all__ = ["DEFAULT_LEASE", "JobWorker"]
 
 log = logging.getLogger(__name__)
 
+#: Turns of the event loop a commit that handed jobs over lets them take before it returns.
+HANDED_TURNS: Final = 8
 #: How long a claim lasts unless extended; the worker extends it every third of that.
 DEFAULT_LEASE: Final = timedelta(seconds=15)
 #: A job whose handler raises something unforeseen (a bug, a database blip) gets this many tries.
@@ -535,11 +537,12 @@ class _Handed:
         if not self.settled:
             self.settled = True
             self.settle(True)
-            # Two turns of the loop: each job's task starts its handler's task, which runs
-            # until its first wait, most often on its call to Slack or Meta. The work that
+            # A few turns of the loop: each job's task starts its handler's task, which runs
+            # up to its call to Slack or Meta and through the client's own yields (httpx's
+            # locks yield the loop four times before a request is written). The work that
             # committed (a Slack event's ack, the next inbox batch) waits that long, not
             # the customer's message or the agent's reply.
-            for _ in range(2):
+            for _ in range(HANDED_TURNS):
                 await asyncio.sleep(0)
 
     def drop(self) -> None:
