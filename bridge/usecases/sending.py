@@ -181,9 +181,12 @@ class SendReplyHandler(JobHandler[SendReply]):
     async def prepare(self, uow: UnitOfWork, job: SendReply, ctx: JobContext) -> _ToSend | None:
         """The usual send, read, frozen and its call's start recorded where it was queued;
         anything else (a file to upload first, a check that fails) is left to ``run``."""
-        message, conversation, parts = await read_message(
-            uow, conversation_id=job.conversation_id, message_id=job.message_id
-        )
+        try:
+            message, conversation, parts = await read_message(
+                uow, conversation_id=job.conversation_id, message_id=job.message_id
+            )
+        except UnworkableJobError:
+            return None  # gone: ``run`` finds so and ends the job, saying why
         if "file" in message.content or self._obstacle(message, conversation, parts, ctx):
             return None
         frozen = await uow.messages.begin_send(message.id, at=self._clock.now())

@@ -79,18 +79,23 @@ async def _conversation(uow_factory: SqlUnitOfWorkFactory, contact: str = "111")
     return conversation.id
 
 
-async def test_a_wamid_is_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None:
-    conversation_id = await _conversation(uow_factory)
-    message = NewMessage(
+def _inbound(conversation_id: int, wamid: str, **content: str) -> NewMessage:
+    """A customer's message, as the inbox stores it."""
+    return NewMessage(
         conversation_id=conversation_id,
         direction=Direction.INBOUND,
         sender_type=SenderType.CONTACT,
-        message_type="text",
-        content={"text": "hi"},
+        message_type="text" if "text" in content else "image",
+        content=dict(content),
         status=MessageStatus.RECEIVED,
         created_at=T0,
-        wamid="wamid.X",
+        wamid=wamid,
     )
+
+
+async def test_a_wamid_is_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None:
+    conversation_id = await _conversation(uow_factory)
+    message = _inbound(conversation_id, "wamid.X", text="hi")
     async with uow_factory() as uow:
         assert await uow.messages.add(message) is not None
         assert await uow.messages.add(message) is None
@@ -107,18 +112,8 @@ async def test_a_read_past_the_session_sees_what_the_session_has_not_flushed_yet
     the session holds a change it has not written yet, they go through it, so it is written
     first and they see it."""
     conversation_id = await _conversation(uow_factory)
-    message = NewMessage(
-        conversation_id=conversation_id,
-        direction=Direction.INBOUND,
-        sender_type=SenderType.CONTACT,
-        message_type="image",
-        content={"media_id": "M1"},
-        status=MessageStatus.RECEIVED,
-        created_at=T0,
-        wamid="wamid.IMG",
-    )
     async with uow_factory() as uow:
-        added = await uow.messages.add(message)
+        added = await uow.messages.add(_inbound(conversation_id, "wamid.IMG", media_id="M1"))
         assert added is not None
         # Changed on the session's object of the row (as the ORM paths of the repositories
         # do), not written yet...
