@@ -24,18 +24,15 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bridge.domain import FailureKind
 from bridge.errors import (
-    DeliveryError,
     ExternalError,
     JobDecodeError,
     JobNotReadyError,
     LeaseLostError,
-    UnworkableJobError,
 )
 from bridge.jobs import Job, JobFailure, JobHandler, Lane, decode
 from bridge.ports import (
@@ -46,14 +43,13 @@ from bridge.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from bridge.workers.loop import backoff_delay
+from bridge.workers.claims import Claim, Handed
+from bridge.workers.failures import failure_of, retry_delay
 
 __all__ = ["DEFAULT_LEASE", "JobWorker"]
 
 log = logging.getLogger(__name__)
 
-#: Turns of the event loop a commit that handed jobs over lets them take before it returns.
-HANDED_TURNS: Final = 8
 #: How long a claim lasts unless extended; the worker extends it every third of that.
 DEFAULT_LEASE: Final = timedelta(seconds=15)
 #: A job whose handler raises something unforeseen (a bug, a database blip) gets this many tries.
@@ -64,60 +60,6 @@ PROBE_EVERY: Final = timedelta(seconds=10)
 #: honoured here this much later at most (a job claimed meanwhile meets the same refusal and
 #: is given back untouched). A due probe, or a pause or lift of its own, reads them at once.
 PAUSES_REFRESH: Final = 1.0
-
-
-@dataclass(kw_only=True)
-class _Claim:
-    """One job held under a lease: the ``JobContext`` its handler receives."""
-
-    claimed: ClaimedJob
-    uow: UnitOfWorkFactory
-    clock: Clock
-    lost: bool = False
-    finished: bool = False
-    ids: dict[str, Any] = field(default_factory=dict)
-    prepared: object | None = None
-
-    @property
-    def job_id(self) -> int:
-        return self.claimed.id
-
-    @property
-    def uid(self) -> str:
-        return self.claimed.uid
-
-    @property
-    def attempt(self) -> int:
-        return self.claimed.attempt
-
-    @property
-    def queued_at(self) -> datetime:
-        return self.claimed.queued_at
-
-    @property
-    def call_started(self) -> bool:
-        return self.claimed.call_started
-
-    async def starting_call(self, uow: UnitOfWork | None = None) -> None:
-        """Record, under the lease, that the job's call is about to start: in ``uow`` (the
-        caller commits it) or alone in a transaction of its own."""
-        if uow is not None:
-            marked = await uow.jobs.mark_call_started(self.claimed.id, self.claimed.lease_token)
-        else:
-            async with self.uow() as own:
-                marked = await own.jobs.mark_call_started(self.claimed.id, self.claimed.lease_token)
-                await own.commit()
-        if not marked:
-            raise LeaseLostError(f"job {self.claimed.id}: lease lost before its call")
-
-    async def finish(self, uow: UnitOfWork) -> bool:
-        done = await uow.jobs.finish(
-            self.claimed.id, self.claimed.lease_token, now=self.clock.now()
-        )
-        self.finished = True
-        if not done:
-            self.lost = True
-        return done
 
 
 class JobWorker:
@@ -191,10 +133,10 @@ class JobWorker:
         except BaseException:
             self._handing.subtract(limits)
             raise
-        return _Handed(functools.partial(self._settle_handoff, limits, prepared))
+        return Handed(functools.partial(self._settle_handoff, limits, prepared))
 
     def _settle_handoff(
-        self, limits: dict[Lane, int], claims: list[_Claim], committed: bool
+        self, limits: dict[Lane, int], claims: list[Claim], committed: bool
     ) -> None:
         self._handing.subtract(limits)
         if not committed:
@@ -210,7 +152,7 @@ class JobWorker:
         if full:
             self._on_slot_free()
 
-    async def _prepare(self, uow: UnitOfWork, claimed: ClaimedJob) -> _Claim:
+    async def _prepare(self, uow: UnitOfWork, claimed: ClaimedJob) -> Claim:
         ctx = self._context(claimed)
         try:
             job = decode(claimed.job_type, claimed.payload)
@@ -226,7 +168,7 @@ class JobWorker:
             ctx.prepared = None
         return ctx
 
-    def _context(self, claimed: ClaimedJob) -> _Claim:
+    def _context(self, claimed: ClaimedJob) -> Claim:
         ids = {
             "job_id": claimed.id,
             "job_type": claimed.job_type,
@@ -235,7 +177,7 @@ class JobWorker:
             "message_id": claimed.payload.get("message_id"),
             "attempt": claimed.attempt,
         }
-        return _Claim(claimed=claimed, uow=self._uow, clock=self._clock, ids=ids)
+        return Claim(claimed=claimed, uow=self._uow, clock=self._clock, ids=ids)
 
     async def run_once(self) -> int:
         """Claim due jobs for the free slots of each lane, run them, and return how many,
@@ -292,7 +234,7 @@ class JobWorker:
             self._pauses_read_at = time.monotonic()
         return self._pauses
 
-    def _start(self, ctx: _Claim) -> asyncio.Task[None]:
+    def _start(self, ctx: Claim) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(ctx))
         slots = self._running[ctx.claimed.lane]
         slots.add(task)
@@ -317,7 +259,7 @@ class JobWorker:
                 task.cancel()
             raise
 
-    async def _run(self, ctx: _Claim) -> None:
+    async def _run(self, ctx: Claim) -> None:
         try:
             await self._perform(ctx)
         except Exception:
@@ -327,7 +269,7 @@ class JobWorker:
                 "job outcome not recorded; it runs again when its lease ends", extra=ctx.ids
             )
 
-    async def _perform(self, ctx: _Claim) -> None:
+    async def _perform(self, ctx: Claim) -> None:
         claimed, ids = ctx.claimed, ctx.ids
         try:
             job = decode(claimed.job_type, claimed.payload)
@@ -360,7 +302,7 @@ class JobWorker:
         else:
             await self._failed(claimed, job, handler, raised, ids)
 
-    async def _keep_lease(self, ctx: _Claim, work: asyncio.Task[None]) -> None:
+    async def _keep_lease(self, ctx: Claim, work: asyncio.Task[None]) -> None:
         """Extend the lease while the handler runs; cancel it before the lease can run out."""
         interval = self._lease.total_seconds() / 3
         valid_until = time.monotonic() + self._lease.total_seconds()
@@ -384,7 +326,7 @@ class JobWorker:
                 work.cancel()
                 return
 
-    async def _succeeded(self, claimed: ClaimedJob, ctx: _Claim, ids: dict[str, Any]) -> None:
+    async def _succeeded(self, claimed: ClaimedJob, ctx: Claim, ids: dict[str, Any]) -> None:
         if not ctx.finished:
             async with self._uow() as uow:
                 done = await uow.jobs.finish(claimed.id, claimed.lease_token, now=self._clock.now())
@@ -413,7 +355,7 @@ class JobWorker:
         ids: dict[str, Any],
     ) -> None:
         now = self._clock.now()
-        failure = _failure_of(error, job_id=claimed.id, now=now)
+        failure = failure_of(error, job_id=claimed.id, now=now)
         if failure.kind == FailureKind.AUTH:
             await self._pause(claimed, failure, ids)
             return
@@ -432,7 +374,7 @@ class JobWorker:
             gave_up = dataclasses.replace(failure, error=f"gave up after {limit}: {failure.error}")
             await self._end(claimed, job, handler, gave_up, ids)
             return
-        delay = _retry_delay(error, claimed.attempt)
+        delay = retry_delay(error, claimed.attempt)
         async with self._uow() as uow:
             recorded = await uow.jobs.retry(
                 claimed.id,
@@ -523,80 +465,3 @@ class JobWorker:
                 raise
             log.exception("job failure handling failed", extra=ids)
             return None
-
-
-@dataclass
-class _Handed:
-    """Jobs claimed in a transaction not committed yet (``HandedJobs``): ``settle`` is told
-    once whether it committed."""
-
-    settle: Callable[[bool], None]
-    settled: bool = False
-
-    async def start(self) -> None:
-        if not self.settled:
-            self.settled = True
-            self.settle(True)
-            # A few turns of the loop: each job's task starts its handler's task, which runs
-            # up to its call to Slack or Meta and through the client's own yields (httpx's
-            # locks yield the loop four times before a request is written). The work that
-            # committed (a Slack event's ack, the next inbox batch) waits that long, not
-            # the customer's message or the agent's reply.
-            for _ in range(HANDED_TURNS):
-                await asyncio.sleep(0)
-
-    def drop(self) -> None:
-        if not self.settled:
-            self.settled = True
-            self.settle(False)
-
-
-def _failure_of(error: BaseException, *, job_id: int, now: datetime) -> JobFailure:
-    if isinstance(error, DeliveryError):
-        return JobFailure(
-            job_id=job_id,
-            at=now,
-            kind=error.kind,
-            reason=error.reason,
-            error=str(error),
-            code=error.code,
-            title=error.title,
-            details=error.details or None,
-            problem=error.problem,
-        )
-    if isinstance(error, ExternalError):
-        return JobFailure(
-            job_id=job_id, at=now, kind=error.kind, reason=error.reason, error=str(error)
-        )
-    if isinstance(error, UnworkableJobError):
-        return JobFailure(
-            job_id=job_id,
-            at=now,
-            kind=FailureKind.PERMANENT,
-            reason=error.reason,
-            error=str(error),
-        )
-    if isinstance(error, JobNotReadyError):
-        return JobFailure(
-            job_id=job_id,
-            at=now,
-            kind=FailureKind.TRANSIENT,
-            reason=error.reason,
-            error=str(error),
-        )
-    log.error("job raised unexpectedly", exc_info=error)
-    return JobFailure(
-        job_id=job_id,
-        at=now,
-        kind=FailureKind.TRANSIENT,
-        reason=f"unexpected:{type(error).__name__}",
-        error=repr(error),
-    )
-
-
-def _retry_delay(error: BaseException, attempt: int) -> float:
-    if isinstance(error, ExternalError):
-        if error.retry_after is not None:
-            return max(0.0, error.retry_after)
-        return backoff_delay(attempt, factor=error.backoff_base or 2.0)
-    return backoff_delay(attempt)
