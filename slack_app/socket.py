@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Final
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import (
+    run_async_bolt_app,
+    send_async_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
 from slack_app.errors import classify
+from slack_app.http import AUTHORIZE_FAILED
 
 __all__ = ["SocketMode"]
 
@@ -25,6 +33,24 @@ log = logging.getLogger(__name__)
 
 #: How long a first connection may take before it is tried again in the background.
 CONNECT_TIMEOUT: Final = 30.0
+
+
+class _Handler(AsyncSocketModeHandler):
+    """Bolt's handler, except for an envelope whose token check failed: bolt answers it 200
+    (with a message for the user) and would ack it, and Slack would never send it again. It
+    is left unacked, so Slack sends it again, as the HTTP endpoint answers such a request
+    ``503`` (``slack_app.http``)."""
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        started = time.time()
+        answer = await run_async_bolt_app(self.app, req)
+        if answer.body == AUTHORIZE_FAILED:
+            log.warning(
+                "slack envelope not acked: the token could not be checked; Slack sends it again",
+                extra={"envelope_id": req.envelope_id},
+            )
+            return
+        await send_async_response(client, req, answer, started)
 
 
 class SocketMode:
@@ -38,9 +64,7 @@ class SocketMode:
     async def start(self) -> None:
         """Open the connection; ``ChatError`` (kind AUTH for a refused token) if it cannot."""
         if self._handler is None:  # it binds to the running event loop
-            self._handler = AsyncSocketModeHandler(
-                self._app, self._app_token, web_client=self._app.client
-            )
+            self._handler = _Handler(self._app, self._app_token, web_client=self._app.client)
         try:
             # slack_sdk's connect() retries a refused token for ever, quietly: ask first.
             await self._app.client.apps_connections_open(app_token=self._app_token)

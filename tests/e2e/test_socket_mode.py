@@ -54,3 +54,32 @@ def test_replies_commands_and_modals_arrive_over_the_socket(socket_box: Sandbox)
     assert httpx.post(f"{box.url}/slack/events", content=b"{}").status_code == 404
     assert box.wait_idle()
     assert sent_texts(box) == ["Over the socket"]
+
+
+def test_an_envelope_whose_token_check_failed_is_sent_again_and_taken_once(
+    socket_box: Sandbox,
+) -> None:
+    """bolt answers an event 200 when its auth.test fails; acked so, Slack would never send
+    it again and the reply would be lost."""
+    box = socket_box
+    thread_ts = open_thread(box)
+    assert box.wait_idle()
+    assert box.bridge is not None
+    opened = len(box.slack.socket_connections())
+    box.bridge.kill()
+    box.bridge.start()  # a new process: its token not checked yet
+    assert box.slack.wait_for(
+        lambda: (
+            len(box.slack.socket_connections()) > opened
+            and box.slack.socket_connections()[-1].is_open
+        )
+    )
+    box.slack.socket_ack_timeout, box.slack.socket_retry_delay = 2.0, 0.5
+    box.slack.fail_next("auth.test", status=500)
+    reply = box.slack.agent_reply(channel=CHANNEL, thread_ts=thread_ts, text="Still there?")
+    assert reply.envelope is not None
+    assert reply.envelope.attempts == (0, 1)  # left unacked once, then sent again and acked
+    assert reply.envelope.acked
+    assert box.meta.wait_for(lambda: sent_texts(box) == ["Still there?"], timeout=30)
+    assert box.wait_idle()
+    assert sent_texts(box) == ["Still there?"]
