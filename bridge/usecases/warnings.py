@@ -29,9 +29,14 @@ log = logging.getLogger(__name__)
 
 #: Windows that closed longer ago than this are not looked at again (after a long outage).
 CLOSED_LOOKBACK: Final = timedelta(days=1)
-#: Once this process has scanned, closes are looked for since its last scan, less this (for
-#: clocks that differ between processes).
-CLOSED_OVERLAP: Final = timedelta(minutes=5)
+#: Once this process has scanned, each mark looks first at the windows that reached it since
+#: its last scan, less this (for clocks that differ between processes).
+OVERLAP: Final = timedelta(minutes=5)
+#: Each scan also sweeps this share of the rest of every mark's range, from where the last
+#: scan's sweep stopped: a window written already past a mark (its customer message came
+#: more than a day less that mark late, after an outage) reached the mark before any scan
+#: could see it, and is found within as many scans, or warned at the next mark.
+SWEEP_PARTS: Final = 10
 #: Suggestions in a warning.
 SUGGESTIONS: Final = 3
 #: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
@@ -85,6 +90,8 @@ class WindowWatch:
         self._templates = templates
         self._on_queued = on_queued
         self._scanned_at: datetime | None = None
+        #: Per mark (in seconds): the window end this process's sweep goes on from.
+        self._swept_to: dict[int, datetime] = {}
 
     def _closes_after(self, now: datetime) -> datetime:
         """Where the closes are looked for from. A day back at first (after a restart or an
@@ -96,16 +103,42 @@ class WindowWatch:
         lookback = now - CLOSED_LOOKBACK
         if self._scanned_at is None:
             return lookback
-        return max(lookback, self._scanned_at - CLOSED_OVERLAP)
+        return max(lookback, self._scanned_at - OVERLAP)
+
+    def _mark_ranges(
+        self, low: datetime, high: datetime, mark: timedelta, swept_to: dict[int, datetime]
+    ) -> list[tuple[datetime, datetime, int]]:
+        """The ranges of window ends that mark ``mark`` (whose windows end in ``(low,
+        high]``) looks at. The whole range at a process's first scan. Then the windows that
+        reached the mark since its last scan, and the next part of the rest (which a scan
+        before recorded, but for a window written already past the mark): each is a range of
+        an index read whole by an anti-join, so a scan costs what reached a mark since the
+        last, not all the windows within two hours of closing. ``swept_to`` gets where the
+        sweep stopped."""
+        seconds = int(mark.total_seconds())
+        if self._scanned_at is None:
+            swept_to[seconds] = low
+            return [(low, high, seconds)]
+        new_from = min(max(low, self._scanned_at + mark - OVERLAP), high)
+        ranges = [(new_from, high, seconds)]
+        start = self._swept_to.get(seconds, low)
+        if not low <= start < new_from:  # a whole round swept, or the range moved past it
+            start = low
+        end = min(start + (high - low) / SWEEP_PARTS, new_from)
+        if start < end:
+            ranges.append((start, end, seconds))
+        swept_to[seconds] = end
+        return ranges
 
     async def scan(self) -> ScanResult:
         now = self._clock.now()
         # Each window speaks at the nearest mark it has reached (after an outage, several
         # may have passed at once): mark m covers the windows ending in (previous mark, m].
         ranges: list[tuple[datetime, datetime, int]] = []
+        swept_to: dict[int, datetime] = {}
         previous = timedelta(0)
         for mark in self._marks:
-            ranges.append((now + previous, now + mark, int(mark.total_seconds())))
+            ranges += self._mark_ranges(now + previous, now + mark, mark, swept_to)
             previous = mark
         ranges.append((self._closes_after(now), now, 0))
         # Read before the marks' transactions (on SQLite a read of its own inside one would
@@ -122,6 +155,7 @@ class WindowWatch:
                 if not full:
                     break
         self._scanned_at = now
+        self._swept_to = swept_to
         if warned or closed:
             self._on_queued(0)
             log.info("windows scanned", extra={"warned": warned, "closed": closed})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, Final
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
 from storage.notify import mark_work
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["CONNECTION", "Repository", "among"]
 
@@ -51,6 +54,26 @@ class Repository:
         if connection is None:
             connection = session.info[CONNECTION] = await session.connection()
         return await connection.execute(statement, params)
+
+    async def _binary(
+        self, statement: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """PostgreSQL: ``statement`` (psycopg's ``%b`` placeholders) with its parameters in
+        binary, on psycopg's own connection, in the session's transaction; the rows it
+        returns. SQLAlchemy's statements cannot ask psycopg for binary parameters, and an
+        array of thousands of values would otherwise be escaped into one long literal and
+        parsed back by the server. Changes the session holds are flushed first."""
+        session = self._session
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        connection: AsyncConnection | None = session.info.get(CONNECTION)
+        if connection is None:
+            connection = session.info[CONNECTION] = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
+        async with driver.cursor() as cursor:
+            await cursor.execute(statement, params)
+            return await cursor.fetchall() if cursor.description is not None else []
 
     def _work_stored(self, channel: str) -> None:
         """Other processes' loops hear of it once this transaction commits (PostgreSQL)."""

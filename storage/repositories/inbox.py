@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Integer, Select, Table, Update, bindparam, func, insert, select, update
 
@@ -14,9 +14,6 @@ from bridge.ports import DeadWebhook, FailureCount, InboxRow, NewWebhook
 from storage.models import InboxEntry, UTCDateTime
 from storage.notify import INBOX
 from storage.repositories.base import Repository, among
-
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection
 
 __all__ = ["SqlInbox"]
 
@@ -103,14 +100,7 @@ class SqlInbox(Repository):
                 [w.body for w in webhooks],
                 [w.received_at.astimezone(UTC) for w in webhooks],
             )
-            # On the driver's own connection (in the session's transaction): SQLAlchemy's
-            # statements cannot ask psycopg for binary parameters.
-            connection = await self._session.connection()
-            raw = await connection.get_raw_connection()
-            driver = cast("AsyncConnection[Any]", raw.driver_connection)
-            async with driver.cursor() as cursor:
-                await cursor.execute(_INSERT_ARRAYS, arrays)
-                return sorted(row[0] for row in await cursor.fetchall())
+            return sorted(row[0] for row in await self._binary(_INSERT_ARRAYS, arrays))
         rows = [
             {
                 "body": w.body,

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import (
-    JSON,
     Integer,
     Table,
     and_,
@@ -25,8 +24,6 @@ from sqlalchemy import (
     case,
     func,
     insert,
-    literal,
-    literal_column,
     or_,
     select,
     text,
@@ -34,8 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.selectable import TextualSelect
 
-from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane, encode
+from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane
 from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQueue, QueuedJob
+from storage.db import json_text
 from storage.models import JobEntry, UTCDateTime
 from storage.notify import JOBS
 from storage.repositories.base import Repository
@@ -69,36 +67,18 @@ _FINISH = (
 )
 
 
-#: PostgreSQL: many jobs from one JSON array of rows (``enqueue_many``): one short statement
-#: and one parameter however many jobs, which psycopg neither parses nor quotes anew, and
-#: each row read once, into the table's own row type.
-_ROWS = func.json_populate_recordset(
-    literal_column("NULL::jobs"), bindparam("rows", type_=JSON())
-).table_valued(
-    *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq", "arrival"),
-    *("collapse_key", "not_before"),
-    with_ordinality="ordinality",
-)
-_INSERT_FROM_JSON = insert(cast(Table, JobEntry.__table__)).from_select(
-    [
-        *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq"),
-        *("arrival", "collapse_key", "state", "attempts", "not_before", "call_started"),
-        "created_at",
-    ],
-    select(
-        *(
-            _ROWS.c[name]
-            for name in (
-                *("uid", "conversation_id", "lane", "job_type", "payload", "blocking", "seq"),
-                *("arrival", "collapse_key"),
-            )
-        ),
-        literal(_PENDING),
-        literal(0),
-        func.coalesce(_ROWS.c.not_before, _NOW),
-        literal(False),
-        _NOW,
-    ).order_by(_ROWS.c.ordinality),
+#: PostgreSQL: many jobs as one array per column, sent in binary (``Repository._binary``):
+#: one short statement whose text never changes, and no parse of the rows on either side
+#: (one JSON array of rows cost the server a third of the insert to read). The rows are
+#: inserted in the arrays' order, so they take their ids in that order, which orders ties.
+_INSERT_ARRAYS: Final = (  # 'pending' is JobState.PENDING
+    "INSERT INTO jobs (uid, conversation_id, lane, job_type, payload, blocking, seq, arrival,"
+    " collapse_key, state, attempts, not_before, call_started, created_at)"
+    " SELECT u, c, l, t, p::json, b, s, a, k, 'pending', 0, coalesce(n, %(now)b), false,"
+    " %(now)b FROM unnest(%(uid)b::text[], %(conversation)b::bigint[], %(lane)b::text[],"
+    " %(type)b::text[], %(payload)b::text[], %(blocking)b::bool[], %(seq)b::bigint[],"
+    " %(arrival)b::bigint[], %(key)b::text[], %(not_before)b::timestamptz[])"
+    " WITH ORDINALITY AS r(u, c, l, t, p, b, s, a, k, n, o) ORDER BY o"
 )
 
 
@@ -226,7 +206,7 @@ class SqlJobs(Repository):
             "conversation_id": job.conversation_id,
             "lane": job.LANE.value,
             "job_type": job.TYPE,
-            "payload": encode(job),
+            "payload": job,  # written by the column's serializer
             "blocking": job.BLOCKING,
             "seq": micros(seq),
             "arrival": arrival,
@@ -257,23 +237,23 @@ class SqlJobs(Repository):
             return
         self._work_stored(JOBS)
         if self._postgres:
-            # In the array's order, so the rows take their ids in this order, which orders ties.
-            rows = [
+            uids = _uids(len(jobs))
+            await self._binary(
+                _INSERT_ARRAYS,
                 {
-                    "uid": uid,
-                    "conversation_id": q.job.conversation_id,
-                    "lane": q.job.LANE.value,
-                    "job_type": q.job.TYPE,
-                    "payload": encode(q.job),
-                    "blocking": q.job.BLOCKING,
-                    "seq": micros(q.seq),
-                    "arrival": q.arrival,
-                    "collapse_key": q.collapse_key,
-                    "not_before": q.not_before.isoformat() if q.not_before else None,
-                }
-                for q, uid in zip(jobs, _uids(len(jobs)), strict=True)
-            ]
-            await self._core(_INSERT_FROM_JSON, {"rows": rows, "now": now})
+                    "uid": uids,
+                    "conversation": [q.job.conversation_id for q in jobs],
+                    "lane": [q.job.LANE.value for q in jobs],
+                    "type": [q.job.TYPE for q in jobs],
+                    "payload": [json_text(q.job) for q in jobs],
+                    "blocking": [q.job.BLOCKING for q in jobs],
+                    "seq": [micros(q.seq) for q in jobs],
+                    "arrival": [q.arrival for q in jobs],
+                    "key": [q.collapse_key for q in jobs],
+                    "not_before": [q.not_before for q in jobs],
+                    "now": now,
+                },
+            )
             return
         rows = [
             self._row(q.job, now=now, seq=q.seq, arrival=q.arrival, not_before=q.not_before or now)
@@ -341,7 +321,7 @@ class SqlJobs(Repository):
                 conversation_id=job.conversation_id,
                 lane=job.LANE.value,
                 job_type=job.TYPE,
-                payload=encode(job),
+                payload=job,
                 blocking=job.BLOCKING,
                 seq=micros(now),
                 arrival=0,

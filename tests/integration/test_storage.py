@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, make_url
 
 import storage.db
@@ -31,13 +31,15 @@ from bridge.jobs import (
     SendReply,
     ShowDelivery,
     decode,
+    encode,
 )
 from bridge.ports import ClaimedJob, NewMessage, NewWebhook, QueuedJob
 from storage.db import create_engine, migrate, schema_is_current
-from storage.models import Base, Message
+from storage.models import Base, JobEntry, Message
 from storage.uow import SqlUnitOfWorkFactory
 from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0
+from tests.unit.core.test_jobs import EXAMPLES as JOB_EXAMPLES
 
 LEASE = timedelta(seconds=15)
 
@@ -274,6 +276,52 @@ def test_json_columns_take_what_the_fast_encoder_refuses() -> None:
         "text": "ü 🙂",
         "ok": [True, None],
     }
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson", "standard library"])
+def test_a_job_is_written_as_its_codec_writes_it(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not fast:  # as for a value orjson refuses
+        monkeypatch.setattr(storage.db.orjson, "dumps", _refuse)
+    for job in JOB_EXAMPLES:
+        assert json.loads(storage.db.json_text(job)) == json.loads(json.dumps(encode(job)))
+
+
+def _refuse(*args: object, **kwargs: object) -> bytes:
+    raise TypeError("refused")
+
+
+async def test_jobs_queued_together_come_back_as_they_were_queued(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """Every job type, and the columns easiest to get wrong in bulk: no conversation, a
+    collapse key or none, a due time or none, and the order they were given in."""
+    queued = [
+        QueuedJob(
+            job=job,
+            seq=T0 - timedelta(seconds=n),  # the ids follow the order given, not the seq
+            arrival=n,
+            collapse_key=f"key-{n}" if n % 2 else None,
+            not_before=T0 + timedelta(minutes=n) if n % 3 else None,
+        )
+        for n, job in enumerate(JOB_EXAMPLES)
+    ]
+    async with uow_factory() as uow:
+        await uow.jobs.enqueue_many(queued, now=T0)
+        await uow.commit()
+    async with uow_factory.engine.connect() as connection:
+        rows = (await connection.execute(select(JobEntry).order_by(JobEntry.id))).all()
+    assert [decode(r.job_type, r.payload) for r in rows] == [q.job for q in queued]
+    assert [r.conversation_id for r in rows] == [q.job.conversation_id for q in queued]
+    assert [(r.lane, r.blocking) for r in rows] == [
+        (q.job.LANE.value, q.job.BLOCKING) for q in queued
+    ]
+    assert [r.collapse_key for r in rows] == [q.collapse_key for q in queued]
+    assert [r.not_before for r in rows] == [q.not_before or T0 for q in queued]
+    assert [r.arrival for r in rows] == [q.arrival for q in queued]
+    assert {r.state for r in rows} == {"pending"}
+    assert len({r.uid for r in rows}) == len(rows)
 
 
 async def test_counters_add_up_across_transactions(uow_factory: SqlUnitOfWorkFactory) -> None:

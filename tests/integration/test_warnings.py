@@ -218,3 +218,28 @@ async def test_after_its_first_scan_a_process_looks_for_closes_since_its_last_sc
     assert (await watch.scan()).closed == 0
     # ...where a process that just started looks a day back.
     assert (await _watch(world).scan()).closed == 1
+
+
+async def test_a_window_written_already_past_a_mark_is_found_by_a_later_scan(
+    world: World,
+) -> None:
+    watch = _watch(world)
+    await watch.scan()  # from now on this process looks first at what reached a mark since
+    world.clock.advance(minutes=1)
+    # A message sent 22 h 30 min ago arrives now (after an outage): its window ends in 1 h 30
+    # min, past its 2 h mark, which it reached before any scan could see it.
+    sent = world.clock.now() - timedelta(hours=22, minutes=30)
+    await world.webhook(payloads.messages(payloads.text("wamid.late", "hello?", at=sent)))
+    await world.drain()
+    scans = 0
+    while scans < warnings.SWEEP_PARTS and not _warnings(world):
+        world.clock.advance(minutes=1)
+        scans += 1
+        await watch.scan()
+        await world.drain()
+    assert len(_warnings(world)) == 1
+    for _ in range(warnings.SWEEP_PARTS * 2):  # a whole round and more: warned once
+        world.clock.advance(minutes=1)
+        assert (await watch.scan()).warned == 0
+    world.clock.advance(minutes=40)  # 29 min left: the 30 min mark speaks as usual
+    assert (await watch.scan()).warned == 1
