@@ -289,6 +289,16 @@ class SlackSimulator(ServedApp):
         with self._lock:
             return copy.deepcopy(self._ws.messages.get(self._channel_id(channel), []))
 
+    def find(self, channel: str, text: str) -> SimMessage | None:
+        """The channel's latest message with exactly ``text``, if any: a copy of that one
+        message, where ``messages`` copies the whole channel (thousands of messages under a
+        bench's load, with the simulator's lock held meanwhile)."""
+        with self._lock:
+            for message in reversed(self._ws.messages.get(self._channel_id(channel), [])):
+                if message.text == text:
+                    return copy.deepcopy(message)
+        return None
+
     def thread(self, channel: str, thread_ts: str) -> list[SimMessage]:
         """The replies of a thread, parent excluded, in order."""
         with self._lock:

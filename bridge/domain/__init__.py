@@ -27,6 +27,7 @@ from bridge.domain.templates import MessageTemplate, Part, Placeholder, ValuePro
 from bridge.domain.window import (
     REFUSED_WINDOW_CLOSED,
     WINDOW,
+    parent_shows_change,
     window_expires_at,
     window_is_open,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "is_delivery_stage",
     "least_advanced",
     "next_step_after",
+    "parent_shows_change",
     "reached_stages",
     "window_expires_at",
     "window_is_open",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["REFUSED_WINDOW_CLOSED", "WINDOW", "window_expires_at", "window_is_open"]
+__all__ = [
+    "REFUSED_WINDOW_CLOSED",
+    "WINDOW",
+    "parent_shows_change",
+    "window_expires_at",
+    "window_is_open",
+]
 
 #: Free-form messages are allowed for this long after the customer's latest message, by that
 #: message's own timestamp.
@@ -25,3 +31,17 @@ def window_expires_at(last_customer_message_at: datetime | None) -> datetime | N
 def window_is_open(expires_at: datetime | None, *, now: datetime) -> bool:
     """Whether a free-form message may be sent at ``now``."""
     return expires_at is not None and now < expires_at
+
+
+def parent_shows_change(shown: datetime | None, renewed: datetime, *, now: datetime) -> bool:
+    """Whether a window renewed to end at ``renewed`` changes what the thread's parent shows
+    of it, the end ``shown`` to the minute: it does where the parent shows no window, a
+    closed one, or an earlier minute. A customer's burst of messages within a minute then
+    costs Slack no update of the parent (``chat.update`` is one of its slower tiers)."""
+    if shown is None or shown <= now:
+        return True
+    return _minute(renewed) > _minute(shown)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)

@@ -65,11 +65,12 @@ class ConversationRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenConversation:
-    """An open conversation a customer message belongs to, and whether the parent's update
-    waits already (queued, not started)."""
+    """An open conversation a customer message belongs to, whether the parent's update
+    waits already (queued, not started), and where its window ends."""
 
     id: int
     update_waiting: bool
+    window_expires_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

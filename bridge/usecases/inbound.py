@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from bridge.domain import (
+    WINDOW,
     Direction,
     InboundMessage,
     MessageStatus,
     Notice,
     NoticeKind,
     SenderType,
+    parent_shows_change,
     window_expires_at,
 )
 from bridge.errors import UnworkableJobError
@@ -109,7 +111,7 @@ async def receive_inbound_many(
     renewed it. Returns how many messages were new."""
     if not arrivals:
         return 0
-    conversation_of, windows = await _conversations(uow, arrivals, now=now)
+    conversation_of, windows, shown = await _conversations(uow, arrivals, now=now)
     wanted: list[tuple[Arrival, int]] = []
     seen: set[str] = set()
     for item in arrivals:
@@ -134,11 +136,14 @@ async def receive_inbound_many(
             continue
         at, count = latest.get(conversation_id, (event.timestamp, 0))
         latest[conversation_id] = (max(at, event.timestamp), count + 1)
-        for job in _jobs_for(
-            item, conversation_id, message_id, window=conversation_id not in windows
-        ):
+        renewed = event.timestamp + WINDOW
+        window = conversation_id not in windows and parent_shows_change(
+            shown.get(conversation_id), renewed, now=now
+        )
+        for job in _jobs_for(item, conversation_id, message_id, window=window):
             jobs.append(QueuedJob(job=job, seq=event.timestamp, arrival=item.arrival))
-        windows.add(conversation_id)
+        if window:
+            windows.add(conversation_id)
         log.info(
             "inbound stored",
             extra={
@@ -162,12 +167,12 @@ async def receive_inbound_many(
 
 async def _conversations(
     uow: UnitOfWork, arrivals: Sequence[Arrival], *, now: datetime
-) -> tuple[dict[tuple[str, str], int], set[int]]:
+) -> tuple[dict[tuple[str, str], int], set[int], dict[int, datetime | None]]:
     """The conversation of each (number, contact) of the batch: open ones with a current
-    name in one read per number; the others created, reopened or renamed one by one. And
-    the conversations whose parent's update waits already (read with the open ones; the
-    others have none: a new one has no jobs, and a reopened or renamed one is rare enough
-    to get a second update)."""
+    name in one read per number; the others created, reopened or renamed one by one. And,
+    read with the open ones, those whose parent's update waits already, and where each open
+    one's window ends, which its parent shows (the others have neither: a new one has no
+    jobs, and a reopened or renamed one is rare enough to get a second update)."""
     names: dict[str, dict[str, str | None]] = {}
     first: dict[tuple[str, str], Arrival] = {}
     for item in arrivals:
@@ -178,12 +183,14 @@ async def _conversations(
         first.setdefault((event.phone_number_id, event.contact_id), item)
     found: dict[tuple[str, str], int] = {}
     waiting: set[int] = set()
+    ends: dict[int, datetime | None] = {}
     for pnid, contacts in names.items():
         open_ = await uow.conversations.open_conversations(
             phone_number_id=pnid, contacts=contacts, update_job_type=ShowWindow.TYPE, now=now
         )
         for contact, open_one in open_.items():
             found[(pnid, contact)] = open_one.id
+            ends[open_one.id] = open_one.window_expires_at
             if open_one.update_waiting:
                 waiting.add(open_one.id)
     for key, item in first.items():
@@ -197,7 +204,7 @@ async def _conversations(
                 now=now,
             )
             found[key] = conversation.id
-    return found, waiting
+    return found, waiting, ends
 
 
 def _new_message(event: InboundMessage, conversation_id: int) -> NewMessage:

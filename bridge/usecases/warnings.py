@@ -32,11 +32,12 @@ CLOSED_LOOKBACK: Final = timedelta(days=1)
 #: Once this process has scanned, each mark looks first at the windows that reached it since
 #: its last scan, less this (for clocks that differ between processes).
 OVERLAP: Final = timedelta(minutes=5)
-#: Each scan also sweeps this share of the rest of every mark's range, from where the last
-#: scan's sweep stopped: a window written already past a mark (its customer message came
+#: Each scan also sweeps one of this many parts of every mark's range, going on where the
+#: last scan's sweep stopped: a window written already past a mark (its customer message came
 #: more than a day less that mark late, after an outage) reached the mark before any scan
-#: could see it, and is found within as many scans, or warned at the next mark.
-SWEEP_PARTS: Final = 10
+#: could see it, and is found within two rounds (twice as many scans: the round under way
+#: may have passed it), or warned at the next mark.
+SWEEP_PARTS: Final = 5
 #: Suggestions in a warning.
 SUGGESTIONS: Final = 3
 #: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
@@ -127,7 +128,9 @@ class WindowWatch:
         end = min(start + (high - low) / SWEEP_PARTS, new_from)
         if start < end:
             ranges.append((start, end, seconds))
-        swept_to[seconds] = end
+        # At the top, the next scan starts again from the bottom (the top moves up with each
+        # scan, and would otherwise always be a little ahead).
+        swept_to[seconds] = end if end < new_from else low
         return ranges
 
     async def scan(self) -> ScanResult:

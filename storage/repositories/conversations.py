@@ -133,7 +133,9 @@ _REPLYING_IN = JOINED.add_columns(_LATEST_INBOUND.label("latest_inbound")).where
 
 
 @functools.cache
-def _open_ids_statement(postgres: bool) -> Select[str, str | None, int, bool]:
+def _open_ids_statement(
+    postgres: bool,
+) -> Select[str, str | None, int, bool, datetime | None]:
     # Whether the parent's update is queued already and not claimed, read with the
     # conversation: a customer message queues one only if not.
     update_waiting = (
@@ -150,7 +152,13 @@ def _open_ids_statement(postgres: bool) -> Select[str, str | None, int, bool]:
         .label("update_waiting")
     )
     return (
-        select(Contact.contact_key, Contact.name, Conversation.id, update_waiting)
+        select(
+            Contact.contact_key,
+            Contact.name,
+            Conversation.id,
+            update_waiting,
+            Conversation.window_expires_at,
+        )
         .join(Conversation, Conversation.contact_id == Contact.id)
         .join(BusinessNumber, Conversation.business_number_id == BusinessNumber.id)
         .where(
@@ -255,8 +263,10 @@ class SqlConversations(Repository):
             },
         )
         return {
-            key: OpenConversation(id=conversation_id, update_waiting=bool(waiting))
-            for key, name, conversation_id, waiting in rows
+            key: OpenConversation(
+                id=conversation_id, update_waiting=bool(waiting), window_expires_at=ends
+            )
+            for key, name, conversation_id, waiting, ends in rows
             if not contacts[key] or contacts[key] == name
         }
 

@@ -76,20 +76,45 @@ async def test_the_parent_shows_the_window_and_a_burst_costs_one_update(world: W
     await _customer_writes(world, "wamid.0")
     thread = await world.thread()
     shown_before = len(world.chat.windows)
+    world.clock.advance(minutes=1, seconds=10)  # the window's end moves a minute on
     for n in range(1, 6):
-        at = world.clock.now()
+        at = world.clock.now() + timedelta(seconds=n)
         await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=at)))
     while await world.workers.inbox.run_once():
         pass
     await world.drain()
     assert len(world.chat.windows) == shown_before + 1
-    assert world.chat.windows[-1] == (thread, T0 + timedelta(hours=24))
+    assert world.chat.windows[-1] == (thread, world.clock.now() + timedelta(hours=24, seconds=5))
+
+
+async def test_messages_that_leave_the_minute_shown_leave_the_parent_alone(world: World) -> None:
+    world.clock.advance(seconds=5)
+    await _customer_writes(world, "wamid.0")  # the parent: open until 12:00 (12:00:05)
+    thread = await world.thread()
+    shown = len(world.chat.windows)
+    world.clock.advance(seconds=40)
+    await _customer_writes(world, "wamid.1")  # ends at 12:00:45: the same minute
+    assert len(world.chat.windows) == shown
+    world.clock.advance(seconds=20)
+    await _customer_writes(world, "wamid.2")  # ends at 12:01:05: a minute on
+    assert world.chat.windows[shown:] == [(thread, world.clock.now() + timedelta(hours=24))]
+    # A message sent earlier, come late, moves nothing.
+    late = T0 + timedelta(seconds=1)
+    await world.webhook(payloads.messages(payloads.text("wamid.3", "earlier", at=late)))
+    await world.drain()
+    assert len(world.chat.windows) == shown + 1
+    # Once the window closed, the parent says so; the next message opens it again.
+    world.clock.advance(hours=24, minutes=2)
+    await _customer_writes(world, "wamid.4")
+    assert world.chat.windows[-1] == (thread, world.clock.now() + timedelta(hours=24))
+    assert len(world.chat.windows) == shown + 2
 
 
 async def test_an_update_already_waiting_is_not_queued_again_by_the_next_webhook(
     world: World,
 ) -> None:
     await _customer_writes(world, "wamid.0")
+    world.clock.advance(minutes=1)  # the window's end moves a minute on
     for n in (1, 2):  # two webhooks, each in a batch of its own, nothing posted between
         at = world.clock.now()
         await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=at)))
@@ -224,15 +249,16 @@ async def test_a_window_written_already_past_a_mark_is_found_by_a_later_scan(
     world: World,
 ) -> None:
     watch = _watch(world)
-    await watch.scan()  # from now on this process looks first at what reached a mark since
-    world.clock.advance(minutes=1)
+    for _ in range(warnings.SWEEP_PARTS * 2 + 1):  # its sweep went round twice already
+        await watch.scan()  # from the second on, it looks first at what reached a mark since
+        world.clock.advance(minutes=1)
     # A message sent 22 h 30 min ago arrives now (after an outage): its window ends in 1 h 30
     # min, past its 2 h mark, which it reached before any scan could see it.
     sent = world.clock.now() - timedelta(hours=22, minutes=30)
     await world.webhook(payloads.messages(payloads.text("wamid.late", "hello?", at=sent)))
     await world.drain()
     scans = 0
-    while scans < warnings.SWEEP_PARTS and not _warnings(world):
+    while scans < 2 * warnings.SWEEP_PARTS and not _warnings(world):  # a round and the next
         world.clock.advance(minutes=1)
         scans += 1
         await watch.scan()
@@ -241,5 +267,5 @@ async def test_a_window_written_already_past_a_mark_is_found_by_a_later_scan(
     for _ in range(warnings.SWEEP_PARTS * 2):  # a whole round and more: warned once
         world.clock.advance(minutes=1)
         assert (await watch.scan()).warned == 0
-    world.clock.advance(minutes=40)  # 29 min left: the 30 min mark speaks as usual
-    assert (await watch.scan()).warned == 1
+    world.clock.current = sent + timedelta(hours=23, minutes=31)
+    assert (await watch.scan()).warned == 1  # 29 min left: the 30 min mark speaks as usual
