@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import ColumnElement, any_, bindparam
@@ -86,18 +86,6 @@ class Repository:
     def _insert(self, table: Any) -> Any:
         """An INSERT that knows ``ON CONFLICT`` on this engine."""
         return (pg_insert if self._postgres else sqlite_insert)(table)
-
-    def _among(self, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
-        """``column IN values``. On PostgreSQL ``column = ANY(array)``: one parameter however
-        many values, where a long ``IN`` list is a long statement psycopg parses anew each
-        time."""
-        if self._postgres:
-            condition: ColumnElement[bool] = column == any_(
-                bindparam(None, list(values), type_=ARRAY(column.type))
-            )
-            return condition
-        among: ColumnElement[bool] = column.in_(list(values))
-        return among
 
     @staticmethod
     def _changed(result: Any) -> bool:

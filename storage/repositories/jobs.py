@@ -36,7 +36,7 @@ from bridge.ports import ClaimedJob, FailedJob, FailureCount, JobCounts, LaneQue
 from storage.db import json_text
 from storage.models import JobEntry, UTCDateTime
 from storage.notify import JOBS
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, among
 
 __all__ = ["SqlJobs", "micros"]
 
@@ -295,12 +295,12 @@ class SqlJobs(Repository):
             return 0
         query = select(JobEntry.collapse_key).where(
             JobEntry.state == _PENDING,
-            self._among(JobEntry.collapse_key, keys),
+            among(JobEntry.collapse_key, "keys", postgres=self._postgres),
             or_(JobEntry.locked_until.is_(None), JobEntry.locked_until < now),
         )
         if self._skip_locked:  # as enqueue_collapsed
             query = query.order_by(JobEntry.id).with_for_update()
-        waiting = set(await self._session.scalars(query))
+        waiting = set(await self._session.scalars(query, {"keys": sorted(keys)}))
         queued: list[QueuedJob] = []
         for job, key in jobs:
             if key not in waiting:

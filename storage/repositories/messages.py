@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bridge.domain import Direction, MessageStatus, SenderType
 from bridge.ports import ConversationRecord, MessageRecord, MessageStats, NewMessage
 from storage.models import Conversation, Message, UTCDateTime
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, among
 from storage.repositories.conversations import JOINED, record_of
 
 __all__ = ["SqlMessages"]
@@ -199,10 +199,11 @@ class SqlMessages(Repository):
         # Locked in id order, so two workers locking overlapping sets wait rather than deadlock.
         rows = await self._session.scalars(
             select(Message)
-            .where(self._among(Message.wamid, sorted(wamids)))
+            .where(among(Message.wamid, "wamids", postgres=self._postgres))
             .order_by(Message.id)
             .with_for_update()
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True),
+            {"wamids": sorted(wamids)},
         )
         return {str(row.wamid): _record(row) for row in rows}
 
