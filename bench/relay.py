@@ -11,7 +11,10 @@ that Slack's pacing never binds, measures:
 With ``--load R``, other customers write meanwhile: R signed webhooks a second, each one
 message from one of 200 other contacts, sent on schedule whatever the bridge answers (an
 open loop), with Slack's and Meta's pacing off (``--unpaced`` alone turns it off too), so
-what is measured is the bridge's own latency while it ingests and relays that load.
+what is measured is the bridge's own latency while it ingests and relays that load. Those
+contacts open their conversations first, and the bridge is idle before the load starts: the
+measure is of a steady load, not of 200 new customers arriving in one second (each new
+conversation also costs a parent post, its contact and its thread).
 
     .venv/bin/python bench/relay.py --messages 20
     .venv/bin/python bench/relay.py --database-url postgresql+psycopg://...
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from ingest import cpu_seconds
 from memory import UNPACED, _sign
 
 from sandbox.harness import CHANNEL, Sandbox
@@ -99,7 +103,7 @@ def _send_load(
                         counts[2] += 1
                 if stop.wait(max(0.0, wait)):
                     return
-                wa_id = f"49152{n % LOAD_CONTACTS:08d}"
+                wa_id = _load_contact(n)
                 body = json.dumps(
                     messages_webhook(
                         waba_id=waba_id,
@@ -153,14 +157,19 @@ def run(
             box.meta.send_text("4915100000001", "Bench", "opening")
             assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) == 1, timeout=30)
             thread = box.slack.top_level(CHANNEL)[0].ts
+            if load:
+                _open_load_conversations(box)
             background = Background(box, load) if load else None
+            cpu = _bridge_cpu(box)
             with background or contextlib.nullcontext():
                 if background is not None:
                     time.sleep(2.0)  # the load under way before the first measure
                 _measure(box, thread, messages, spacing, inbound, outbound)
+            cpu = _bridge_cpu(box) - cpu
             sent = (
                 f", background {background.sent} sent, {background.refused} refused,"
-                f" {background.late} sent late"
+                f" {background.late} sent late, bridge CPU"
+                f" {1000 * cpu / max(1, background.sent + 2 * messages):.2f} ms a message"
                 if background
                 else ""
             )
@@ -175,6 +184,25 @@ def run(
         f"| {engine}, {'+'.join(roles)} | {settle} | {load:g}/s{sent} | {messages} "
         f"| {cells(inbound)} | {cells(outbound)} |"
     )
+
+
+def _bridge_cpu(box: Sandbox) -> float:
+    """CPU seconds the bridge's processes have used so far."""
+    return sum(cpu_seconds(p.pid) for p in box.processes if p.pid is not None)
+
+
+def _open_load_conversations(box: Sandbox) -> None:
+    """Each load contact writes once, and the bridge settles, before the load starts."""
+    for n in range(LOAD_CONTACTS):
+        wa_id = _load_contact(n)
+        box.meta.send_text(wa_id, f"Load {wa_id[-3:]}", "hello")
+    opened = LOAD_CONTACTS + 1
+    assert box.slack.wait_for(lambda: len(box.slack.top_level(CHANNEL)) >= opened, timeout=120)
+    assert box.wait_idle(timeout=60, waiting_ok=True)
+
+
+def _load_contact(n: int) -> str:
+    return f"49152{n % LOAD_CONTACTS:08d}"
 
 
 def _measure(

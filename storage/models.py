@@ -220,6 +220,15 @@ class JobEntry(Base):
             "arrival",
         ),
         Index("ix_jobs_state_not_before", "state", "not_before"),
+        # The claim walks each lane's pending jobs oldest first and stops at its limit,
+        # whatever the backlog; finished jobs (nearly all) are not in it.
+        Index(
+            "ix_jobs_pending_lane_id",
+            "lane",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
         # The retention purge reads finished jobs by age; queuing a job never writes to it.
         Index(
             "ix_jobs_done_finished_at",
