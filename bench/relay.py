@@ -53,7 +53,7 @@ class Background:
     is sent at ``n / rate`` seconds by one of ``SENDERS`` threads in turn, so a slow answer
     delays only its own thread's next webhook."""
 
-    SENDERS = 8
+    SENDERS = 32
 
     def __init__(self, box: Sandbox, rate: float) -> None:
         context = multiprocessing.get_context("spawn")
@@ -73,14 +73,22 @@ class Background:
             daemon=True,
         )
         self.sent = self.refused = self.late = 0
+        self.seconds = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Webhooks a second the load process managed to send."""
+        return self.sent / self.seconds if self.seconds else 0.0
 
     def __enter__(self) -> Background:
+        self._started = time.monotonic()
         self._process.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._process.join(timeout=60)
+        self.seconds = time.monotonic() - self._started
         self.sent, self.refused, self.late = self._counts[:]
 
 
@@ -167,8 +175,8 @@ def run(
                 _measure(box, thread, messages, spacing, inbound, outbound)
             cpu = _bridge_cpu(box) - cpu
             sent = (
-                f", background {background.sent} sent, {background.refused} refused,"
-                f" {background.late} sent late, bridge CPU"
+                f", background {background.sent} sent ({background.rate:.0f}/s),"
+                f" {background.refused} refused, {background.late} sent late, bridge CPU"
                 f" {1000 * cpu / max(1, background.sent + 2 * messages):.2f} ms a message"
                 if background
                 else ""
