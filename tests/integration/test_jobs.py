@@ -322,6 +322,26 @@ async def test_slow_slack_posts_never_keep_a_whatsapp_send_from_starting(world: 
     assert world.chat.thread(thread)[-1] == "Still there?"
 
 
+async def test_while_slack_is_slow_twenty_customers_posts_are_under_way_at_once(
+    world: World,
+) -> None:
+    """A post holds its slot through Slack's answer: with a handful of slots, a slow Slack
+    kept everyone else's message queued behind a few calls (at 8 slots and 40 ms a call, a
+    process posted at most 200 messages a second, whatever its CPU)."""
+    for n in range(20):
+        body = payloads.text(f"wamid.{n}", f"m{n}", at=T0, wa_id=f"49151000000{n:02d}")
+        await world.webhook(payloads.messages(body))
+    await world.workers.inbox.run_once()
+    world.chat.hold = asyncio.Event()
+    await world.workers.jobs.step()
+    assert world.workers.jobs.running == 20
+    world.chat.hold.set()
+    await world.workers.jobs.wind_down()
+    await world.drain()
+    posted = sorted(p.text for p in world.chat.posts if p.text.startswith("m"))
+    assert posted == sorted(f"m{n}" for n in range(20))
+
+
 async def test_a_job_ends_failed_even_when_its_handler_cannot_react(world: World) -> None:
     from bridge.domain import FailureKind
     from bridge.errors import ChatError
