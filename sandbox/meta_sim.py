@@ -44,7 +44,7 @@ from sandbox.meta_payloads import (
 from sandbox.meta_templates import DEFAULT_TEMPLATES, check_template_send, page_templates
 from sandbox.meta_validation import GraphError, validate_send
 from sandbox.senders import Outbox, wait_for
-from sandbox.server import ServedApp
+from sandbox.server import ServedApp, forgive_disconnects
 
 __all__ = ["GraphCall", "MetaSimulator"]
 
@@ -818,6 +818,7 @@ class MetaSimulator(ServedApp):
                 await outbox.aclose()
 
         app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+        forgive_disconnects(app)
 
         @app.get("/_sim/calls")
         async def sim_calls() -> JSONResponse:

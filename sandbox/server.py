@@ -11,10 +11,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from sandbox.senders import SyncSender
 
-__all__ = ["ServedApp", "ServerThread", "Startable", "free_port"]
+__all__ = ["ServedApp", "ServerThread", "Startable", "forgive_disconnects", "free_port"]
 
 HOST = "127.0.0.1"
 
@@ -25,6 +28,17 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def forgive_disconnects(app: Starlette) -> None:
+    """A client gone before its request was whole (a bridge killed mid-call, as the fault run
+    does) is answered with nothing: the service it stands for never saw that request, so
+    nothing is recorded and no traceback is logged."""
+
+    async def gone(request: Request, error: Exception) -> Response:
+        return Response(status_code=499)
+
+    app.add_exception_handler(ClientDisconnect, gone)
 
 
 class Startable:

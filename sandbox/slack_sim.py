@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sandbox.forms import maybe_json, parse_multipart, parse_urlencoded
 from sandbox.senders import Outbox, wait_for
-from sandbox.server import ServedApp
+from sandbox.server import ServedApp, forgive_disconnects
 from sandbox.slack_events import (
     API_APP_ID,
     VERIFICATION_TOKEN,
@@ -1084,6 +1084,7 @@ class SlackSimulator(ServedApp):
                 await self._socket.stop()
 
         app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+        forgive_disconnects(app)
 
         @app.api_route("/api/{method}", methods=["GET", "POST"])
         async def web_api(request: Request, method: str) -> Response:

@@ -3,10 +3,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -82,6 +85,27 @@ def test_send_is_accepted_recorded_and_answered_like_meta(
     assert call.path == f"/v99.0/{meta.phone_number_id}/messages"
     assert call.json == TEXT
     assert call.headers["authorization"] == f"Bearer {META_TOKEN}"
+
+
+def test_a_send_cut_off_mid_body_is_not_recorded_and_logs_no_traceback(
+    http: httpx.Client, meta: MetaSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fault run kills the bridge mid-call: Meta never saw that request whole."""
+    address = urlsplit(meta.url)
+    body = json.dumps(TEXT).encode()
+    head = (
+        f"POST /v21.0/{meta.phone_number_id}/messages HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        f"Authorization: Bearer {META_TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with (
+        caplog.at_level(logging.ERROR),
+        socket.create_connection((address.hostname, address.port)) as cut,
+    ):
+        cut.sendall(head + body[:10])
+    assert _send(http, meta, TEXT).status_code == 200  # the next one is served, and recorded
+    assert len(meta.calls("/messages")) == 1
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
 
 
 def test_wamids_are_unique(http: httpx.Client, meta: MetaSimulator) -> None:
