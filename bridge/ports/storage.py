@@ -268,7 +268,8 @@ class InboxRepository(Protocol):
 
     async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None: ...
 
-    async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None: ...
+    async def retry(self, row_ids: Collection[int], *, error: str, not_before: datetime) -> None:
+        """Read these rows again from ``not_before``, each one attempt further."""
 
     async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None: ...
 

@@ -2,6 +2,14 @@
 
 from bridge.workers.inbox import InboxWorker
 from bridge.workers.jobs import DEFAULT_LEASE, JobWorker
-from bridge.workers.loop import Wakeable, backoff_delay, run_loop
+from bridge.workers.loop import Rush, Wakeable, backoff_delay, run_loop
 
-__all__ = ["DEFAULT_LEASE", "InboxWorker", "JobWorker", "Wakeable", "backoff_delay", "run_loop"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "InboxWorker",
+    "JobWorker",
+    "Rush",
+    "Wakeable",
+    "backoff_delay",
+    "run_loop",
+]

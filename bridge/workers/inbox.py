@@ -168,15 +168,21 @@ class InboxWorker:
             {e.wamid for _, events in parsed for e in events if isinstance(e, StatusUpdate)}
         )
         deferred: list[InboxRow] = []
+        unknown: list[tuple[InboxRow, list[StatusUpdate]]] = []
         routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]] = []
         alone = False
         for row, events in parsed:
-            if defer_unknown and any(
-                isinstance(e, StatusUpdate) and e.wamid not in known for e in events
-            ):
-                # A status before its send, perhaps. Its message, stored meanwhile, would
-                # be locked out of order here: the webhook is taken alone, once this batch
-                # has committed.
+            strangers = [e for e in events if isinstance(e, StatusUpdate) and e.wamid not in known]
+            if strangers and len(strangers) == len(events) and await self._served(unit, strangers):
+                # Nothing but statuses of messages not stored (a broadcast's statuses racing
+                # its sends, or another app's on the same number): nothing to lock or apply,
+                # so the webhook is settled with the batch.
+                unknown.append((row, strangers))
+                continue
+            if defer_unknown and strangers:
+                # A status before its send, perhaps, beside other news. Its message, stored
+                # meanwhile, would be locked out of order here: the webhook is taken alone,
+                # once this batch has committed.
                 deferred.append(row)
                 continue
             split = await self._routine(unit, row, events)
@@ -185,6 +191,7 @@ class InboxWorker:
                 alone = True
             else:
                 routine.append((row, events, split))
+        await self._settle_unknown(unit, unknown, now=now)
         if not routine:
             return dead, deferred
         if alone:
@@ -210,6 +217,56 @@ class InboxWorker:
         for row, carried in late:
             await self._process(unit, row, carried, now=now)
         return dead, deferred
+
+    async def _served(self, unit: UnitOfWork, statuses: Sequence[StatusUpdate]) -> bool:
+        """Whether every status is for a number the bridge serves (a webhook for another is
+        kept whole among the dead letters, by ``_process``)."""
+        for status in statuses:
+            if await self._numbers.lookup(status.phone_number_id, uow=unit) is None:
+                return False
+        return True
+
+    async def _settle_unknown(
+        self,
+        unit: UnitOfWork,
+        rows: Sequence[tuple[InboxRow, list[StatusUpdate]]],
+        *,
+        now: datetime,
+    ) -> None:
+        """Each webhook is done with except for ``unknown``: its statuses of messages not stored.
+        While one of them may be racing our own send (it is recent, and the webhook was read
+        fewer than ``UNKNOWN_STATUS_RETRIES`` times), the whole webhook is read again later:
+        everything else in it is idempotent. Otherwise the statuses are let go, each logged
+        and counted once. A few statements for the lot, however many webhooks."""
+        later: dict[int, list[int]] = {}  # by attempts so far, which set the backoff
+        done: list[int] = []
+        ignored = 0
+        for row, unknown in rows:
+            if not unknown:
+                done.append(row.id)
+            elif row.attempts < UNKNOWN_STATUS_RETRIES and any(
+                status_may_be_early(s, now=now) for s in unknown
+            ):
+                later.setdefault(row.attempts, []).append(row.id)
+            else:
+                for event in unknown:
+                    log.info(
+                        "status for a message this bridge never sent; ignored",
+                        extra={
+                            "inbox_id": row.id,
+                            "wamid": event.wamid,
+                            "status": event.raw_status,
+                        },
+                    )
+                ignored += len(unknown)
+                done.append(row.id)
+        for attempts, ids in later.items():
+            not_before = now + timedelta(seconds=backoff_delay(attempts + 1, base=2.0))
+            await unit.inbox.retry(ids, error="status before its send", not_before=not_before)
+        if done:
+            await unit.inbox.done_many(done, now=now)
+        if ignored:
+            await unit.counters.add(UNKNOWN_STATUSES, ignored)
 
     async def _routine(
         self, unit: UnitOfWork, row: InboxRow, events: Sequence[WebhookEvent]
@@ -267,7 +324,6 @@ class InboxWorker:
         unknown = [
             s for s, o in zip(statuses, outcomes, strict=True) if o == StatusOutcome.UNKNOWN_MESSAGE
         ]
-        early = any(status_may_be_early(s, now=now) for s in unknown)
         if unrouted:
             # Kept whole among the dead letters, never bridged as the default number's: adding
             # the number queues it again, and what was applied already is not applied twice.
@@ -292,20 +348,7 @@ class InboxWorker:
                 extra={"inbox_id": row.id, "phone_number_ids": ids},
             )
             return
-        if early and row.attempts < UNKNOWN_STATUS_RETRIES:
-            # Everything else in the row is idempotent, so re-reading the whole row is safe;
-            # its unknown statuses are counted and logged once, when it is read for the last time.
-            not_before = now + timedelta(seconds=backoff_delay(row.attempts + 1, base=2.0))
-            await unit.inbox.retry(row.id, error="status before its send", not_before=not_before)
-            return
-        for event in unknown:
-            log.info(
-                "status for a message this bridge never sent; ignored",
-                extra={"inbox_id": row.id, "wamid": event.wamid, "status": event.raw_status},
-            )
-        if unknown:
-            await unit.counters.add(UNKNOWN_STATUSES, len(unknown))
-        await unit.inbox.done(row.id, now=now)
+        await self._settle_unknown(unit, [(row, unknown)], now=now)
 
     async def _retry_or_fail(self, row: InboxRow, error: Exception) -> None:
         now = self._clock.now()
@@ -321,6 +364,6 @@ class InboxWorker:
             else:
                 delay = backoff_delay(row.attempts + 1)
                 await uow.inbox.retry(
-                    row.id, error=repr(error), not_before=now + timedelta(seconds=delay)
+                    [row.id], error=repr(error), not_before=now + timedelta(seconds=delay)
                 )
             await uow.commit()

@@ -71,6 +71,19 @@ def _done_statement(postgres: bool) -> Update:
     )
 
 
+@functools.cache
+def _retry_statement(postgres: bool) -> Update:
+    return (
+        update(_TABLE)
+        .where(among(_TABLE.c.id, "ids", postgres=postgres))
+        .values(
+            attempts=_TABLE.c.attempts + 1,
+            last_error=bindparam("error"),
+            not_before=bindparam("not_before", type_=UTCDateTime()),
+        )
+    )
+
+
 #: A dead webhook queued again: a fresh start (its last error stays, for the record).
 _REQUEUED: Final = {"state": _PENDING, "attempts": 0, "failure_reason": None, "processed_at": None}
 
@@ -137,13 +150,10 @@ class SqlInbox(Repository):
     async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None:
         await self._core(_done_statement(self._postgres), {"ids": list(row_ids), "now": now})
 
-    async def retry(self, row_id: int, *, error: str, not_before: datetime) -> None:
-        await self._session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id == row_id)
-            .values(
-                attempts=InboxEntry.attempts + 1, last_error=error[:2000], not_before=not_before
-            )
+    async def retry(self, row_ids: Collection[int], *, error: str, not_before: datetime) -> None:
+        await self._core(
+            _retry_statement(self._postgres),
+            {"ids": list(row_ids), "error": error[:2000], "not_before": not_before},
         )
 
     async def fail(self, row_id: int, *, reason: str, error: str, now: datetime) -> None:

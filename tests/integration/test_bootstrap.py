@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bridge.workers import Rush
 from sandbox.server import free_port
+from tests import payloads
+from tests.fakes import T0
 from wabridge.bootstrap import Role, build
 from wabridge.settings import load_settings
 
@@ -129,3 +134,26 @@ async def test_a_worker_or_scheduler_given_a_port_serves_its_own_metrics_and_not
         stop.set()
         await asyncio.wait_for(serving, timeout=10)
     assert bridge.closed
+
+
+async def test_a_webhook_the_process_stores_counts_toward_the_rush_its_loops_give_way_to(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    bridge = build(load_settings())
+    try:
+        # One webhook in a window is a rush here: the count, not the rate, is tested.
+        bridge.workers.rush = Rush(rate=10, window=0.1, clock=lambda: 0.0)
+        assert not bridge.workers.rush.pouring()
+        body = payloads.status("wamid.ANY", "delivered", at=T0)
+        signature = hmac.new(REQUIRED["META_APP_SECRET"].encode(), body, hashlib.sha256)
+        transport = httpx.ASGITransport(app=bridge.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+            answer = await client.post(
+                "/webhooks/whatsapp",
+                content=body,
+                headers={"X-Hub-Signature-256": "sha256=" + signature.hexdigest()},
+            )
+        assert answer.status_code == 200
+        assert bridge.workers.rush.pouring()
+    finally:
+        await bridge.aclose()

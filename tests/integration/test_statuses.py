@@ -231,6 +231,46 @@ async def test_a_batch_of_statuses_takes_as_many_statements_for_eight_messages_a
     }
 
 
+async def test_eight_webhooks_of_statuses_for_messages_not_stored_cost_what_one_does(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broadcast's statuses racing its sends, or another app's on the same number: a flood
+    # of them once cost a transaction each, every time each was read again.
+    caplog.set_level(logging.INFO, logger="bridge.workers")
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    async def inbox_statements(wamids: list[str]) -> int:
+        for wamid in wamids:
+            await world.webhook(payloads.status(wamid, "delivered", at=T0))
+        statements.clear()
+        event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            assert await world.workers.inbox.run_once() == len(wamids)
+        finally:
+            event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
+        return len(statements)
+
+    one = await inbox_statements(["wamid.ELSEWHERE0"])
+    eight = await inbox_statements([f"wamid.ELSEWHERE{n}" for n in range(1, 9)])
+    assert eight == one
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 9  # each kept for a later look, none dropped
+        assert await uow.counters.all() == {}
+    for _ in range(10):  # looked at again while they may be racing a send, then let go
+        await world.drain()
+        world.clock.advance(seconds=40)
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 0
+        assert await uow.inbox.failed(limit=10) == []
+        assert (await uow.counters.all())[UNKNOWN_STATUSES] == 9
+    logged = sorted(r.wamid for r in caplog.records if "never sent" in r.getMessage())  # type: ignore[attr-defined]
+    assert logged == sorted(f"wamid.ELSEWHERE{n}" for n in range(9))
+    assert world.chat.posts == [] and await world.job_states() == []
+
+
 async def test_a_status_before_its_send_waits_alone_and_the_rest_of_its_batch_goes_on(
     world: World,
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from bridge.usecases.retention import Retention
 from bridge.usecases.schedule import Slots
 from bridge.usecases.templates import Templates
 from bridge.usecases.warnings import WindowWatch
-from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Wakeable, run_loop
+from bridge.workers import DEFAULT_LEASE, InboxWorker, JobWorker, Rush, Wakeable, run_loop
 from scheduler.jobs.retention import retention_purge
 from scheduler.jobs.templates import template_sync
 from scheduler.jobs.windows import window_scan
@@ -39,6 +39,8 @@ class Workers:
     jobs: JobWorker
     inbox_wake: Wakeable
     jobs_wake: Wakeable
+    #: Webhooks pouring into this process, to which the loops give way (``Rush``).
+    rush: Rush = field(default_factory=Rush)
     #: PostgreSQL: hears other processes store work, and wakes the loops (``storage.notify``).
     listen: Callable[[], Coroutine[Any, Any, None]] | None = None
 
@@ -50,8 +52,12 @@ class Workers:
         self.jobs.serving = True
         try:
             await asyncio.gather(
-                run_loop("inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop),
-                run_loop("jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop),
+                run_loop(
+                    "inbox", self.inbox.step, self.inbox_wake, idle=idle, stop=stop, rush=self.rush
+                ),
+                run_loop(
+                    "jobs", self.jobs.step, self.jobs_wake, idle=idle, stop=stop, rush=self.rush
+                ),
             )
         finally:
             self.jobs.serving = False
@@ -64,6 +70,11 @@ class Workers:
     def wake(self) -> None:
         self.inbox_wake.wake()
         self.jobs_wake.wake()
+
+    def webhook_stored(self) -> None:
+        """A webhook was stored by this process: the inbox loop looks at once."""
+        self.rush.webhook()
+        self.inbox_wake.wake()
 
 
 def build_workers(

@@ -1,11 +1,16 @@
-"""The serving loop: it looks again at once only while a pass took all it could."""
+"""The serving loop: it looks again at once only while a pass took all it could, and gives
+way to a rush of webhooks."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 
-from bridge.workers.loop import Wakeable, run_loop
+import pytest
+
+from bridge.workers.loop import Rush, Wakeable, run_loop
 
 
 def _start(step: Callable[[], Awaitable[bool]]) -> tuple[Wakeable, Callable[[], Awaitable[None]]]:
@@ -71,3 +76,55 @@ async def test_a_failing_pass_waits_instead_of_spinning() -> None:
     await _settle()
     assert passes == 1
     await stop()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rush_of_webhooks_has_the_loops_rest_three_times_as_long_as_each_step() -> None:
+    clock = _Clock()
+    rush = Rush(rate=400, share=0.25, window=0.1, clock=clock)
+    for _ in range(39):  # 390 a second: a steady load, relayed as it comes
+        rush.webhook()
+    assert not rush.pouring() and rush.rest_after(0.010) == 0
+    rush.webhook()  # 400 a second
+    assert rush.pouring()
+    assert rush.rest_after(0.010) == pytest.approx(0.030)
+    assert rush.rest_after(5.0) == 0.5  # a step that waited on a lock was not busy
+    clock.now += 0.15  # the next window: the last one's rush still counts
+    assert rush.rest_after(0.010) == pytest.approx(0.030)
+    clock.now += 0.12  # a whole window with no webhook: the rush is over
+    assert not rush.pouring() and rush.rest_after(0.010) == 0
+
+
+async def test_while_webhooks_pour_in_the_loop_rests_between_its_steps() -> None:
+    rush = Rush(clock=lambda: 0.0)  # the rush never ends
+    for _ in range(1000):
+        rush.webhook()
+    starts: list[float] = []
+    took = 0.02
+    three = asyncio.Event()
+
+    async def step() -> bool:
+        starts.append(time.perf_counter())
+        while time.perf_counter() - starts[-1] < took:
+            pass  # busy, as a step is: it holds the process
+        if len(starts) == 3:
+            three.set()
+        return len(starts) < 3  # more work waiting after each of the first two
+
+    wake, stop = Wakeable(), asyncio.Event()
+    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop, rush=rush))
+    await asyncio.wait_for(three.wait(), timeout=10)
+    stop.set()
+    wake.wake()
+    await asyncio.wait_for(loop, timeout=10)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    # Each step took at least 20 ms, and was followed by at least three times as long a rest
+    # (at most 0.5 s), so that the webhooks are answered meanwhile.
+    assert all(gap >= 4 * took for gap in gaps), gaps
