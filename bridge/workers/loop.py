@@ -85,7 +85,7 @@ class Rush:
         *,
         rate: float = RUSH_RATE,
         share: float = RUSH_SHARE,
-        window: float = 0.1,
+        window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._enough = rate * window
