@@ -184,6 +184,20 @@ class InboxEntry(Base):
     __tablename__ = "webhook_inbox"
     __table_args__ = (
         Index("ix_webhook_inbox_state_id", "state", "id"),
+        # The claim's two kinds of pending webhook, each read without walking the other's:
+        # new ones in the order they came, and those to be read again by when they are due.
+        Index(
+            "ix_webhook_inbox_fresh",
+            "id",
+            postgresql_where=text("state = 'pending' AND attempts = 0"),
+            sqlite_where=text("state = 'pending' AND attempts = 0"),
+        ),
+        Index(
+            "ix_webhook_inbox_waiting",
+            "not_before",
+            postgresql_where=text("state = 'pending' AND attempts > 0"),
+            sqlite_where=text("state = 'pending' AND attempts > 0"),
+        ),
         # The retention purge reads processed rows by age; partial, so that storing a webhook
         # (the hot path) never writes to it.
         Index(

@@ -7,7 +7,18 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Integer, Select, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    TextualSelect,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from bridge.jobs import JobState
 from bridge.ports import DeadWebhook, FailureCount, InboxRow, NewWebhook
@@ -49,17 +60,37 @@ _INSERT_ARRAYS: Final = (  # 'pending' is JobState.PENDING
 _NOW: Final = bindparam("now", type_=UTCDateTime())
 
 
+#: The claim reads two kinds of pending webhook, each from a partial index of its own, so
+#: that neither kind's backlog is walked to reach the other: webhooks to be read again later
+#: (a status before its send, a failed try; ``ix_webhook_inbox_waiting``, by when they are
+#: due), then new ones (``ix_webhook_inbox_fresh``, in the order they came). Read by
+#: ``(state, id)`` and filtered on ``not_before``, a claim walked every webhook waiting to be
+#: read again before reaching a new one: 5 ms at 20,000 of them on SQLite, on every claim,
+#: just when a flood of statuses for another app's messages kept them waiting. SQLite's
+#: planner is told which index to use; the states are written out, so that the partial
+#: indexes apply.
+_CLAIM: Final = (
+    "SELECT id, body, attempts, received_at FROM webhook_inbox{index}"
+    " WHERE state = 'pending' AND {kind} AND not_before <= :now ORDER BY {order} LIMIT :limit"
+)
+
+
 @functools.cache
-def _claim_statement(skip_locked: bool) -> Select[Any]:
-    """The oldest pending rows that are due; built once (so is each statement below that a
-    message crosses: building one cost more than running it)."""
-    query = (
-        select(_TABLE.c.id, _TABLE.c.body, _TABLE.c.attempts, _TABLE.c.received_at)
-        .where(_TABLE.c.state == _PENDING, _TABLE.c.not_before <= _NOW)
-        .order_by(_TABLE.c.id)
-        .limit(bindparam("limit", type_=Integer()))
+def _claim_statement(postgres: bool, *, waiting: bool) -> TextualSelect:
+    """The claim of the webhooks to be read again (``waiting``) or of the new ones."""
+    index, kind, order = (
+        ("ix_webhook_inbox_waiting", "attempts > 0", "not_before")
+        if waiting
+        else ("ix_webhook_inbox_fresh", "attempts = 0", "id")
     )
-    return query.with_for_update(skip_locked=True) if skip_locked else query
+    sql = _CLAIM.format(index="" if postgres else f" INDEXED BY {index}", kind=kind, order=order)
+    if postgres:
+        sql += " FOR UPDATE SKIP LOCKED"
+    return (
+        text(sql)
+        .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit", type_=Integer()))
+        .columns(_TABLE.c.id, _TABLE.c.body, _TABLE.c.attempts, _TABLE.c.received_at)
+    )
 
 
 @functools.cache
@@ -127,11 +158,18 @@ class SqlInbox(Repository):
         return list((await self._core(_INSERT_MANY, rows)).scalars().all())
 
     async def claim(self, *, now: datetime, limit: int) -> list[InboxRow]:
-        rows = await self._core(_claim_statement(self._skip_locked), {"now": now, "limit": limit})
+        """Webhooks due to be read again first (they came first), then new ones."""
+        rows = await self._claim(now=now, limit=limit, waiting=True)
+        if len(rows) < limit:
+            rows += await self._claim(now=now, limit=limit - len(rows), waiting=False)
         return [
             InboxRow(id=r.id, body=r.body, attempts=r.attempts, received_at=r.received_at)
             for r in rows
         ]
+
+    async def _claim(self, *, now: datetime, limit: int, waiting: bool) -> list[Any]:
+        statement = _claim_statement(self._postgres, waiting=waiting)
+        return list((await self._core(statement, {"now": now, "limit": limit})).all())
 
     async def reclaim(self, row_id: int) -> InboxRow | None:
         query = select(InboxEntry).where(InboxEntry.id == row_id, InboxEntry.state == _PENDING)
