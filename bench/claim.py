@@ -1,4 +1,4 @@
-"""Job claim: what one claim costs as a backlog of due jobs grows.
+"""Job and inbox claims: what one claim costs as a backlog grows.
 
 A claim follows every commit that queues work, and the worker's loop claims too, so a claim
 that grows with the backlog slows the very work that drains it. Fills a fresh database with
@@ -9,7 +9,12 @@ a worker with every slot free takes them, rolled back so that each run sees the 
 PostgreSQL analyzes the table at each step, as autovacuum would; SQLite only with
 ``--analyze`` (the bridge never runs ``ANALYZE``, but an operator may).
 
-    .venv/bin/python bench/claim.py [--analyze]
+With ``--inbox``, the inbox's claim instead: finished webhooks, a thousand new ones, and step
+by step more webhooks waiting to be read again in an hour (a status before its send: a flood
+of statuses for another app's messages keeps thousands so), timing ``SqlInbox.claim`` for a
+batch of twenty, which must reach the new ones.
+
+    .venv/bin/python bench/claim.py [--analyze] [--inbox]
     .venv/bin/python bench/claim.py --database-url postgresql+psycopg://.../fresh_database
 """
 
@@ -27,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bridge.jobs import Lane, PostCustomerMessage
-from bridge.ports import QueuedJob
+from bridge.ports import NewWebhook, QueuedJob
 from storage.db import create_engine, is_sqlite, migrate
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -81,6 +86,51 @@ async def _run(
     await factory.engine.dispose()
 
 
+async def _run_inbox(url: str, done: int, backlogs: list[int], repeats: int, analyze: bool) -> None:
+    factory = SqlUnitOfWorkFactory(create_engine(url))
+
+    async def store(count: int) -> list[int]:
+        ids: list[int] = []
+        for first in range(0, count, 10_000):
+            async with factory() as uow:
+                webhook = NewWebhook(body=b"{}", received_at=NOW)
+                ids += await uow.inbox.store_many([webhook] * min(10_000, count - first))
+                await uow.commit()
+        return ids
+
+    finished = await store(done)
+    async with factory() as uow:
+        await uow.inbox.done_many(finished, now=NOW)
+        await uow.commit()
+    waiting = 0
+    fresh: list[int] = []
+    print("| webhooks waiting to be read again | claim, median ms | p90 ms | new ones claimed |")
+    print("|---|---|---|---|")
+    for backlog in backlogs:
+        ids = await store(backlog - waiting)
+        async with factory() as uow:
+            later = NOW + timedelta(hours=1)
+            await uow.inbox.retry(ids, error="status before its send", not_before=later)
+            await uow.inbox.done_many(fresh, now=NOW)  # the last step's new ones: finished
+            await uow.commit()
+        fresh = await store(1_000)  # new webhooks, behind every waiting one
+        waiting = backlog
+        if analyze or not is_sqlite(url):
+            async with factory.engine.begin() as connection:
+                await connection.execute(text("ANALYZE"))
+        times: list[float] = []
+        claimed = 0
+        for _ in range(repeats):
+            async with factory() as uow:  # left without commit: rolled back
+                started = time.perf_counter()
+                claimed = len(await uow.inbox.claim(now=NOW, limit=20))
+                times.append(time.perf_counter() - started)
+        ms = sorted(t * 1000 for t in times)
+        p90 = ms[int(0.9 * (len(ms) - 1))]
+        print(f"| {backlog:,} | {statistics.median(ms):.3f} | {p90:.3f} | {claimed} |")
+    await factory.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a fresh database (default: SQLite in a temp dir)")
@@ -89,13 +139,18 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--analyze", action="store_true", help="SQLite: ANALYZE at each step")
+    parser.add_argument("--inbox", action="store_true", help="the inbox's claim, not the jobs'")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
     with tempfile.TemporaryDirectory(prefix="wabridge-claim-") as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'claim.db'}"
         migrate(url)
         backlogs = sorted(args.backlogs)
-        asyncio.run(_run(url, args.done, backlogs, args.conversations, args.repeats, args.analyze))
+        if args.inbox:
+            asyncio.run(_run_inbox(url, args.done, backlogs, args.repeats, args.analyze))
+        else:
+            run = _run(url, args.done, backlogs, args.conversations, args.repeats, args.analyze)
+            asyncio.run(run)
 
 
 if __name__ == "__main__":
