@@ -178,13 +178,6 @@ class SqlInbox(Repository):
         row = await self._session.scalar(query)
         return None if row is None else _row(row)
 
-    async def done(self, row_id: int, *, now: datetime) -> None:
-        await self._session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id == row_id)
-            .values(state=_DONE, processed_at=now, attempts=InboxEntry.attempts + 1)
-        )
-
     async def done_many(self, row_ids: Collection[int], *, now: datetime) -> None:
         await self._core(_done_statement(self._postgres), {"ids": list(row_ids), "now": now})
 

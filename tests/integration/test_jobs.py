@@ -380,7 +380,7 @@ async def test_work_of_a_webhook_waits_for_earlier_webhooks_still_being_read(
     async with uow_factory() as uow:
         first = await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
         second = await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
-        await uow.inbox.done(second, now=T0)
+        await uow.inbox.done_many([second], now=T0)
         await uow.jobs.enqueue(notice, now=T0, arrival=second * ARRIVALS_PER_WEBHOOK)
         await uow.commit()
 
@@ -394,7 +394,7 @@ async def test_work_of_a_webhook_waits_for_earlier_webhooks_still_being_read(
 
     assert await claim() == 0  # the first webhook may hold an earlier message
     async with uow_factory() as uow:
-        await uow.inbox.done(first, now=T0)
+        await uow.inbox.done_many([first], now=T0)
         await uow.commit()
     assert await claim() == 1
 
