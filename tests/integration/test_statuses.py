@@ -44,6 +44,23 @@ async def _statuses(world: World, wamid: str, *steps: tuple[str, int]) -> Messag
     return message
 
 
+async def _statements_of_one_pass(world: World, webhooks: list[bytes]) -> int:
+    """How many statements the inbox worker runs for one pass over ``webhooks``."""
+    for body in webhooks:
+        await world.webhook(body)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await world.workers.inbox.run_once() == len(webhooks)
+    finally:
+        event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
+    return len(statements)
+
+
 async def test_a_played_voice_note_is_recorded_and_shown_after_read(world: World) -> None:
     _, reply = await _sent_reply(world)
     assert reply.wamid is not None
@@ -201,26 +218,16 @@ async def test_a_batch_of_statuses_takes_as_many_statements_for_eight_messages_a
     await world.drain()
     thread = await world.thread()
     replies = [await world.reply(thread, f"answer {n}") for n in range(9)]
-    statements: list[str] = []
 
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    async def inbox_statements(wamids: list[str | None], state: str, minutes: int) -> int:
-        for wamid in wamids:
-            assert wamid is not None
-            await world.webhook(payloads.status(wamid, state, at=T0 + minutes * MINUTE))
-        statements.clear()
-        event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
-        try:
-            assert await world.workers.inbox.run_once() == len(wamids)
-        finally:
-            event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
+    async def inbox_statements(wamids: list[str | None]) -> int:
+        at = T0 + MINUTE
+        bodies = [payloads.status(w, "delivered", at=at) for w in wamids if w is not None]
+        count = await _statements_of_one_pass(world, bodies)
         await world.drain()
-        return len(statements)
+        return count
 
-    one = await inbox_statements([replies[0].wamid], "delivered", 1)
-    eight = await inbox_statements([r.wamid for r in replies[1:]], "delivered", 1)
+    one = await inbox_statements([replies[0].wamid])
+    eight = await inbox_statements([r.wamid for r in replies[1:]])
     assert eight == one
     for reply in replies:  # and each shows what it reached
         assert world.chat.reactions[str(reply.slack_ts)] == ["sent", "delivered"]
@@ -237,21 +244,10 @@ async def test_eight_webhooks_of_statuses_for_messages_not_stored_cost_what_one_
     # A broadcast's statuses racing its sends, or another app's on the same number: a flood
     # of them once cost a transaction each, every time each was read again.
     caplog.set_level(logging.INFO, logger="bridge.workers")
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
 
     async def inbox_statements(wamids: list[str]) -> int:
-        for wamid in wamids:
-            await world.webhook(payloads.status(wamid, "delivered", at=T0))
-        statements.clear()
-        event.listen(world.uow.engine.sync_engine, "before_cursor_execute", count)
-        try:
-            assert await world.workers.inbox.run_once() == len(wamids)
-        finally:
-            event.remove(world.uow.engine.sync_engine, "before_cursor_execute", count)
-        return len(statements)
+        bodies = [payloads.status(wamid, "delivered", at=T0) for wamid in wamids]
+        return await _statements_of_one_pass(world, bodies)
 
     one = await inbox_statements(["wamid.ELSEWHERE0"])
     eight = await inbox_statements([f"wamid.ELSEWHERE{n}" for n in range(1, 9)])

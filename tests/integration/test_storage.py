@@ -462,6 +462,18 @@ async def test_a_claims_plan_never_pairs_pending_jobs_with_each_other(
     assert "Anti Join" not in plan and "Semi Join" not in plan
 
 
+async def _plan(
+    uow_factory: SqlUnitOfWorkFactory, statement: str, parameters: object, *, analyze: bool
+) -> str:
+    """The plan of ``statement`` as the engine would run it (after ``ANALYZE`` if asked)."""
+    async with uow_factory.engine.connect() as connection:
+        if analyze:
+            await connection.exec_driver_sql("ANALYZE")
+        explain = "EXPLAIN " if USE_POSTGRES else "EXPLAIN QUERY PLAN "
+        rows = await connection.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
+        return "\n".join(str(row[-1]) for row in rows)
+
+
 async def _no_statistics_but_ours(uow_factory: SqlUnitOfWorkFactory, table: str) -> None:
     """PostgreSQL: no autovacuum on ``table``, whose analyze, run halfway through a test's
     setup (all its rows still pending, say), would leave the "before statistics" plan to
@@ -512,12 +524,7 @@ async def test_a_claim_walks_each_lanes_pending_jobs_in_order_and_stops_at_its_l
     assert sorted(j.payload["message_id"] for j in first) == [1, 2, 3, 4, 5]
     statement, parameters = claims[0]
     for analyzed in (False, True):
-        async with uow_factory.engine.connect() as connection:
-            if analyzed:
-                await connection.exec_driver_sql("ANALYZE")
-            explain = "EXPLAIN " if USE_POSTGRES else "EXPLAIN QUERY PLAN "
-            rows = await connection.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
-            plan = "\n".join(str(row[-1]) for row in rows)
+        plan = await _plan(uow_factory, statement, parameters, analyze=analyzed)
         assert "ix_jobs_pending_lane_id" in plan, plan
         if USE_POSTGRES:
             assert "Sort" not in plan, plan
@@ -569,12 +576,7 @@ async def test_an_inbox_claim_reaches_new_webhooks_past_thousands_waiting_to_be_
     assert statements
     for analyzed in (False, True):
         for statement, parameters in statements:
-            async with uow_factory.engine.connect() as connection:
-                if analyzed:
-                    await connection.exec_driver_sql("ANALYZE")
-                explain = "EXPLAIN " if USE_POSTGRES else "EXPLAIN QUERY PLAN "
-                rows = await connection.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
-                plan = "\n".join(str(row[-1]) for row in rows)
+            plan = await _plan(uow_factory, statement, parameters, analyze=analyzed)
             if "attempts > 0" in statement:
                 # Only the due ones are read: on PostgreSQL a range of the index, sorted
                 # when the planner expects few.
