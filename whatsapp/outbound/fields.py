@@ -1,5 +1,6 @@
 """What every outbound body checks: the field errors, and the checks of strings, URLs and
-lists each builder shares; the recipient's number and the message envelope."""
+lists each builder shares; the recipient's number and the message envelope. The checks are
+this package's own: its builders import them, nothing outside the package does."""
 
 from __future__ import annotations
 
@@ -27,14 +28,14 @@ class ContentError(ValueError):
         self.message = message
 
 
-def _at(path: str, key: str | int) -> str:
+def field_path(path: str, key: str | int) -> str:
     """The path of ``key`` inside ``path``: ``content.buttons[0].title``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
 
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
     """A JSON reader's name for the type of ``value``."""
     if isinstance(value, bool):
         return "a boolean"
@@ -49,29 +50,33 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _blank(value: object) -> bool:
+def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _object(value: object, path: str, allowed: Collection[str], *, label: str) -> Mapping[str, Any]:
+def object_field(
+    value: object, path: str, allowed: Collection[str], *, label: str
+) -> Mapping[str, Any]:
     """``value`` as a mapping holding no key beyond ``allowed`` (a typo is not ignored)."""
     if value is None:
         raise ContentError(path, f"{label} is missing")
     if not isinstance(value, Mapping):
-        raise ContentError(path, f"{label} must be an object, not {_kind(value)}")
+        raise ContentError(path, f"{label} must be an object, not {kind_of(value)}")
     for key in value:
         if key not in allowed:
             expected = ", ".join(sorted(allowed))
-            raise ContentError(_at(path, str(key)), f"unknown field; {label} takes {expected}")
+            raise ContentError(
+                field_path(path, str(key)), f"unknown field; {label} takes {expected}"
+            )
     return value
 
 
-def _string(value: object, path: str, *, label: str, limit: int | None = None) -> str:
+def string_field(value: object, path: str, *, label: str, limit: int | None = None) -> str:
     """``value`` as a non-blank string of at most ``limit`` characters."""
     if value is None:
         raise ContentError(path, f"{label} is missing")
     if not isinstance(value, str):
-        raise ContentError(path, f"{label} must be a string, not {_kind(value)}")
+        raise ContentError(path, f"{label} must be a string, not {kind_of(value)}")
     if not value.strip():
         raise ContentError(path, f"{label} is empty")
     if limit is not None and len(value) > limit:
@@ -79,19 +84,21 @@ def _string(value: object, path: str, *, label: str, limit: int | None = None) -
     return value
 
 
-def _optional(value: object, path: str, *, label: str, limit: int | None = None) -> str | None:
-    """Like ``_string``, but absent (``None`` or blank) gives ``None``."""
-    return None if _blank(value) else _string(value, path, label=label, limit=limit)
+def optional_string(
+    value: object, path: str, *, label: str, limit: int | None = None
+) -> str | None:
+    """Like ``string_field``, but absent (``None`` or blank) gives ``None``."""
+    return None if is_blank(value) else string_field(value, path, label=label, limit=limit)
 
 
-def _items(
+def items_field(
     value: object, path: str, *, label: str, most: int | None = None, least: int = 1
 ) -> list[Any]:
     """``value`` as a list of ``least`` to ``most`` (None: any number of) entries."""
     if value is None:
         raise ContentError(path, f"{label} is missing")
     if not isinstance(value, list | tuple):
-        raise ContentError(path, f"{label} must be a list, not {_kind(value)}")
+        raise ContentError(path, f"{label} must be a list, not {kind_of(value)}")
     if len(value) < least:
         raise ContentError(path, f"{label} is empty; WhatsApp needs at least {least}")
     if most is not None and len(value) > most:
@@ -99,24 +106,24 @@ def _items(
     return list(value)
 
 
-def _flag(value: object, path: str, *, label: str) -> bool:
+def flag_field(value: object, path: str, *, label: str) -> bool:
     if not isinstance(value, bool):
-        raise ContentError(path, f"{label} must be true or false, not {_kind(value)}")
+        raise ContentError(path, f"{label} must be true or false, not {kind_of(value)}")
     return value
 
 
-def _url(value: object, path: str, *, label: str) -> str:
+def url_field(value: object, path: str, *, label: str) -> str:
     """``value`` as an absolute http or https link."""
-    link = _string(value, path, label=label)
+    link = string_field(value, path, label=label)
     parts = urlsplit(link.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ContentError(path, f"{label} must be an http:// or https:// link")
     return link
 
 
-def _one_of(value: object, path: str, choices: Sequence[str], *, label: str) -> str:
+def choice_field(value: object, path: str, choices: Sequence[str], *, label: str) -> str:
     if not isinstance(value, str) or value not in choices:
-        shown = repr(value) if isinstance(value, str) else _kind(value)
+        shown = repr(value) if isinstance(value, str) else kind_of(value)
         expected = ", ".join(choices)
         if value is None:
             raise ContentError(path, f"{label} is missing; expected one of {expected}")
@@ -124,7 +131,7 @@ def _one_of(value: object, path: str, choices: Sequence[str], *, label: str) -> 
     return value
 
 
-def _unique(value: str, seen: set[str], path: str, *, label: str) -> None:
+def ensure_unique(value: str, seen: set[str], path: str, *, label: str) -> None:
     if value in seen:
         raise ContentError(path, f"{label} {value!r} is used twice; each must be unique")
     seen.add(value)
@@ -144,7 +151,7 @@ def normalize_recipient(to: str) -> str:
     return value
 
 
-def _message(to: str, kind: str, body: Any, reply_to: str | None) -> dict[str, Any]:
+def message_body(to: str, kind: str, body: Any, reply_to: str | None) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",

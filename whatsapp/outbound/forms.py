@@ -10,13 +10,13 @@ from whatsapp.media import MEDIA_KINDS
 from whatsapp.outbound.contacts import _contacts_body
 from whatsapp.outbound.fields import (
     ContentError,
-    _at,
-    _blank,
-    _kind,
-    _message,
-    _object,
-    _one_of,
-    _string,
+    choice_field,
+    field_path,
+    is_blank,
+    kind_of,
+    message_body,
+    object_field,
+    string_field,
 )
 from whatsapp.outbound.interactive import (
     _buttons_action,
@@ -31,7 +31,7 @@ _CONTENT: Final = "content"
 
 
 def _text_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    data = _object(content, _CONTENT, ("text", "preview_url"), label="text content")
+    data = object_field(content, _CONTENT, ("text", "preview_url"), label="text content")
     return _text_body(data.get("text"), data.get("preview_url", False), _CONTENT)
 
 
@@ -39,7 +39,7 @@ def _media_content(kind: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     keys = ("url", "media_id", "caption", "filename")
 
     def build(content: Mapping[str, Any]) -> dict[str, Any]:
-        data = _object(content, _CONTENT, keys, label=f"{kind} content")
+        data = object_field(content, _CONTENT, keys, label=f"{kind} content")
         return _media_body(
             kind,
             data.get("media_id"),
@@ -54,7 +54,7 @@ def _media_content(kind: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
 
 
 def _location_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    data = _object(
+    data = object_field(
         content, _CONTENT, ("latitude", "longitude", "name", "address"), label="location content"
     )
     return _location_body(
@@ -63,12 +63,12 @@ def _location_content(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _contacts_content(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    data = _object(content, _CONTENT, ("contacts",), label="contacts content")
+    data = object_field(content, _CONTENT, ("contacts",), label="contacts content")
     return _contacts_body(data.get("contacts"), _CONTENT)
 
 
 def _reaction_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    data = _object(content, _CONTENT, ("message_id", "emoji"), label="reaction content")
+    data = object_field(content, _CONTENT, ("message_id", "emoji"), label="reaction content")
     return _reaction_body(data.get("message_id"), data.get("emoji"), _CONTENT)
 
 
@@ -82,11 +82,16 @@ _INTERACTIVE_KEYS: Final = {
 def _interactive_content(content: Mapping[str, Any]) -> dict[str, Any]:
     common = ("type", "body", "header", "footer")
     every = {key for keys in _INTERACTIVE_KEYS.values() for key in keys}
-    data = _object(content, _CONTENT, (*common, *every), label="interactive content")
-    kind = _one_of(
-        data.get("type"), _at(_CONTENT, "type"), tuple(_INTERACTIVE_KEYS), label="interactive type"
+    data = object_field(content, _CONTENT, (*common, *every), label="interactive content")
+    kind = choice_field(
+        data.get("type"),
+        field_path(_CONTENT, "type"),
+        tuple(_INTERACTIVE_KEYS),
+        label="interactive type",
     )
-    data = _object(data, _CONTENT, (*common, *_INTERACTIVE_KEYS[kind]), label=f"{kind} content")
+    data = object_field(
+        data, _CONTENT, (*common, *_INTERACTIVE_KEYS[kind]), label=f"{kind} content"
+    )
     if kind == "button":
         action = _buttons_action(data.get("buttons"), _CONTENT)
     elif kind == "list":
@@ -100,16 +105,16 @@ def _interactive_content(content: Mapping[str, Any]) -> dict[str, Any]:
 
 def _template_content(content: Mapping[str, Any]) -> dict[str, Any]:
     short = ("params", "header", "buttons")
-    data = _object(
+    data = object_field(
         content, _CONTENT, ("name", "language", "components", *short), label="template content"
     )
     if data.get("components") is not None:
         if any(data.get(key) is not None for key in short):
             raise ContentError(
-                _at(_CONTENT, "components"),
+                field_path(_CONTENT, "components"),
                 "give either components (the Graph API's form) or params, header and buttons",
             )
-        components = _graph_components(data["components"], _at(_CONTENT, "components"))
+        components = _graph_components(data["components"], field_path(_CONTENT, "components"))
     else:
         components = _components(
             data.get("params"), data.get("header"), data.get("buttons"), _CONTENT
@@ -139,12 +144,12 @@ def content_payload(
         raise ContentError(
             "message_type", f"unknown message type {message_type!r}; expected one of {expected}"
         )
-    if not _blank(reply_to):
-        _string(reply_to, "reply_to", label="reply_to")
+    if not is_blank(reply_to):
+        string_field(reply_to, "reply_to", label="reply_to")
         if message_type == "reaction":
             raise ContentError(
                 "reply_to", "a reaction cannot quote a message; content.message_id names its target"
             )
     if not isinstance(content, Mapping):
-        raise ContentError(_CONTENT, f"content must be an object, not {_kind(content)}")
-    return _message(to, message_type, build(content), reply_to or None)
+        raise ContentError(_CONTENT, f"content must be an object, not {kind_of(content)}")
+    return message_body(to, message_type, build(content), reply_to or None)

@@ -7,16 +7,16 @@ from typing import Any, Final
 
 from whatsapp.outbound.fields import (
     ContentError,
-    _at,
-    _blank,
-    _items,
-    _message,
-    _object,
-    _one_of,
-    _optional,
-    _string,
-    _unique,
-    _url,
+    choice_field,
+    ensure_unique,
+    field_path,
+    is_blank,
+    items_field,
+    message_body,
+    object_field,
+    optional_string,
+    string_field,
+    url_field,
 )
 from whatsapp.outbound.messages import _media_object
 
@@ -71,15 +71,17 @@ def _header(value: object, path: str, *, media: bool, limit: int) -> dict[str, A
     """A header: a string is text; an object is ``{"type": "text", "text"}`` or, where
     ``media`` is allowed, ``{"type": "image"|"video"|"document", "url"|"media_id"}``."""
     if isinstance(value, str):
-        return {"type": "text", "text": _string(value, path, label="header", limit=limit)}
+        return {"type": "text", "text": string_field(value, path, label="header", limit=limit)}
     kinds = ("text", *_MEDIA_HEADERS) if media else ("text",)
-    data = _object(value, path, ("type", "text", "url", "media_id"), label="header")
-    kind = _one_of(data.get("type"), _at(path, "type"), kinds, label="header type")
+    data = object_field(value, path, ("type", "text", "url", "media_id"), label="header")
+    kind = choice_field(data.get("type"), field_path(path, "type"), kinds, label="header type")
     if kind == "text":
-        _object(data, path, ("type", "text"), label="a text header")
-        text = _string(data.get("text"), _at(path, "text"), label="header text", limit=limit)
+        object_field(data, path, ("type", "text"), label="a text header")
+        text = string_field(
+            data.get("text"), field_path(path, "text"), label="header text", limit=limit
+        )
         return {"type": "text", "text": text}
-    _object(data, path, ("type", "url", "media_id"), label=f"the {kind} header")
+    object_field(data, path, ("type", "url", "media_id"), label=f"the {kind} header")
     return {
         "type": kind,
         kind: _media_object(kind, data.get("media_id"), data.get("url"), path, "url"),
@@ -90,12 +92,16 @@ def _interactive(
     kind: str, body: object, header: object, footer: object, action: dict[str, Any], at: str
 ) -> dict[str, Any]:
     interactive: dict[str, Any] = {"type": kind}
-    if not _blank(header):
+    if not is_blank(header):
         interactive["header"] = _header(
-            header, _at(at, "header"), media=kind != "list", limit=_MAX_HEADER
+            header, field_path(at, "header"), media=kind != "list", limit=_MAX_HEADER
         )
-    interactive["body"] = {"text": _string(body, _at(at, "body"), label="body", limit=_MAX_BODY)}
-    footer_text = _optional(footer, _at(at, "footer"), label="footer", limit=_MAX_FOOTER)
+    interactive["body"] = {
+        "text": string_field(body, field_path(at, "body"), label="body", limit=_MAX_BODY)
+    }
+    footer_text = optional_string(
+        footer, field_path(at, "footer"), label="footer", limit=_MAX_FOOTER
+    )
     if footer_text is not None:
         interactive["footer"] = {"text": footer_text}
     interactive["action"] = action
@@ -103,50 +109,58 @@ def _interactive(
 
 
 def _buttons_action(buttons: object, at: str) -> dict[str, Any]:
-    path = _at(at, "buttons")
+    path = field_path(at, "buttons")
     ids: set[str] = set()
     titles: set[str] = set()
     replies: list[dict[str, Any]] = []
-    for index, item in enumerate(_items(buttons, path, label="buttons", most=_MAX_BUTTONS)):
-        where = _at(path, index)
-        data = _object(item, where, ("id", "title"), label="a button")
-        button_id = _string(
-            data.get("id"), _at(where, "id"), label="button id", limit=_MAX_BUTTON_ID
+    for index, item in enumerate(items_field(buttons, path, label="buttons", most=_MAX_BUTTONS)):
+        where = field_path(path, index)
+        data = object_field(item, where, ("id", "title"), label="a button")
+        button_id = string_field(
+            data.get("id"), field_path(where, "id"), label="button id", limit=_MAX_BUTTON_ID
         )
         if button_id != button_id.strip():
-            raise ContentError(_at(where, "id"), "button id has leading or trailing spaces")
-        _unique(button_id, ids, _at(where, "id"), label="button id")
-        title = _string(
-            data.get("title"), _at(where, "title"), label="button title", limit=_MAX_BUTTON_TITLE
+            raise ContentError(field_path(where, "id"), "button id has leading or trailing spaces")
+        ensure_unique(button_id, ids, field_path(where, "id"), label="button id")
+        title = string_field(
+            data.get("title"),
+            field_path(where, "title"),
+            label="button title",
+            limit=_MAX_BUTTON_TITLE,
         )
-        _unique(title, titles, _at(where, "title"), label="button title")
+        ensure_unique(title, titles, field_path(where, "title"), label="button title")
         replies.append({"type": "reply", "reply": {"id": button_id, "title": title}})
     return {"buttons": replies}
 
 
 def _list_action(button: object, sections: object, at: str) -> dict[str, Any]:
-    label = _string(button, _at(at, "button"), label="button label", limit=_MAX_LIST_BUTTON)
-    path = _at(at, "sections")
-    given = _items(sections, path, label="sections", most=_MAX_SECTIONS)
+    label = string_field(
+        button, field_path(at, "button"), label="button label", limit=_MAX_LIST_BUTTON
+    )
+    path = field_path(at, "sections")
+    given = items_field(sections, path, label="sections", most=_MAX_SECTIONS)
     ids: set[str] = set()
     built: list[dict[str, Any]] = []
     for index, item in enumerate(given):
-        where = _at(path, index)
-        data = _object(item, where, ("title", "rows"), label="a section")
+        where = field_path(path, index)
+        data = object_field(item, where, ("title", "rows"), label="a section")
         section: dict[str, Any] = {}
-        title = _optional(
-            data.get("title"), _at(where, "title"), label="section title", limit=_MAX_SECTION_TITLE
+        title = optional_string(
+            data.get("title"),
+            field_path(where, "title"),
+            label="section title",
+            limit=_MAX_SECTION_TITLE,
         )
         if title is not None:
             section["title"] = title
         elif len(given) > 1:
             raise ContentError(
-                _at(where, "title"),
+                field_path(where, "title"),
                 "section title is missing; a list of several sections needs one",
             )
-        rows_path = _at(where, "rows")
-        rows = _items(data.get("rows"), rows_path, label="rows", most=_MAX_ROWS)
-        section["rows"] = [_row(row, _at(rows_path, i), ids) for i, row in enumerate(rows)]
+        rows_path = field_path(where, "rows")
+        rows = items_field(data.get("rows"), rows_path, label="rows", most=_MAX_ROWS)
+        section["rows"] = [_row(row, field_path(rows_path, i), ids) for i, row in enumerate(rows)]
         built.append(section)
     total = sum(len(section["rows"]) for section in built)
     if total > _MAX_ROWS:
@@ -157,18 +171,18 @@ def _list_action(button: object, sections: object, at: str) -> dict[str, Any]:
 
 
 def _row(value: object, path: str, ids: set[str]) -> dict[str, str]:
-    data = _object(value, path, ("id", "title", "description"), label="a row")
-    row_id = _string(data.get("id"), _at(path, "id"), label="row id", limit=_MAX_ROW_ID)
-    _unique(row_id, ids, _at(path, "id"), label="row id")
+    data = object_field(value, path, ("id", "title", "description"), label="a row")
+    row_id = string_field(data.get("id"), field_path(path, "id"), label="row id", limit=_MAX_ROW_ID)
+    ensure_unique(row_id, ids, field_path(path, "id"), label="row id")
     row = {
         "id": row_id,
-        "title": _string(
-            data.get("title"), _at(path, "title"), label="row title", limit=_MAX_ROW_TITLE
+        "title": string_field(
+            data.get("title"), field_path(path, "title"), label="row title", limit=_MAX_ROW_TITLE
         ),
     }
-    description = _optional(
+    description = optional_string(
         data.get("description"),
-        _at(path, "description"),
+        field_path(path, "description"),
         label="row description",
         limit=_MAX_ROW_DESCRIPTION,
     )
@@ -178,8 +192,10 @@ def _row(value: object, path: str, ids: set[str]) -> dict[str, str]:
 
 
 def _cta_url_action(display_text: object, url: object, at: str) -> dict[str, Any]:
-    text = _string(display_text, _at(at, "display_text"), label="display text", limit=_MAX_CTA_TEXT)
-    link = _url(url, _at(at, "url"), label="url")
+    text = string_field(
+        display_text, field_path(at, "display_text"), label="display text", limit=_MAX_CTA_TEXT
+    )
+    link = url_field(url, field_path(at, "url"), label="url")
     return {"name": "cta_url", "parameters": {"display_text": text, "url": link}}
 
 
@@ -194,7 +210,7 @@ def buttons_payload(
 ) -> dict[str, Any]:
     """An interactive message with one to three reply buttons, each ``{"id", "title"}``."""
     action = _buttons_action(buttons, "")
-    return _message(
+    return message_body(
         to, "interactive", _interactive("button", body, header, footer, action, ""), reply_to
     )
 
@@ -212,7 +228,7 @@ def list_payload(
     """An interactive list opened by ``button``: sections of ``{"title"?, "rows": [{"id",
     "title", "description"?}]}``, at most ten rows in all; a list's header is text only."""
     action = _list_action(button, sections, "")
-    return _message(
+    return message_body(
         to, "interactive", _interactive("list", body, header, footer, action, ""), reply_to
     )
 
@@ -229,6 +245,6 @@ def cta_url_payload(
 ) -> dict[str, Any]:
     """An interactive message with one button that opens ``url`` (http or https)."""
     action = _cta_url_action(display_text, url, "")
-    return _message(
+    return message_body(
         to, "interactive", _interactive("cta_url", body, header, footer, action, ""), reply_to
     )

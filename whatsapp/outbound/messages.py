@@ -8,14 +8,14 @@ from typing import Any, Final
 from whatsapp.media import CAPTIONED_KINDS, MEDIA_KINDS
 from whatsapp.outbound.fields import (
     ContentError,
-    _at,
-    _blank,
-    _flag,
-    _kind,
-    _message,
-    _optional,
-    _string,
-    _url,
+    field_path,
+    flag_field,
+    is_blank,
+    kind_of,
+    message_body,
+    optional_string,
+    string_field,
+    url_field,
 )
 
 MAX_TEXT: Final = 4096
@@ -25,8 +25,10 @@ MAX_CAPTION: Final = 1024
 
 
 def _text_body(text: object, preview_url: object, at: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"body": _string(text, _at(at, "text"), label="text", limit=MAX_TEXT)}
-    if _flag(preview_url, _at(at, "preview_url"), label="preview_url"):
+    body: dict[str, Any] = {
+        "body": string_field(text, field_path(at, "text"), label="text", limit=MAX_TEXT)
+    }
+    if flag_field(preview_url, field_path(at, "preview_url"), label="preview_url"):
         body["preview_url"] = True
     return body
 
@@ -35,11 +37,13 @@ def _media_object(
     kind: str, media_id: object, link: object, at: str, link_key: str
 ) -> dict[str, str]:
     """``{"id"}`` or ``{"link"}``: exactly one of them, blanks counting as absent."""
-    if _blank(media_id) == _blank(link):
-        raise ContentError(_at(at, link_key), f"{kind} needs exactly one of media_id or {link_key}")
-    if not _blank(media_id):
-        return {"id": _string(media_id, _at(at, "media_id"), label="media_id")}
-    return {"link": _url(link, _at(at, link_key), label=link_key)}
+    if is_blank(media_id) == is_blank(link):
+        raise ContentError(
+            field_path(at, link_key), f"{kind} needs exactly one of media_id or {link_key}"
+        )
+    if not is_blank(media_id):
+        return {"id": string_field(media_id, field_path(at, "media_id"), label="media_id")}
+    return {"link": url_field(link, field_path(at, link_key), label=link_key)}
 
 
 def _media_body(
@@ -57,14 +61,16 @@ def _media_body(
     body: dict[str, Any] = _media_object(kind, media_id, link, at, link_key)
     if caption is not None:
         if kind not in CAPTIONED_KINDS:
-            raise ContentError(_at(at, "caption"), f"{kind} messages cannot have a caption")
-        text = _optional(caption, _at(at, "caption"), label="caption", limit=MAX_CAPTION)
+            raise ContentError(field_path(at, "caption"), f"{kind} messages cannot have a caption")
+        text = optional_string(
+            caption, field_path(at, "caption"), label="caption", limit=MAX_CAPTION
+        )
         if text is not None:
             body["caption"] = text
     if filename is not None:
         if kind != "document":
-            raise ContentError(_at(at, "filename"), "only documents take a filename")
-        name = _optional(filename, _at(at, "filename"), label="filename")
+            raise ContentError(field_path(at, "filename"), "only documents take a filename")
+        name = optional_string(filename, field_path(at, "filename"), label="filename")
         if name is not None:
             body["filename"] = name
     return body
@@ -72,7 +78,7 @@ def _media_body(
 
 def _coordinate(value: object, path: str, *, label: str, bound: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ContentError(path, f"{label} must be a number, not {_kind(value)}")
+        raise ContentError(path, f"{label} must be a number, not {kind_of(value)}")
     if not -bound <= value <= bound:
         raise ContentError(path, f"{label} {value} is out of range -{bound} to {bound}")
     return value
@@ -82,22 +88,26 @@ def _location_body(
     latitude: object, longitude: object, name: object, address: object, at: str
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "latitude": _coordinate(latitude, _at(at, "latitude"), label="latitude", bound=90),
-        "longitude": _coordinate(longitude, _at(at, "longitude"), label="longitude", bound=180),
+        "latitude": _coordinate(latitude, field_path(at, "latitude"), label="latitude", bound=90),
+        "longitude": _coordinate(
+            longitude, field_path(at, "longitude"), label="longitude", bound=180
+        ),
     }
     for key, value in (("name", name), ("address", address)):
-        text = _optional(value, _at(at, key), label=key)
+        text = optional_string(value, field_path(at, key), label=key)
         if text is not None:
             body[key] = text
     return body
 
 
 def _reaction_body(message_id: object, emoji: object, at: str) -> dict[str, Any]:
-    wamid = _string(message_id, _at(at, "message_id"), label="message id")
+    wamid = string_field(message_id, field_path(at, "message_id"), label="message id")
     if emoji is None:
-        raise ContentError(_at(at, "emoji"), "emoji is missing; an empty one removes a reaction")
+        raise ContentError(
+            field_path(at, "emoji"), "emoji is missing; an empty one removes a reaction"
+        )
     if not isinstance(emoji, str):
-        raise ContentError(_at(at, "emoji"), f"emoji must be a string, not {_kind(emoji)}")
+        raise ContentError(field_path(at, "emoji"), f"emoji must be a string, not {kind_of(emoji)}")
     return {"message_id": wamid, "emoji": emoji}
 
 
@@ -105,7 +115,7 @@ def text_payload(
     to: str, text: str, *, preview_url: bool = False, reply_to: str | None = None
 ) -> dict[str, Any]:
     """A text message, optionally quoting ``reply_to``; the text must be 1 to 4096 characters."""
-    return _message(to, "text", _text_body(text, preview_url, ""), reply_to)
+    return message_body(to, "text", _text_body(text, preview_url, ""), reply_to)
 
 
 def read_receipt_payload(wamid: str) -> dict[str, Any]:
@@ -117,7 +127,7 @@ def read_receipt_payload(wamid: str) -> dict[str, Any]:
 
 def reaction_payload(to: str, wamid: str, emoji: str) -> dict[str, Any]:
     """React to ``wamid`` with ``emoji``; an empty emoji removes our reaction."""
-    return _message(to, "reaction", _reaction_body(wamid, emoji, ""), None)
+    return message_body(to, "reaction", _reaction_body(wamid, emoji, ""), None)
 
 
 def location_payload(
@@ -130,7 +140,7 @@ def location_payload(
     reply_to: str | None = None,
 ) -> dict[str, Any]:
     """A location pin; coordinates are numbers, as the API takes them."""
-    return _message(
+    return message_body(
         to, "location", _location_body(latitude, longitude, name, address, ""), reply_to
     )
 
@@ -147,7 +157,7 @@ def media_payload(
 ) -> dict[str, Any]:
     """A media message of ``kind`` by exactly one of ``media_id`` (uploaded) or ``link``."""
     body = _media_body(kind, media_id, link, caption, filename, "", "link")
-    return _message(to, kind, body, reply_to)
+    return message_body(to, kind, body, reply_to)
 
 
 def image_payload(

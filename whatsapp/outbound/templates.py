@@ -9,14 +9,14 @@ from typing import Any, Final
 
 from whatsapp.outbound.fields import (
     ContentError,
-    _at,
-    _items,
-    _kind,
-    _message,
-    _object,
-    _one_of,
-    _string,
-    _unique,
+    choice_field,
+    ensure_unique,
+    field_path,
+    items_field,
+    kind_of,
+    message_body,
+    object_field,
+    string_field,
 )
 from whatsapp.outbound.interactive import _MEDIA_HEADERS
 from whatsapp.outbound.messages import _media_object
@@ -45,7 +45,7 @@ def _positional(params: Sequence[object], path: str) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     for index, value in enumerate(params):
         label = f"template parameter {{{{{index + 1}}}}}"
-        text = _string(value, _at(path, index), label=label, limit=_MAX_PARAMETER)
+        text = string_field(value, field_path(path, index), label=label, limit=_MAX_PARAMETER)
         parameters.append({"type": "text", "text": text})
     return parameters
 
@@ -61,32 +61,32 @@ def _parameter_name(name: object, path: str) -> str:
 def _named(params: Mapping[str, object], path: str) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     for name, value in params.items():
-        where = _at(path, str(name))
+        where = field_path(path, str(name))
         key = _parameter_name(name, where)
         label = f"template parameter {{{{{key}}}}}"
-        text = _string(value, where, label=label, limit=_MAX_PARAMETER)
+        text = string_field(value, where, label=label, limit=_MAX_PARAMETER)
         parameters.append({"type": "text", "parameter_name": key, "text": text})
     return parameters
 
 
 def _template_header(value: object, path: str, *, named: bool | None) -> dict[str, Any]:
     """The header component; ``named`` is whether the body's parameters are (None: no body)."""
-    data = _object(
+    data = object_field(
         value, path, ("type", "text", "parameter_name", "url", "media_id"), label="header"
     )
-    kind = _one_of(
-        data.get("type"), _at(path, "type"), ("text", *_MEDIA_HEADERS), label="header type"
+    kind = choice_field(
+        data.get("type"), field_path(path, "type"), ("text", *_MEDIA_HEADERS), label="header type"
     )
     if kind != "text":
-        _object(data, path, ("type", "url", "media_id"), label=f"the {kind} header")
+        object_field(data, path, ("type", "url", "media_id"), label=f"the {kind} header")
         ref = _media_object(kind, data.get("media_id"), data.get("url"), path, "url")
         return {"type": "header", "parameters": [{"type": kind, kind: ref}]}
-    _object(data, path, ("type", "text", "parameter_name"), label="a text header")
-    text = _string(
-        data.get("text"), _at(path, "text"), label="header text", limit=_MAX_HEADER_PARAMETER
+    object_field(data, path, ("type", "text", "parameter_name"), label="a text header")
+    text = string_field(
+        data.get("text"), field_path(path, "text"), label="header text", limit=_MAX_HEADER_PARAMETER
     )
     parameter: dict[str, Any] = {"type": "text", "text": text}
-    name_path = _at(path, "parameter_name")
+    name_path = field_path(path, "parameter_name")
     if data.get("parameter_name") is not None:
         if named is False:
             raise ContentError(name_path, "the body's params are positional; drop the name")
@@ -111,30 +111,32 @@ _BUTTON_PARAMETERS: Final[dict[str, tuple[str, str, str, int | None]]] = {
 def _template_buttons(value: object, path: str) -> list[dict[str, Any]]:
     components: list[dict[str, Any]] = []
     indexes: set[str] = set()
-    given = _items(value, path, label="buttons", most=_MAX_TEMPLATE_BUTTONS, least=0)
+    given = items_field(value, path, label="buttons", most=_MAX_TEMPLATE_BUTTONS, least=0)
     for position, item in enumerate(given):
-        where = _at(path, position)
-        data = _object(
+        where = field_path(path, position)
+        data = object_field(
             item, where, ("sub_type", "index", "text", "payload", "code"), label="a button"
         )
-        sub_type = _one_of(
+        sub_type = choice_field(
             data.get("sub_type"),
-            _at(where, "sub_type"),
+            field_path(where, "sub_type"),
             tuple(_BUTTON_PARAMETERS),
             label="sub_type",
         )
         key, label, parameter_type, limit = _BUTTON_PARAMETERS[sub_type]
-        _object(data, where, ("sub_type", "index", key), label=f"a {sub_type} button")
+        object_field(data, where, ("sub_type", "index", key), label=f"a {sub_type} button")
         index = data.get("index")
         if isinstance(index, bool) or not isinstance(index, int):
-            raise ContentError(_at(where, "index"), f"index must be a number, not {_kind(index)}")
+            raise ContentError(
+                field_path(where, "index"), f"index must be a number, not {kind_of(index)}"
+            )
         if not 0 <= index < _MAX_TEMPLATE_BUTTONS:
             raise ContentError(
-                _at(where, "index"),
+                field_path(where, "index"),
                 f"index {index} is out of range 0 to {_MAX_TEMPLATE_BUTTONS - 1}",
             )
-        _unique(str(index), indexes, _at(where, "index"), label="index")
-        text = _string(data.get(key), _at(where, key), label=label, limit=limit)
+        ensure_unique(str(index), indexes, field_path(where, "index"), label="index")
+        text = string_field(data.get(key), field_path(where, key), label=label, limit=limit)
         components.append(
             {
                 "type": "button",
@@ -148,7 +150,7 @@ def _template_buttons(value: object, path: str) -> list[dict[str, Any]]:
 
 def _components(params: object, header: object, buttons: object, at: str) -> list[dict[str, Any]]:
     """Header, body and button components from the short forms."""
-    path = _at(at, "params")
+    path = field_path(at, "params")
     named: bool | None = None
     body: list[dict[str, Any]] = []
     if isinstance(params, Mapping):
@@ -158,47 +160,51 @@ def _components(params: object, header: object, buttons: object, at: str) -> lis
     elif params is not None:
         raise ContentError(
             path,
-            f"params must be a list of values or an object of named values, not {_kind(params)}",
+            f"params must be a list of values or an object of named values, not {kind_of(params)}",
         )
     components: list[dict[str, Any]] = []
     if header is not None:
-        components.append(_template_header(header, _at(at, "header"), named=named))
+        components.append(_template_header(header, field_path(at, "header"), named=named))
     if body:
         components.append({"type": "body", "parameters": body})
     if buttons is not None:
-        components += _template_buttons(buttons, _at(at, "buttons"))
+        components += _template_buttons(buttons, field_path(at, "buttons"))
     return components
 
 
 def _graph_components(value: object, path: str) -> list[dict[str, Any]]:
     """Components in the Graph API's own form: shape checked, then copied as they are."""
     checked: list[dict[str, Any]] = []
-    for index, item in enumerate(_items(value, path, label="components", least=0)):
-        where = _at(path, index)
+    for index, item in enumerate(items_field(value, path, label="components", least=0)):
+        where = field_path(path, index)
         if not isinstance(item, Mapping):
-            raise ContentError(where, f"a component must be an object, not {_kind(item)}")
-        kind = _string(item.get("type"), _at(where, "type"), label="component type")
+            raise ContentError(where, f"a component must be an object, not {kind_of(item)}")
+        kind = string_field(item.get("type"), field_path(where, "type"), label="component type")
         if kind.lower() not in _COMPONENT_TYPES:
             expected = ", ".join(sorted(_COMPONENT_TYPES))
             raise ContentError(
-                _at(where, "type"), f"component type {kind!r} is not one of {expected}"
+                field_path(where, "type"), f"component type {kind!r} is not one of {expected}"
             )
         if kind.lower() == "button":
-            _string(item.get("sub_type"), _at(where, "sub_type"), label="sub_type")
+            string_field(item.get("sub_type"), field_path(where, "sub_type"), label="sub_type")
             index_value = item.get("index")
             if isinstance(index_value, bool) or not (
                 isinstance(index_value, int)
                 or (isinstance(index_value, str) and index_value.isdecimal())
             ):
-                raise ContentError(_at(where, "index"), "a button component needs its index")
+                raise ContentError(field_path(where, "index"), "a button component needs its index")
         if "parameters" in item:
-            parameters_path = _at(where, "parameters")
-            parameters = _items(item["parameters"], parameters_path, label="parameters", least=0)
+            parameters_path = field_path(where, "parameters")
+            parameters = items_field(
+                item["parameters"], parameters_path, label="parameters", least=0
+            )
             for number, parameter in enumerate(parameters):
-                at = _at(parameters_path, number)
+                at = field_path(parameters_path, number)
                 if not isinstance(parameter, Mapping):
-                    raise ContentError(at, f"a parameter must be an object, not {_kind(parameter)}")
-                _string(parameter.get("type"), _at(at, "type"), label="parameter type")
+                    raise ContentError(
+                        at, f"a parameter must be an object, not {kind_of(parameter)}"
+                    )
+                string_field(parameter.get("type"), field_path(at, "type"), label="parameter type")
         checked.append(copy.deepcopy(dict(item)))
     return checked
 
@@ -207,8 +213,10 @@ def _template_body(
     name: object, language: object, components: list[dict[str, Any]], at: str
 ) -> dict[str, Any]:
     template: dict[str, Any] = {
-        "name": _string(name, _at(at, "name"), label="template name"),
-        "language": {"code": _string(language, _at(at, "language"), label="template language")},
+        "name": string_field(name, field_path(at, "name"), label="template name"),
+        "language": {
+            "code": string_field(language, field_path(at, "language"), label="template language")
+        },
     }
     if components:
         template["components"] = components
@@ -226,7 +234,7 @@ def template_payload(
     """A template message; ``components`` are in the Graph API's form (shape checked only);
     ``template_components`` makes them from values."""
     body = _template_body(name, language, _graph_components(components, "components"), "")
-    return _message(to, "template", body, reply_to)
+    return message_body(to, "template", body, reply_to)
 
 
 def template_params_components(params: Sequence[str]) -> list[dict[str, Any]]:
