@@ -21,6 +21,7 @@ from bridge.jobs import ARRIVALS_PER_WEBHOOK
 from bridge.ports import (
     Clock,
     InboxRow,
+    MessageRecord,
     RelayObserver,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -191,9 +192,23 @@ class InboxWorker:
                 alone = True
             else:
                 routine.append((row, events, split))
+        if routine:
+            await self._apply_routine(unit, routine, known, alone=alone, now=now)
+        # Last: letting statuses go counts them, and the shared counter's row is locked after
+        # every other (two batches taking them in other orders would deadlock).
         await self._settle_unknown(unit, unknown, now=now)
-        if not routine:
-            return dead, deferred
+        return dead, deferred
+
+    async def _apply_routine(
+        self,
+        unit: UnitOfWork,
+        routine: list[tuple[InboxRow, Sequence[WebhookEvent], _Routine]],
+        known: dict[str, MessageRecord],
+        *,
+        alone: bool,
+        now: datetime,
+    ) -> None:
+        """The batch's routine webhooks, together (see ``_take``)."""
         if alone:
             # What a webhook taken alone changed, read again (the locks are held already).
             known = await unit.messages.lock_many_by_wamid(
@@ -216,7 +231,6 @@ class InboxWorker:
         # After the batch's statuses, whose messages they may share (read again, then).
         for row, carried in late:
             await self._process(unit, row, carried, now=now)
-        return dead, deferred
 
     async def _served(self, unit: UnitOfWork, statuses: Sequence[StatusUpdate]) -> bool:
         """Whether every status is for a number the bridge serves (a webhook for another is
