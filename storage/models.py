@@ -79,6 +79,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_time(value: datetime) -> str:
+    """The text ``UTCDateTime`` stores for ``value`` on SQLite (SQLAlchemy's DATETIME format,
+    the UTC wall time), for a statement sent past SQLAlchemy (``Repository._plain``)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: wabridge stores UTC-aware times only")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}

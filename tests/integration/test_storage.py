@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -425,6 +425,30 @@ async def test_webhooks_stored_together_each_get_the_id_of_their_own_row(
         claimed = await uow.inbox.claim(now=T0 + timedelta(hours=1), limit=100)
     assert [(row.id, row.body) for row in claimed[1:]] == list(zip(ids, bodies, strict=True))
     assert [row.received_at for row in claimed[1:]] == [w.received_at for w in webhooks]
+
+
+async def test_a_webhook_stored_in_a_group_is_due_from_the_very_microsecond_it_came(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """The route's groups are stored past SQLAlchemy (SQLite: its own statement and time
+    text), so their times must read, and compare in a claim, as the ORM's do: a claim at the
+    moment a webhook came takes it, one a microsecond earlier does not, and a time given in
+    another zone is the same instant."""
+    came = datetime(2026, 11, 29, 23, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with uow_factory() as uow:
+        by_orm = await uow.inbox.store(b"{}", received_at=came, dead_reason=None)
+        [in_group] = await uow.inbox.store_many([NewWebhook(body=b"{}", received_at=came)])
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.inbox.claim(now=came - timedelta(microseconds=1), limit=5) == []
+        claimed = await uow.inbox.claim(now=came, limit=5)
+    async with uow_factory.engine.connect() as connection:
+        stored = text("SELECT received_at, not_before FROM webhook_inbox ORDER BY id")
+        times = (await connection.execute(stored)).all()
+    assert [row.id for row in claimed] == [by_orm, in_group]
+    assert [row.received_at for row in claimed] == [came, came]
+    assert claimed[1].received_at.tzinfo == UTC
+    assert times[0] == times[1]  # the same text (SQLite) or value as the ORM stores
 
 
 @pytest.mark.skipif(not USE_POSTGRES, reason="PostgreSQL's planner")
