@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -105,6 +106,11 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         _migrate(settings.database_url)
     bridge = build(settings)
+    # What the start built lives as long as the process: kept out of the collector's full
+    # passes, each of which otherwise walked it all (130 ms, with every request meanwhile
+    # waiting, once in a burst of 20,000 webhooks; bench/RESULTS.md).
+    gc.collect()
+    gc.freeze()
     # uvloop where it exists (not on Windows): its loop costs the webhook route a third less
     # CPU than asyncio's own, as uvicorn.run would choose.
     runner = asyncio.Runner(loop_factory=_loop_factory())

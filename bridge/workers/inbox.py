@@ -38,7 +38,7 @@ from bridge.usecases.statuses import (
     status_may_be_early,
 )
 from bridge.usecases.templates import apply_template_update
-from bridge.workers.loop import backoff_delay
+from bridge.workers.loop import Rush, backoff_delay
 
 __all__ = ["InboxWorker"]
 
@@ -71,6 +71,7 @@ class InboxWorker:
         on_jobs_queued: Callable[[], None] = lambda: None,
         observer: RelayObserver | None = None,
         batch: int = 10,
+        rush: Rush | None = None,
     ) -> None:
         self._uow = uow
         self._parser = parser
@@ -79,19 +80,23 @@ class InboxWorker:
         self._on_jobs_queued = on_jobs_queued
         self._observer = observer or Unobserved()
         self._batch = batch
+        #: While webhooks pour in, a step takes a smaller batch (``Rush.batch``).
+        self._rush = rush
 
     async def step(self) -> bool:
         """One pass of the serving loop: whether more webhooks may be waiting (a full batch)."""
-        return await self.run_once() >= self._batch
+        batch = self._batch if self._rush is None else self._rush.batch(self._batch)
+        return await self.run_once(batch) >= batch
 
-    async def run_once(self) -> int:
-        """Process a batch of pending webhooks in one transaction; returns how many were taken.
+    async def run_once(self, batch: int | None = None) -> int:
+        """Process a batch of pending webhooks (``batch``, or the worker's own) in one
+        transaction; returns how many were taken.
 
         If anything in the batch fails, the batch rolls back and its webhooks are taken one
         by one, so one bad webhook only delays the others and is retried or set aside alone.
         """
         async with self._uow() as uow:
-            rows = await uow.inbox.claim(now=self._clock.now(), limit=self._batch)
+            rows = await uow.inbox.claim(now=self._clock.now(), limit=batch or self._batch)
             if not rows:
                 return 0
             try:

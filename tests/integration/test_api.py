@@ -82,7 +82,6 @@ def _deps(world: World, rest: RestApi, *, api_token: str | None = TOKEN) -> WebD
         api=rest,
         clock=world.clock,
         ready=ready,
-        on_webhook_stored=lambda: None,
         slack_handler=None,
         metrics=Metrics(),
     )

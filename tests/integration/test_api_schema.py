@@ -141,7 +141,6 @@ def api_schema(fresh_database_url: str) -> Iterator[Any]:
             api=RestApi(uow=uow, clock=clock, content=ContentRules(), templates=templates),
             clock=clock,
             ready=ready,
-            on_webhook_stored=lambda: None,
             slack_handler=None,
             metrics=Metrics(),
         )

@@ -136,13 +136,28 @@ async def test_a_worker_or_scheduler_given_a_port_serves_its_own_metrics_and_not
     assert bridge.closed
 
 
-async def test_a_webhook_the_process_stores_counts_toward_the_rush_its_loops_give_way_to(
+async def test_the_webhook_route_tells_the_rush_of_each_request_as_it_comes_is_stored_and_answered(
     settings_env: pytest.MonkeyPatch,
 ) -> None:
     bridge = build(load_settings())
     try:
+        heard: list[str] = []
+
+        class Heard(Rush):
+            def arrived(self) -> None:
+                heard.append("arrived")
+                super().arrived()
+
+            def stored(self) -> None:
+                heard.append("stored")
+                super().stored()
+
+            def answered(self) -> None:
+                heard.append("answered")
+                super().answered()
+
         # One webhook in a window is a rush here: the count, not the rate, is tested.
-        bridge.workers.rush = Rush(rate=10, window=0.1, clock=lambda: 0.0)
+        bridge.workers.rush = Heard(rate=10, window=0.1, clock=lambda: 0.0)
         assert not bridge.workers.rush.pouring()
         body = payloads.status("wamid.ANY", "delivered", at=T0)
         signature = hmac.new(REQUIRED["META_APP_SECRET"].encode(), body, hashlib.sha256)
@@ -153,7 +168,11 @@ async def test_a_webhook_the_process_stores_counts_toward_the_rush_its_loops_giv
                 content=body,
                 headers={"X-Hub-Signature-256": "sha256=" + signature.hexdigest()},
             )
-        assert answer.status_code == 200
+            refused = await client.post("/webhooks/whatsapp", content=body)  # not signed
+        assert answer.status_code == 200 and refused.status_code == 401
         assert bridge.workers.rush.pouring()
+        # Each request, answered or refused, is counted out as it was counted in: none is
+        # left waiting to keep the loops' steps small.
+        assert heard == ["arrived", "stored", "answered", "arrived", "answered"]
     finally:
         await bridge.aclose()

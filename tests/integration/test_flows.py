@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from bridge.domain import MessageStatus, WebhookEvent
 from bridge.ports import Unobserved
 from bridge.usecases.replies import ReplyOutcome
-from bridge.workers import InboxWorker
+from bridge.workers import InboxWorker, Rush
 from tests import payloads
 from tests.dbutil import USE_POSTGRES
 from tests.fakes import T0, meta_error
@@ -113,6 +113,33 @@ async def test_the_inbox_asks_for_another_pass_only_after_a_full_batch(world: Wo
     assert not await inbox.step()  # the last one: drained, the loop may wait for a wake
     async with world.uow() as uow:
         assert await uow.inbox.depth() == 0
+
+
+async def test_while_webhook_requests_wait_the_inbox_takes_a_quarter_batch_a_step(
+    world: World,
+) -> None:
+    """Each step then holds the process a quarter as long; the rest waits, in order."""
+    rush = Rush(crowd=8)
+    inbox = InboxWorker(
+        uow=world.uow,
+        parser=WebhookParser(),
+        clock=world.clock,
+        numbers=world.numbers,
+        batch=8,
+        rush=rush,
+    )
+    for n in range(5):
+        await world.webhook(payloads.messages(payloads.text(f"wamid.{n}", f"m{n}", at=T0)))
+    for _ in range(8):
+        rush.arrived()
+    assert await inbox.step()  # two of five: a full (quarter) batch, so there may be more
+    async with world.uow() as uow:
+        assert await uow.inbox.depth() == 3
+    for _ in range(8):
+        rush.answered()
+    assert not await inbox.step()  # the other three, in one step: short of a batch
+    await world.drain()
+    assert world.chat.thread(await world.thread()) == ["m0", "m1", "m2", "m3", "m4"]
 
 
 class _CountingDeadLetters(Unobserved):

@@ -170,7 +170,6 @@ async def test_no_secret_reaches_the_logs_or_the_metrics(
         storage=storage,
         clock=clock,
         slack=None,
-        on_webhook_stored=lambda: None,
         numbers=numbers,
         metrics=metrics,
     )

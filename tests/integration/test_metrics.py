@@ -74,7 +74,6 @@ async def scrape(world: World, settings: Settings, metrics: Metrics) -> AsyncIte
         storage=storage_of(world.uow),
         clock=world.clock,
         slack=None,
-        on_webhook_stored=lambda: None,
         numbers=world.numbers,
         metrics=metrics,
     )

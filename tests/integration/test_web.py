@@ -52,7 +52,6 @@ def _deps(uow: SqlUnitOfWorkFactory, *, api_token: str | None = API_TOKEN) -> We
         api=RestApi(uow=uow, clock=FakeClock(), content=ContentRules(), templates=None),
         clock=FakeClock(),
         ready=ready,
-        on_webhook_stored=lambda: None,
         slack_handler=None,
         metrics=Metrics(),
     )

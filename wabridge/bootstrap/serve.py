@@ -299,7 +299,7 @@ def build(
         storage=storage,
         clock=clock,
         slack=slack,
-        on_webhook_stored=workers.webhook_stored,
+        webhooks=workers,
         templates=templates,
         on_jobs_queued=jobs_wake.queued,
         numbers=numbers,

@@ -17,6 +17,7 @@ from wabridge.bootstrap.meta import build_numbers
 from wabridge.bootstrap.slack import Slack
 from wabridge.settings import Settings
 from webhook_server.app import WebDeps, create_app
+from webhook_server.deps import QUIET, WebhookTraffic
 from webhook_server.metrics import Metrics
 from whatsapp.content import ContentRules
 from whatsapp.signature import WebhookSignatures
@@ -28,7 +29,7 @@ def build_web(
     storage: Storage,
     clock: Clock,
     slack: Slack | None,
-    on_webhook_stored: Callable[[], None],
+    webhooks: WebhookTraffic = QUIET,
     templates: Templates | None = None,
     on_jobs_queued: Callable[[float], None] = lambda due_in: None,
     numbers: NumberBook | None = None,
@@ -60,10 +61,10 @@ def build_web(
             ),
             clock=clock,
             ready=storage.ready,
-            on_webhook_stored=on_webhook_stored,
             slack_handler=slack.endpoint if slack is not None else None,
             metrics=metrics or Metrics(),
             listeners_running=(lambda: slack.activity.running) if slack is not None else lambda: 0,
+            webhooks=webhooks,
         ),
         health_only=health_only,
     )

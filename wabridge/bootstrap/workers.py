@@ -71,10 +71,17 @@ class Workers:
         self.inbox_wake.wake()
         self.jobs_wake.wake()
 
-    def webhook_stored(self) -> None:
+    # What this process's webhook route tells (``WebhookTraffic``).
+    def arrived(self) -> None:
+        self.rush.arrived()
+
+    def stored(self) -> None:
         """A webhook was stored by this process: the inbox loop looks at once."""
-        self.rush.webhook()
+        self.rush.stored()
         self.inbox_wake.wake()
+
+    def answered(self) -> None:
+        self.rush.answered()
 
 
 def build_workers(
@@ -92,6 +99,7 @@ def build_workers(
 ) -> Workers:
     inbox_wake = inbox_wake or Wakeable()
     jobs_wake = jobs_wake or Wakeable()
+    rush = Rush()
     inbox = InboxWorker(
         uow=storage.uow,
         parser=WebhookParser(),
@@ -102,6 +110,7 @@ def build_workers(
         # A batch's customer messages are stored together in a few statements. SQLite has
         # one writer, and a longer transaction holds up incoming webhooks: smaller batches.
         batch=20 if storage.sqlite else 50,
+        rush=rush,
     )
     jobs = JobWorker(
         uow=storage.uow,
@@ -124,7 +133,12 @@ def build_workers(
         )
     )
     return Workers(
-        inbox=inbox, jobs=jobs, inbox_wake=inbox_wake, jobs_wake=jobs_wake, listen=listen
+        inbox=inbox,
+        jobs=jobs,
+        inbox_wake=inbox_wake,
+        jobs_wake=jobs_wake,
+        rush=rush,
+        listen=listen,
     )
 
 

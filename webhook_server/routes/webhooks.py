@@ -63,6 +63,13 @@ def register(app: WebApp, deps: WebDeps) -> None:
 
     async def receive_webhook(request: Request) -> Response:
         """Check, store, and only then answer 200."""
+        deps.webhooks.arrived()
+        try:
+            return await check_and_store(request)
+        finally:
+            deps.webhooks.answered()
+
+    async def check_and_store(request: Request) -> Response:
         started = time.perf_counter()
         body = await read_limited(request)
         if body is None:
@@ -88,7 +95,7 @@ def register(app: WebApp, deps: WebDeps) -> None:
             return _unavailable()
         # Stored and committed: only now may Meta hear 200.
         metrics.webhooks_received.inc()
-        deps.on_webhook_stored()
+        deps.webhooks.stored()
         metrics.webhook_seconds.observe(time.perf_counter() - started)
         return JSONResponse({"ok": True})
 

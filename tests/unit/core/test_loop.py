@@ -90,9 +90,9 @@ def test_a_rush_of_webhooks_has_the_loops_rest_three_times_as_long_as_each_step(
     clock = _Clock()
     rush = Rush(rate=400, share=0.25, window=0.1, clock=clock)
     for _ in range(39):  # 390 a second: a steady load, relayed as it comes
-        rush.webhook()
+        rush.stored()
     assert not rush.pouring() and rush.rest_after(0.010) == 0
-    rush.webhook()  # 400 a second
+    rush.stored()  # 400 a second
     assert rush.pouring()
     assert rush.rest_after(0.010) == pytest.approx(0.030)
     assert rush.rest_after(5.0) == 0.5  # a step that waited on a lock was not busy
@@ -102,10 +102,32 @@ def test_a_rush_of_webhooks_has_the_loops_rest_three_times_as_long_as_each_step(
     assert not rush.pouring() and rush.rest_after(0.010) == 0
 
 
+def test_while_webhook_requests_wait_or_pour_in_a_loop_takes_a_quarter_of_its_batch() -> None:
+    clock = _Clock()
+    rush = Rush(rate=400, window=0.1, crowd=8, clock=clock)
+    assert rush.batch(20) == 20
+    for _ in range(7):
+        rush.arrived()
+    assert rush.batch(20) == 20  # a few requests at once: steps as usual
+    rush.arrived()  # the eighth waits: the first sign of a rush, before any is counted
+    assert rush.batch(20) == 5 and rush.batch(2) == 1
+    assert not rush.pouring() and rush.rest_after(0.010) == 0  # no rest for that alone
+    for _ in range(8):
+        rush.answered()
+    assert rush.batch(20) == 20
+    for _ in range(40):  # 400 a second, each answered as it came
+        rush.arrived()
+        rush.stored()
+        rush.answered()
+    assert rush.batch(20) == 5
+    clock.now += 0.25  # quiet again
+    assert rush.batch(20) == 20
+
+
 async def test_while_webhooks_pour_in_the_loop_rests_between_its_steps() -> None:
     rush = Rush(clock=lambda: 0.0)  # the rush never ends
     for _ in range(1000):
-        rush.webhook()
+        rush.stored()
     starts: list[float] = []
     took = 0.02
     three = asyncio.Event()
