@@ -93,6 +93,8 @@ async def test_signed_webhook_is_stored_before_200(
         "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": sign(SECRET, body)}
     )
     assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"ok": True}  # the answer the OpenAPI schema describes
     assert await _inbox(uow_factory) == [("pending", body)]
 
 
