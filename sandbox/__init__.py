@@ -4,7 +4,7 @@ Used by `wabridge demo`, the end-to-end tests and the benchmarks; imports nothin
 """
 
 from sandbox.meta_sim import GraphCall, MetaSimulator
-from sandbox.server import ServerThread, free_port
+from sandbox.server import ServerThread, free_port, release_port
 from sandbox.slack_sim import ApiCall, DeliveredEvent, SimMessage, SlackError, SlackSimulator
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "SlackError",
     "SlackSimulator",
     "free_port",
+    "release_port",
 ]

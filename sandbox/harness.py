@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import runpy
+import secrets
 import sys
 import time
 from multiprocessing.process import BaseProcess
@@ -31,14 +32,13 @@ import httpx
 
 from sandbox.balancer import Balancer
 from sandbox.meta_sim import MetaSimulator
-from sandbox.server import Startable, free_port
+from sandbox.server import Startable, free_port, release_port
 from sandbox.slack_sim import SlackSimulator
 
 __all__ = ["BridgeProcess", "Sandbox", "bridge_work"]
 
 ACCESS_TOKEN = "EAAG-sandbox-access-token-0123456789"
 APP_SECRET = "sandbox-app-secret-0123456789"
-VERIFY_TOKEN = "sandbox-verify-token"
 BOT_TOKEN = "xoxb-sandbox-bot-token-0123456789"
 SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 API_TOKEN = "sandbox-rest-api-token"
@@ -147,11 +147,26 @@ class BridgeProcess:
                     raise RuntimeError(f"wabridge serve exited early:\n{self.log_tail()}")
                 try:
                     if client.get(f"{self.url}/readyz").status_code == 200:
+                        self._check_it_is_ours(client)
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.02)
         raise TimeoutError(f"wabridge serve not ready after {timeout}s:\n{self.log_tail()}")
+
+    def _check_it_is_ours(self, client: httpx.Client) -> None:
+        """The bridge that answers on this port knows this one's verify token: not another
+        test's, given the same port (its simulators would then deliver here)."""
+        token = self.env.get("META_VERIFY_TOKEN")
+        if token is None:
+            return
+        challenge = secrets.token_hex(8)
+        answer = client.get(
+            f"{self.url}/webhooks/whatsapp",
+            params={"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": challenge},
+        )
+        if answer.status_code != 200 or answer.text != challenge:
+            raise RuntimeError(f"another process answers on port {self.port}, not this bridge")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
@@ -223,6 +238,8 @@ class Sandbox(Startable):
             Balancer([("127.0.0.1", port) for port in self._ports if port]) if webs > 1 else None
         )
         self.port = self.balancer.port if self.balancer is not None else free_port()
+        # Each sandbox's own: its bridge proves with it that it is the one on its port.
+        self.verify_token = f"sandbox-verify-{secrets.token_hex(8)}"
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
@@ -234,7 +251,7 @@ class Sandbox(Startable):
             "META_API_VERSION": self.meta.version,
             "META_ACCESS_TOKEN": ACCESS_TOKEN,
             "META_APP_SECRET": APP_SECRET,
-            "META_VERIFY_TOKEN": VERIFY_TOKEN,
+            "META_VERIFY_TOKEN": self.verify_token,
             "META_PHONE_NUMBER_ID": self.meta.phone_number_id,
             "META_WABA_ID": self.meta.waba_id,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -302,6 +319,8 @@ class Sandbox(Startable):
             self.balancer.stop()
         self.slack.stop()
         self.meta.stop()
+        for port in [self.port, *self._ports]:
+            release_port(port)
 
     def work(self) -> dict[str, float]:
         """What the bridge is busy with now, from its ``/metrics``: the database's figures as

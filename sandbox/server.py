@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -17,17 +21,57 @@ from starlette.responses import Response
 
 from sandbox.senders import SyncSender
 
-__all__ = ["ServedApp", "ServerThread", "Startable", "forgive_disconnects", "free_port"]
+__all__ = [
+    "ServedApp",
+    "ServerThread",
+    "Startable",
+    "forgive_disconnects",
+    "free_port",
+    "release_port",
+]
 
 HOST = "127.0.0.1"
 
 
+#: One lock file per port handed out, held while it is in use (``free_port``).
+_LOCKS: Final = Path(tempfile.gettempdir()) / "wabridge-ports"
+_HELD: dict[int, int] = {}  # port -> the descriptor holding its lock
+_HOLDING = threading.Lock()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that is free right now, and that no other process's
+    ``free_port`` hands out until ``release_port`` (or this process's end).
+
+    The port is bound later, by a child process. Meanwhile the kernel may give the same
+    number to another test process (pytest-xdist) picking a port of its own, and two
+    sandboxes on one port cross their wires: one's simulators deliver to the other's
+    bridge. A lock file per port, held from the pick on, keeps two pickers apart (the lock
+    goes with the process, whatever ends it)."""
+    _LOCKS.mkdir(exist_ok=True)
+    with _HOLDING:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((HOST, 0))
+                port: int = sock.getsockname()[1]
+            if port in _HELD:
+                continue
+            lock = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another process holds it: pick again
+                os.close(lock)
+                continue
+            _HELD[port] = lock
+            return port
+
+
+def release_port(port: int) -> None:
+    """Let other processes' ``free_port`` hand ``port`` out again."""
+    with _HOLDING:
+        lock = _HELD.pop(port, None)
+    if lock is not None:
+        os.close(lock)
 
 
 def forgive_disconnects(app: Starlette) -> None:
