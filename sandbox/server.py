@@ -33,8 +33,9 @@ __all__ = [
 HOST = "127.0.0.1"
 
 
-#: One lock file per port handed out, held while it is in use (``free_port``).
-_LOCKS: Final = Path(tempfile.gettempdir()) / "wabridge-ports"
+#: One lock file per port handed out, held while it is in use (``free_port``); per user, so
+#: that one user's files never stand in another's way.
+_LOCKS: Final = Path(tempfile.gettempdir()) / f"wabridge-ports-{os.getuid()}"
 _HELD: dict[int, int] = {}  # port -> the descriptor holding its lock
 _HOLDING = threading.Lock()
 
