@@ -22,6 +22,7 @@ from starlette.responses import Response
 from sandbox.senders import SyncSender
 
 __all__ = [
+    "PORT_LOCKS",
     "ServedApp",
     "ServerThread",
     "Startable",
@@ -35,7 +36,7 @@ HOST = "127.0.0.1"
 
 #: One lock file per port handed out, held while it is in use (``free_port``); per user, so
 #: that one user's files never stand in another's way.
-_LOCKS: Final = Path(tempfile.gettempdir()) / f"wabridge-ports-{os.getuid()}"
+PORT_LOCKS: Final = Path(tempfile.gettempdir()) / f"wabridge-ports-{os.getuid()}"
 _HELD: dict[int, int] = {}  # port -> the descriptor holding its lock
 _HOLDING = threading.Lock()
 
@@ -49,7 +50,7 @@ def free_port() -> int:
     sandboxes on one port cross their wires: one's simulators deliver to the other's
     bridge. A lock file per port, held from the pick on, keeps two pickers apart (the lock
     goes with the process, whatever ends it)."""
-    _LOCKS.mkdir(exist_ok=True)
+    PORT_LOCKS.mkdir(exist_ok=True)
     with _HOLDING:
         while True:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -57,7 +58,7 @@ def free_port() -> int:
                 port: int = sock.getsockname()[1]
             if port in _HELD:
                 continue
-            lock = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o600)
+            lock = os.open(PORT_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o600)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # another process holds it: pick again

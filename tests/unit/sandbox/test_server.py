@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-import sandbox.server as server_module
 from sandbox import ServerThread, free_port, release_port
 from sandbox.harness import BridgeProcess
+from sandbox.server import PORT_LOCKS
 
 
 def _app() -> FastAPI:
@@ -36,7 +36,7 @@ def test_free_port_can_be_bound() -> None:
 
 def _pick_in_another_process(port: int, answer: multiprocessing.Queue[bool]) -> None:
     """Whether another process's ``free_port`` could hand out ``port`` now."""
-    lock = os.open(server_module._LOCKS / str(port), os.O_RDWR)
+    lock = os.open(PORT_LOCKS / str(port), os.O_RDWR)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
