@@ -17,7 +17,9 @@ from slack_app.listeners import ListenerDeps
 from slack_app.quotes import find_pointer
 from slack_app.text import slack_to_whatsapp, unicode_emoji
 
-__all__ = ["agent_delete", "agent_edit", "agent_files", "is_agent_reply", "posted_at", "register"]
+__all__ = [
+    "a_bots_post",
+    "agent_delete", "agent_edit", "agent_files", "is_agent_reply", "posted_at", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,18 @@ def posted_at(ts: str) -> datetime:
     whole = int(seconds)
     return datetime.fromtimestamp(whole, UTC).replace(
         microsecond=int((seconds - whole) * 1_000_000)
+    )
+
+
+def a_bots_post(event: object) -> bool:
+    """Whether an event is a message a bot posted, which every listener here passes by: an
+    agent's reply is never a bot's, and edits and deletions are looked at in the message
+    they carry. The bridge's own posts come back from Slack as these, one for each post."""
+    return (
+        isinstance(event, dict)
+        and event.get("type") == "message"
+        and bool(event.get("bot_id"))
+        and event.get("subtype") not in ("message_changed", "message_deleted")
     )
 
 

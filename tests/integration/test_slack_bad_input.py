@@ -161,6 +161,24 @@ async def test_a_replayed_request_is_refused_and_a_fresh_one_taken(web: Web) -> 
     assert await web.queued_replies() == ["fresh", "good 2"]
 
 
+async def test_the_bridges_own_post_coming_back_is_acked_at_once_and_does_nothing(
+    web: Web, sim: SlackSimulator
+) -> None:
+    sim.reset()  # the bridge has not answered a request yet: bolt has not checked its token
+    echo = {**web.reply("posted by the bridge"), "user": sim.bot_user_id, "bot_id": sim.bot_id}
+    response = await web.event(echo)
+    assert (response.status_code, response.text) == (200, "")
+    # Acked before bolt, which would have checked the token with Slack first.
+    assert sim.calls("auth.test") == []
+    await web.good_reply_arrives()
+    assert sim.calls("auth.test") != []
+    # Another bot's post does nothing either.
+    other = {**web.reply("another app"), "user": "UOTHERBOT", "bot_id": "BOTHER"}
+    assert (await web.event(other)).status_code == 200
+    await web.good_reply_arrives()
+    assert await web.queued_replies() == ["good 2", "good 4"]
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -426,3 +426,32 @@ async def test_slack_bodies_are_capped_before_they_are_buffered(
         assert (await c.post("/slack/events", content=chunks())).status_code == 413
         assert (await c.post("/slack/events", content=b"token=x")).status_code == 200
     assert seen == [7]
+
+
+async def test_a_slack_request_the_bridge_cannot_take_is_503_so_that_slack_retries(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    from collections.abc import Mapping
+    from dataclasses import replace
+
+    queries: list[str] = []
+
+    class Answer:
+        status, body, headers = 200, "", {"X-Slack-No-Retry": "0"}
+
+    async def handler(body: bytes, headers: Mapping[str, str], query: str) -> Answer:
+        queries.append(query)
+        if body == b"broken":
+            raise RuntimeError("database is away")
+        return Answer()
+
+    app = create_app(replace(_deps(uow_factory), slack_handler=handler))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        failed = await c.post("/slack/events", content=b"broken")
+        taken = await c.post("/slack/events?ssl_check=1&x=%20y", content=b"token=x")
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "5"
+    assert failed.json() == {"detail": "temporarily unavailable, retry later"}
+    assert (taken.status_code, taken.headers["x-slack-no-retry"]) == (200, "0")
+    assert queries == ["", "ssl_check=1&x=%20y"]
