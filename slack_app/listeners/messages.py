@@ -19,7 +19,13 @@ from slack_app.text import slack_to_whatsapp, unicode_emoji
 
 __all__ = [
     "a_bots_post",
-    "agent_delete", "agent_edit", "agent_files", "is_agent_reply", "posted_at", "register"]
+    "agent_delete",
+    "agent_edit",
+    "agent_files",
+    "is_agent_reply",
+    "posted_at",
+    "register",
+]
 
 log = logging.getLogger(__name__)
 
