@@ -232,6 +232,9 @@ def _missing_fields(web: Web) -> list[tuple[str, dict[str, Any]]]:
     events: list[dict[str, Any]] = [
         *without,
         {"type": "message"},
+        {"type": "message", "bot_id": "BOTHER"},
+        {"type": "message", "bot_id": ["not", "an", "id"], "subtype": 7},
+        {"type": "message", "bot_id": "BOTHER", "subtype": "message_changed"},
         {"type": "message", "subtype": "message_changed", "channel": CHANNEL},
         {"type": "message", "subtype": "message_changed", "message": {"text": "y"}},
         {"type": "message", "subtype": "message_deleted", "channel": CHANNEL},
