@@ -94,6 +94,12 @@ class Pacer:
         self._max_keys = max_keys
         self._buckets: dict[str, TokenBucket] = {}
 
+    @property
+    def held(self) -> frozenset[str]:
+        """The keys whose buckets this pacer holds (idle ones are forgotten past
+        ``max_keys``)."""
+        return frozenset(self._buckets)
+
     def reserve(self, *wants: tuple[str, Rate]) -> float:
         """Take a token from each ``(key, rate)`` bucket; the seconds until all allow it."""
         now = self._monotonic()

@@ -34,6 +34,11 @@ class Wakeable:
     def wake(self) -> None:
         self._event.set()
 
+    @property
+    def woken(self) -> bool:
+        """Whether the loop's next wait returns at once (it was woken since its last)."""
+        return self._event.is_set()
+
     def handed(self, *, covered: bool) -> None:
         """This process's worker was just offered the jobs a transaction queued (``Handoff``);
         ``covered``: it took every job due, so that transaction's ``queued`` finds none."""
@@ -61,7 +66,7 @@ class Wakeable:
 
 
 #: Webhooks a second from which they pour in: far more than one process relays (about 150 to
-#: 200 customer messages a second, ``docs/operations.md``), so its work falls behind anyway.
+#: 250 customer messages a second, ``docs/operations.md``), so its work falls behind anyway.
 RUSH_RATE: Final = 400.0
 #: The share of the process's time its loops keep while webhooks pour in.
 RUSH_SHARE: Final = 0.25

@@ -148,7 +148,7 @@ async def test_jobs_the_worker_took_as_they_committed_wake_no_pass_of_its_loop(
     serving(world)
     await customer_writes(world, "wamid.1", "Hi")
     await world.workers.inbox.run_once()
-    assert not world.workers.jobs_wake._event.is_set()
+    assert not world.workers.jobs_wake.woken
     await handed_jobs_end(world)
     assert world.chat.thread(await world.thread()) == ["Hi"]
 
@@ -157,4 +157,4 @@ async def test_jobs_left_for_the_loop_wake_it(world: World) -> None:
     world.uow.handoff = world.workers.jobs  # built, but its loop is not serving here
     await customer_writes(world, "wamid.1", "Hi")
     await world.workers.inbox.run_once()
-    assert world.workers.jobs_wake._event.is_set()
+    assert world.workers.jobs_wake.woken

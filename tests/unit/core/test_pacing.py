@@ -77,10 +77,10 @@ async def test_the_pacer_forgets_idle_buckets_when_it_holds_too_many() -> None:
     pacer.reserve(("b", rate))
     clock.now += 5  # both full again: forgetting them changes nothing
     pacer.reserve(("c", rate))
-    assert len(pacer._buckets) == 1
+    assert len(pacer.held) == 1
     # A bucket still in use is kept: its next caller must still wait.
     pacer.reserve(("c", rate))
     pacer.reserve(("d", rate))
     pacer.reserve(("e", rate))  # two buckets held, neither full: both stay
-    assert set(pacer._buckets) == {"c", "d", "e"}
+    assert pacer.held == {"c", "d", "e"}
     assert pacer.reserve(("c", rate)) == pytest.approx(2.0)
