@@ -13,11 +13,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from bridge.codec import to_json
 from storage import sqlite
@@ -28,6 +29,7 @@ __all__ = [
     "is_sqlite",
     "json_text",
     "migrate",
+    "reach",
     "schema_is_current",
     "sync_url",
 ]
@@ -123,6 +125,17 @@ def _config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Bring the schema of ``url`` to head. Synchronous: call it before the event loop starts."""
     command.upgrade(_config(url), "head")
+
+
+def reach(url: str) -> None:
+    """Connect to ``url`` once; ``SQLAlchemyError`` if the database does not answer.
+    Synchronous: call it before the event loop starts."""
+    engine = create_sync_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
 
 
 def _current_matches_head(connection: Connection) -> bool:

@@ -103,7 +103,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     _configure_logs(settings)
-    if not args.no_migrate:
+    if args.no_migrate:
+        # Another process migrates; the database must still answer (a wrong URL or a server
+        # that is not there is one line and exit 2, not a traceback from every worker step).
+        from storage.db import reach
+
+        reach(settings.database_url)
+    else:
         _migrate(settings.database_url)
     bridge = build(settings)
     # What the start built lives as long as the process: kept out of the collector's full

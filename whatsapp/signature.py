@@ -11,6 +11,7 @@ __all__ = ["SIGNATURE_HEADER", "WebhookSignatures", "named_numbers", "sign", "ve
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
+_HEX = frozenset("0123456789abcdef")
 
 
 def _key(app_secret: bytes | str) -> bytes:
@@ -22,17 +23,26 @@ def sign(app_secret: bytes | str, body: bytes) -> str:
     return _PREFIX + hmac.new(_key(app_secret), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(app_secret: bytes | str, body: bytes, header: str | None) -> bool:
-    """Whether ``header`` signs the raw ``body``; False when missing or malformed, never raises."""
+def _digest(header: str | None) -> str | None:
+    """The hex digest a header carries, lower-cased; None if it is not a signature's shape
+    (missing, another scheme, or not 64 hex digits), which no secret can match."""
     if not isinstance(header, str):
-        return False
+        return None
     # Spaces around a header value are not part of it (servers strip them; ASGI may not).
     header = header.strip()
     if not header.startswith(_PREFIX):
-        return False
+        return None
     received = header[len(_PREFIX) :].strip().lower()
     # compare_digest on str needs ASCII; a non-ASCII header is simply not a signature.
-    if not received.isascii():
+    if len(received) != 64 or not received.isascii() or not _HEX.issuperset(received):
+        return None
+    return received
+
+
+def verify_signature(app_secret: bytes | str, body: bytes, header: str | None) -> bool:
+    """Whether ``header`` signs the raw ``body``; False when missing or malformed, never raises."""
+    received = _digest(header)
+    if received is None:
         return False
     return hmac.compare_digest(received, sign(app_secret, body)[len(_PREFIX) :])
 
@@ -80,6 +90,8 @@ class WebhookSignatures:
         self._reload = reload
 
     async def verify(self, body: bytes, header: str | None) -> bool:
+        if _digest(header) is None:
+            return False  # no secret can match: the numbers are not read (the database may be away)
         if await self._check(body, header):
             return True
         # Perhaps the number, or its own secret, was added a moment ago.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 
@@ -60,6 +60,8 @@ MAX_IDEMPOTENCY_KEY: Final = 120
 #: sends and what the thread shows. (A template's content cannot hold these keys itself: the
 #: content check refuses keys that are not part of its form.)
 _TEMPLATE_ADDED: Final = ("template", "values", "text")
+#: What the bridge adds to a sent message's content later (the customer's reaction to it).
+_ADDED_LATER: Final = ("customer_reaction",)
 
 _PROBLEM_WORDS: Final = {
     ValueProblem.MISSING: "is empty",
@@ -294,8 +296,9 @@ def _field_of(
 
 
 def _same_request(first: MessageRecord, request: tuple[int, str, dict[str, Any]]) -> MessageRecord:
-    """``first`` if it was stored for this very request; else the key was reused."""
-    given = dict(first.content)
+    """The first answer, if ``first`` was stored for this very request; else the key was
+    reused."""
+    given = {k: v for k, v in first.content.items() if k not in _ADDED_LATER}
     if first.message_type == "template":
         for added in _TEMPLATE_ADDED:
             given.pop(added, None)
@@ -305,4 +308,29 @@ def _same_request(first: MessageRecord, request: tuple[int, str, dict[str, Any]]
             reason="idempotency_key_reused",
             details={"message_id": first.id},
         )
-    return first
+    return _as_first_answered(first)
+
+
+def _as_first_answered(message: MessageRecord) -> MessageRecord:
+    """The message as the first request's answer showed it: stored ``pending``, nothing sent
+    or reported yet (a retry answers what the first request was answered; where the message
+    stands now is in the conversation's messages)."""
+    return replace(
+        message,
+        content={k: v for k, v in message.content.items() if k not in _ADDED_LATER},
+        status=MessageStatus.PENDING,
+        wamid=None,
+        slack_ts=None,
+        sent_at=None,
+        delivered_at=None,
+        read_at=None,
+        failed_at=None,
+        played_at=None,
+        error_code=None,
+        error_title=None,
+        error_message=None,
+        shown_stages=(),
+        pricing_category=None,
+        billable=None,
+        pricing_model=None,
+    )

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-__all__ = ["MAX_BACKOFF", "Rush", "Wakeable", "backoff_delay", "run_loop"]
+__all__ = ["FAILING_TOLD_EVERY", "MAX_BACKOFF", "Rush", "Wakeable", "backoff_delay", "run_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,45 @@ class Rush:
         self._opened = now
 
 
+#: Seconds between the lines that say a loop's steps still fail the same way.
+FAILING_TOLD_EVERY: Final = 60.0
+
+
+class _Failures:
+    """A loop's failing steps, told without flooding the log: a database that is away fails
+    every step, twice a second. The first failure (and one of another kind) is logged with
+    its traceback; the same failure again, once a minute with how many there were; the first
+    step that works again, once."""
+
+    def __init__(self, name: str, clock: Callable[[], float]) -> None:
+        self._name = name
+        self._clock = clock
+        self._count = 0
+        self._kind = ""
+        self._told_at = 0.0
+
+    def failed(self, error: Exception) -> None:
+        self._count += 1
+        kind, now = type(error).__qualname__, self._clock()
+        if self._count == 1 or kind != self._kind:
+            log.error("worker step failed", exc_info=error, extra={"worker": self._name})
+        elif now - self._told_at >= FAILING_TOLD_EVERY:
+            log.error(
+                "worker step still failing",
+                extra={"worker": self._name, "failures": self._count, "error": kind},
+            )
+        else:
+            return
+        self._kind, self._told_at = kind, now
+
+    def worked(self) -> None:
+        if self._count:
+            log.info(
+                "worker step works again", extra={"worker": self._name, "failures": self._count}
+            )
+            self._count, self._kind = 0, ""
+
+
 async def run_loop(
     name: str,
     step: Callable[[], Awaitable[bool]],
@@ -158,19 +197,23 @@ async def run_loop(
     idle: float = 0.5,
     stop: asyncio.Event,
     rush: Rush | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Call ``step`` until ``stop`` is set. It says whether more work may be waiting now (it
     took all it could); if not, sleep ``idle`` or until woken. A wake that came meanwhile is
     kept, so work stored during a step is looked for at once, and a step that drained
     everything costs no second, empty pass beside the work it started. While webhooks pour
     into the process (``rush``), the loop rests after each step."""
+    failures = _Failures(name, clock)
     while not stop.is_set():
         started = time.perf_counter()
         try:
             more = await step()
-        except Exception:
-            log.exception("worker step failed", extra={"worker": name})
+        except Exception as error:
+            failures.failed(error)
             more = False
+        else:
+            failures.worked()
         rest = rush.rest_after(time.perf_counter() - started) if rush is not None else 0.0
         if rest > 0:
             await asyncio.sleep(rest)

@@ -60,6 +60,14 @@ def test_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
     assert line.startswith("wabridge: database error:") and "pw" not in line
 
 
+def test_serve_no_migrate_on_an_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none"
+    result = _wabridge("serve", "--no-migrate", "--role", "worker", env=_env(url), cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("wabridge: database error:") and "pw" not in line
+
+
 def test_serve_no_migrate_is_not_ready_on_an_empty_database(
     fresh_database_url: str, tmp_path: Path
 ) -> None:

@@ -540,17 +540,26 @@ async def test_a_retry_with_the_same_key_answers_the_first_and_sends_once(api: A
     body = {"message_type": "text", "content": {"text": "Once only"}}
     first = await api.post(conversation_id, body, key="order-42-shipped")
     again = await api.post(conversation_id, body, key="order-42-shipped")
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
 
     await world.drain()
-    # Later retries see where the message stands now; still nothing more is sent, even after
-    # the window closed.
+    # Once it was sent, the customer reacted to it and the window closed, a retry still gets
+    # the first answer, word for word, and nothing more is sent.
+    [stored] = [m for m in await api.messages(conversation_id) if m.id == first.json()["id"]]
+    reaction = {"message_id": stored.wamid, "emoji": "👍"}
+    item = {"from": "4915112345678", "id": "wamid.R", "timestamp": str(int(T0.timestamp()))}
+    await world.webhook(payloads.messages({**item, "type": "reaction", "reaction": reaction}))
+    await world.drain()
     world.clock.advance(hours=30)
     late = await api.post(conversation_id, body, key="order-42-shipped")
-    assert late.status_code == 200 and late.json()["id"] == first.json()["id"]
-    assert late.json()["status"] == "sent"
+    assert (late.status_code, late.json()) == (201, first.json())
+    assert first.json()["status"] == "pending"
+    # Where it stands now is in the conversation's messages.
+    [now] = [m for m in await api.messages(conversation_id) if m.id == first.json()["id"]]
+    assert now.status == "sent" and now.content["customer_reaction"] == "👍"
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == ["Once only"]
     assert len(world.chat.thread(await world.thread())) == 2  # the customer's, and ours once
@@ -585,7 +594,8 @@ async def test_concurrent_requests_with_one_key_send_once(api: Api) -> None:
     responses = await asyncio.gather(
         *(api.post(conversation_id, body, key="race-1") for _ in range(5))
     )
-    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
+    assert [r.status_code for r in responses] == [201] * 5
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 4
     assert len({r.json()["id"] for r in responses}) == 1
     await world.drain()
     assert [m["text"] for m in world.whatsapp.sent] == ["Racing"]

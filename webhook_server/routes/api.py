@@ -180,12 +180,11 @@ def register(app: FastAPI, deps: WebDeps) -> None:
         dependencies=authorized,
         status_code=201,
         responses={
-            200: {
-                "model": MessageResponse,
-                "description": "A retry: the message the first request with this "
-                "Idempotency-Key stored, as it stands now. Nothing more is sent.",
+            201: {
+                "description": "Stored `pending`, queued for WhatsApp and the thread. A retry "
+                "with the same Idempotency-Key gets the first answer again (header "
+                "`Idempotent-Replayed: true`) and sends nothing more."
             },
-            201: {"description": "Stored `pending`, queued for WhatsApp and the thread."},
             400: {"model": ErrorResponse, "description": "A body that is not JSON text."},
             **_UNAUTHORIZED,
             **_NOT_FOUND,
@@ -213,7 +212,6 @@ def register(app: FastAPI, deps: WebDeps) -> None:
             content=body.content,
             idempotency_key=idempotency_key,
         )
-        if not sent.created:
-            response.status_code = 200
+        if not sent.created:  # the first answer again (201, as it was)
             response.headers["Idempotent-Replayed"] = "true"
         return MessageResponse.of(sent.message)

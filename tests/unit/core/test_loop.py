@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -84,6 +85,45 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def test_a_step_that_keeps_failing_is_told_in_full_once_then_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database that is away fails every step: the log says so, without a traceback twice
+    a second, and says when the steps work again."""
+    clock = _Clock()
+    errors: list[Exception] = [ConnectionError("database away")] * 5
+    errors += [ConnectionError("database away"), KeyError("a bug")]
+
+    worked = asyncio.Event()
+
+    async def step() -> bool:
+        if errors:
+            clock.now += 20  # each failing step, 20 s later than the one before
+            raise errors.pop(0)
+        worked.set()
+        return False
+
+    caplog.set_level(logging.INFO, logger="bridge.workers.loop")
+    wake, stop = Wakeable(), asyncio.Event()
+    loop = asyncio.create_task(run_loop("inbox", step, wake, idle=0, stop=stop, clock=clock))
+    await asyncio.wait_for(worked.wait(), timeout=10)
+    stop.set()
+    wake.wake()
+    await asyncio.wait_for(loop, timeout=10)
+
+    told = [
+        (r.getMessage(), getattr(r, "failures", None), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "bridge.workers.loop"
+    ]
+    assert told == [
+        ("worker step failed", None, True),  # the first, in full (at 20 s)
+        ("worker step still failing", 4, False),  # at 80 s, a minute on
+        ("worker step failed", None, True),  # another kind of failure, in full again
+        ("worker step works again", 7, False),
+    ]
 
 
 def test_a_rush_of_webhooks_has_the_loops_rest_three_times_as_long_as_each_step() -> None:

@@ -57,3 +57,17 @@ async def test_a_body_naming_numbers_of_two_apps_is_refused() -> None:
     signatures = _signatures([])
     assert not await signatures.verify(mixed, sign("sales-secret", mixed))
     assert not await signatures.verify(mixed, sign("env-secret", mixed))
+
+
+async def test_a_header_that_is_no_signature_is_refused_without_reading_the_numbers() -> None:
+    """So that a missing or malformed signature is 401 even while the database is away."""
+
+    async def away(*_: object) -> bool:
+        raise ConnectionError("database away")
+
+    signatures = WebhookSignatures(
+        app_secret="env-secret", secrets_for=away, any_own_secret=away, reload=away
+    )
+    body = _body("1000000001")
+    for header in (None, "", "sha1=abc", "sha256=", "sha256=" + "g" * 64, "sha256=" + "a" * 63):
+        assert not await signatures.verify(body, header)
