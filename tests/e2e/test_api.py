@@ -37,7 +37,8 @@ def test_a_message_sent_through_the_api_reaches_the_customer_and_the_thread_once
 
     # The integration did not hear the answer and tries again: the same message, not another.
     again = httpx.post(url, json=body, headers=headers)
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert (again.status_code, again.json()) == (201, first.json())  # the first answer
+    assert again.headers["idempotent-replayed"] == "true"
     assert sandbox.wait_idle()
     assert sent_texts(sandbox) == ["Yes: it ships today."]
     assert sum("Sent through the API" in t for t in thread_texts(sandbox, thread_ts)) == 1
