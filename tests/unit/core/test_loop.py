@@ -4,10 +4,12 @@ way to a rush of webhooks."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,19 @@ def _start(step: Callable[[], Awaitable[bool]]) -> tuple[Wakeable, Callable[[], 
         await asyncio.wait_for(loop, timeout=10)
 
     return wake, stopped
+
+
+@contextlib.asynccontextmanager
+async def _running(step: Callable[[], Awaitable[bool]], **options: Any) -> AsyncIterator[None]:
+    """The loop running ``step`` with ``options``, stopped (and awaited) on the way out."""
+    wake, stop = Wakeable(), asyncio.Event()
+    loop = asyncio.create_task(run_loop("inbox", step, wake, stop=stop, **options))
+    try:
+        yield
+    finally:
+        stop.set()
+        wake.wake()
+        await asyncio.wait_for(loop, timeout=10)
 
 
 async def _settle() -> None:
@@ -106,12 +121,8 @@ async def test_a_step_that_keeps_failing_is_told_in_full_once_then_once_a_minute
         return False
 
     caplog.set_level(logging.INFO, logger="bridge.workers.loop")
-    wake, stop = Wakeable(), asyncio.Event()
-    loop = asyncio.create_task(run_loop("inbox", step, wake, idle=0, stop=stop, clock=clock))
-    await asyncio.wait_for(worked.wait(), timeout=10)
-    stop.set()
-    wake.wake()
-    await asyncio.wait_for(loop, timeout=10)
+    async with _running(step, idle=0, clock=clock):
+        await asyncio.wait_for(worked.wait(), timeout=10)
 
     told = [
         (r.getMessage(), getattr(r, "failures", None), r.exc_info is not None)
@@ -180,12 +191,8 @@ async def test_while_webhooks_pour_in_the_loop_rests_between_its_steps() -> None
             three.set()
         return len(starts) < 3  # more work waiting after each of the first two
 
-    wake, stop = Wakeable(), asyncio.Event()
-    loop = asyncio.create_task(run_loop("test", step, wake, idle=3600, stop=stop, rush=rush))
-    await asyncio.wait_for(three.wait(), timeout=10)
-    stop.set()
-    wake.wake()
-    await asyncio.wait_for(loop, timeout=10)
+    async with _running(step, idle=3600, rush=rush):
+        await asyncio.wait_for(three.wait(), timeout=10)
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     # Each step took at least 20 ms, and was followed by at least three times as long a rest
     # (at most 0.5 s), so that the webhooks are answered meanwhile.
