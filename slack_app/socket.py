@@ -21,11 +21,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bridge.domain import FailureKind
 from bridge.errors import ChatError
 from slack_app.errors import classify
 from slack_app.http import AUTHORIZE_FAILED
+from slack_app.listeners.messages import a_bots_post
 
 __all__ = ["SocketMode"]
 
@@ -42,6 +44,17 @@ class _Handler(AsyncSocketModeHandler):
     ``503`` (``slack_app.http``)."""
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        payload = req.payload
+        if (
+            req.type == "events_api"
+            and isinstance(payload, dict)
+            and payload.get("type") == "event_callback"
+            and a_bots_post(payload.get("event"))
+        ):
+            # A bot's post coming back (each of the bridge's own does): acked before bolt,
+            # as the HTTP endpoint answers it (``slack_app.http``).
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
         started = time.time()
         answer = await run_async_bolt_app(self.app, req)
         if answer.body == AUTHORIZE_FAILED:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.harness import CHANNEL, Sandbox
+from sandbox.slack_socket import SocketEnvelope
 from tests.e2e.steps import open_thread, sent_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine_neutral]
@@ -83,3 +84,24 @@ def test_an_envelope_whose_token_check_failed_is_sent_again_and_taken_once(
     assert box.meta.wait_for(lambda: sent_texts(box) == ["Still there?"], timeout=30)
     assert box.wait_idle()
     assert sent_texts(box) == ["Still there?"]
+
+
+def test_the_bridges_own_posts_coming_back_over_the_socket_are_acked_at_once(
+    socket_box: Sandbox,
+) -> None:
+    """Acked before bolt, which would first check its token: here every check fails, and
+    bolt's envelopes are left for Slack to send again, but the echoes are acked."""
+    box = socket_box
+    assert box.slack.wait_for(lambda: any(c.is_open for c in box.slack.socket_connections()))
+    box.slack.fail_all("auth.test", status=500)
+    open_thread(box)  # the bridge posts the thread's parent and the customer's message
+
+    def echoes() -> list[SocketEnvelope]:
+        return [
+            e
+            for e in box.slack.envelopes()
+            if e.type == "events_api" and e.payload.get("event", {}).get("bot_id")
+        ]
+
+    assert box.slack.wait_for(lambda: len(echoes()) >= 2 and all(e.acked for e in echoes()))
+    assert box.slack.calls("auth.test") == []
