@@ -84,7 +84,7 @@ async def connected(app: AsyncApp, client: AsyncWebClient) -> AsyncIterator[None
         await handler.close_async()
 
 
-async def eventually(predicate: Callable[[], bool], within: float = 5) -> bool:
+async def eventually(predicate: Callable[[], bool], within: float = 20) -> bool:
     """Poll without blocking the event loop the app runs on."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -349,7 +349,9 @@ async def test_bolt_app_over_socket_mode(slack_socket: SlackSimulator) -> None:
         )
         assert delivered.status == 200
         thread = ["Hello Ada", "got: Hello Ada"]
-        assert await eventually(lambda: [m.text for m in sim.thread(CHANNEL, parent)] == thread)
+        assert await eventually(lambda: [m.text for m in sim.thread(CHANNEL, parent)] == thread), [
+            m.text for m in sim.thread(CHANNEL, parent)
+        ]
 
         answer = await asyncio.to_thread(sim.slash_command, "/wa", "templates")
         assert answer.status_code == 200 and answer.json() == {"text": "working on templates"}
