@@ -77,7 +77,7 @@ class SlackEndpoint:
         if not self._signed(body, headers):
             log.info("slack request refused: unsigned, wrongly signed or too old")
             return SlackAnswer(401, '{"error": "invalid request"}')
-        if b'"bot_id"' in body and _a_bots_post(body):
+        if b'"bot_id"' in body and a_bots_post(_json(body)):
             return SlackAnswer(200, "")  # what bolt and the listeners would answer
         try:
             request = AsyncBoltRequest(
@@ -95,13 +95,9 @@ class SlackEndpoint:
         )
 
 
-def _a_bots_post(body: bytes) -> bool:
+def _json(body: bytes) -> object:
+    """The body read as JSON; None if it is not (a form, not UTF-8: bolt answers those)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON (a form), not UTF-8: for bolt
-        return False
-    return (
-        isinstance(payload, dict)
-        and payload.get("type") == "event_callback"
-        and a_bots_post(payload.get("event"))
-    )
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None

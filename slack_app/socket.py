@@ -44,13 +44,7 @@ class _Handler(AsyncSocketModeHandler):
     ``503`` (``slack_app.http``)."""
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        payload = req.payload
-        if (
-            req.type == "events_api"
-            and isinstance(payload, dict)
-            and payload.get("type") == "event_callback"
-            and a_bots_post(payload.get("event"))
-        ):
+        if req.type == "events_api" and a_bots_post(req.payload):
             # A bot's post coming back (each of the bridge's own does): acked before bolt,
             # as the HTTP endpoint answers it (``slack_app.http``).
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -106,10 +106,14 @@ def posted_at(ts: str) -> datetime:
     )
 
 
-def a_bots_post(event: object) -> bool:
-    """Whether an event is a message a bot posted, which every listener here passes by: an
-    agent's reply is never a bot's, and edits and deletions are looked at in the message
-    they carry. The bridge's own posts come back from Slack as these, one for each post."""
+def a_bots_post(payload: object) -> bool:
+    """Whether a request's payload is the event of a message a bot posted, which every
+    listener here passes by: an agent's reply is never a bot's, and edits and deletions are
+    looked at in the message they carry. The bridge's own posts come back from Slack as
+    these, one for each post."""
+    if not isinstance(payload, dict) or payload.get("type") != "event_callback":
+        return False
+    event = payload.get("event")
     return (
         isinstance(event, dict)
         and event.get("type") == "message"
