@@ -250,6 +250,14 @@ def _measure(
         time.sleep(spacing / 2)
 
 
+#: The processes each ``--role`` runs.
+ROLES: dict[str, tuple[str, ...]] = {
+    "all": ("all",),
+    "split": ("web", "worker", "scheduler"),
+    "scaled": ("web", "web", "worker", "worker", "scheduler", "scheduler"),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20)
@@ -260,9 +268,10 @@ def main() -> None:
     parser.add_argument("--unpaced", action="store_true", help="Slack's and Meta's pacing off")
     parser.add_argument(
         "--role",
-        choices=("all", "split"),
+        choices=("all", "split", "scaled"),
         default="all",
-        help="split: web, worker and scheduler in processes of their own (PostgreSQL)",
+        help="split: web, worker and scheduler in processes of their own; scaled: two of each,"
+        " the web processes behind a round-robin balancer (PostgreSQL)",
     )
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.system()}")
@@ -279,7 +288,7 @@ def main() -> None:
             args.settle,
             load=args.load,
             unpaced=args.unpaced,
-            roles=("all",) if args.role == "all" else ("web", "worker", "scheduler"),
+            roles=ROLES[args.role],
         )
     )
 

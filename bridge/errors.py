@@ -88,7 +88,8 @@ class DeliveryError(ExternalError):
         fbtrace_id: str | None = None,
     ) -> None:
         super().__init__(
-            f"({code}) {title}" + (f": {details}" if details else ""),
+            (f"({code}) {title}" if code is not None else title)
+            + (f": {details}" if details else ""),
             kind=kind,
             reason=reason or (f"meta:{code}" if code is not None else f"meta:{problem.value}"),
             retry_after=retry_after,

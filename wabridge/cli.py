@@ -337,7 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wabridge: {error}", file=sys.stderr)
         return 2
     except DeliveryError as error:
-        print(f"wabridge: WhatsApp (Meta) refused: {error}", file=sys.stderr)
+        answered = error.code is not None or error.http_status is not None
+        refused = "WhatsApp (Meta) refused: " if answered else ""
+        print(f"wabridge: {refused}{error}", file=sys.stderr)
         return 1
     except SQLAlchemyError as error:
         reason = str(error.orig if hasattr(error, "orig") and error.orig else error).splitlines()

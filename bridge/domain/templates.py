@@ -21,6 +21,7 @@ __all__ = [
     "Part",
     "Placeholder",
     "ValueProblem",
+    "is_language_code",
     "placeholder_names",
 ]
 
@@ -29,6 +30,22 @@ _PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 MEDIA_HEADERS: Final = frozenset({"IMAGE", "VIDEO", "DOCUMENT"})
 #: The one status Meta lets a template be sent in.
 SENDABLE: Final = "APPROVED"
+
+
+#: The languages Meta takes templates in, without their regions (``en`` for ``en_US``).
+_LANGUAGES: Final = """
+    af ar az be bg bn ca cs da de el en es et fa fi fil fr ga gu ha he hi hr hu id it ja ka kk
+    kn ko ky lo lt lv mk ml mr ms nb nl pa pl prs ps pt ro ru rw si sk sl sq sr sv sw ta te th
+    tr uk ur uz vi zh zu
+"""
+TEMPLATE_LANGUAGES: Final = frozenset(_LANGUAGES.split())
+_LANGUAGE_CODE: Final = re.compile(r"^([a-z]{2,3})(?:[_-][A-Za-z]{2,4})?$")
+
+
+def is_language_code(word: str) -> bool:
+    """Whether ``word`` names a template language (``de``, ``en_US``, ``pt-BR``)."""
+    match = _LANGUAGE_CODE.match(word)
+    return match is not None and match.group(1) in TEMPLATE_LANGUAGES
 
 
 def placeholder_names(text: str) -> list[str]:

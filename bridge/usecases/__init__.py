@@ -22,7 +22,7 @@ from bridge.ports import ChatSurface, Clock, RelayObserver, UnitOfWorkFactory, W
 from bridge.usecases.account import PostOperatorNoticeHandler
 from bridge.usecases.inbound import PostCustomerMessageHandler, ShowCustomerChangeHandler
 from bridge.usecases.media import RelayMediaHandler
-from bridge.usecases.notices import PostNoticeHandler
+from bridge.usecases.notices import PostNoticeHandler, Suggest
 from bridge.usecases.sending import MarkReadHandler, SendReplyHandler
 from bridge.usecases.statuses import ShowDeliveryHandler
 from bridge.usecases.templates import PostAgentMessageHandler
@@ -38,15 +38,17 @@ def job_handlers(
     whatsapp: WhatsApp,
     clock: Clock,
     relays: RelayObserver | None = None,
+    suggest: Suggest | None = None,
 ) -> dict[type[Job], JobHandler[Any]]:
-    """Every job type, and what performs it; ``relays`` hears how long messages took."""
+    """Every job type, and what performs it; ``relays`` hears how long messages took;
+    ``suggest`` names the templates to send instead of a reply the window refused."""
     return {
         PostCustomerMessage: PostCustomerMessageHandler(
             uow=uow, chat=chat, clock=clock, relays=relays
         ),
         PostAgentMessage: PostAgentMessageHandler(uow=uow, chat=chat, clock=clock),
         ShowDelivery: ShowDeliveryHandler(uow=uow, chat=chat),
-        PostNotice: PostNoticeHandler(uow=uow, chat=chat),
+        PostNotice: PostNoticeHandler(uow=uow, chat=chat, suggest=suggest),
         PostOperatorNotice: PostOperatorNoticeHandler(chat=chat),
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),

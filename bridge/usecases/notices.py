@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bridge.domain import FailureKind, Notice, NoticeKind
@@ -13,7 +15,7 @@ from bridge.usecases.counts import WARNINGS_POSTED
 from bridge.usecases.records import load_threaded_conversation
 from bridge.usecases.threads import contact_view, recheck_since
 
-__all__ = ["PostNoticeHandler", "queue_notice"]
+__all__ = ["PostNoticeHandler", "Suggest", "queue_notice"]
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,33 @@ async def queue_notice(
     await uow.jobs.enqueue(PostNotice(conversation_id=conversation_id, notice=notice), now=now)
 
 
+#: The approved templates to offer a contact (``Templates.suggest``).
+Suggest = Callable[[str], Awaitable[tuple[str, ...]]]
+
+
 class PostNoticeHandler(JobHandler[PostNotice]):
-    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+    """Posts a notice in its thread; a reply refused because the window closed is told which
+    approved templates to send instead (``suggest``, where agents can send templates)."""
+
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, chat: ChatSurface, suggest: Suggest | None = None
+    ) -> None:
         self._uow = uow
         self._chat = chat
+        self._suggest = suggest
 
     async def run(self, job: PostNotice, ctx: JobContext) -> None:
         conversation, thread_ts = await load_threaded_conversation(self._uow, job.conversation_id)
+        notice = job.notice
+        if (
+            notice.kind == NoticeKind.WINDOW_CLOSED
+            and not notice.suggestions
+            and self._suggest is not None
+        ):
+            # Read as the notice is posted: the templates synced by then, ranked for the
+            # contact's language and the team's use.
+            suggestions = await self._suggest(conversation.contact_id)
+            notice = dataclasses.replace(notice, suggestions=suggestions)
         if job.show_window:
             # First, so that a retry after the post never leaves the parent stale. Repeated
             # by a retry, it costs an update that changes nothing.
@@ -53,7 +75,7 @@ class PostNoticeHandler(JobHandler[PostNotice]):
         await self._chat.post_notice(
             channel=conversation.slack_channel,
             thread_ts=thread_ts,
-            notice=job.notice,
+            notice=notice,
             conversation_id=conversation.id,
             key=ctx.uid,
             recheck_since=recheck_since(ctx.queued_at, retried=ctx.attempt > 1),

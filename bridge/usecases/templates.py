@@ -52,12 +52,15 @@ __all__ = [
     "Templates",
     "apply_template_update",
     "rank_templates",
+    "suggested",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Suggestions rank templates by how often the team sent them among this many latest sends.
 USAGE_SAMPLE = 500
+#: Templates suggested in a warning or a window-closed notice.
+SUGGESTIONS: Final = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +116,15 @@ def rank_templates(
     return sorted((t for t in templates if t.usable), key=key)
 
 
+def suggested(
+    templates: Sequence[MessageTemplate], *, language: str | None, usage: dict[str, int]
+) -> tuple[str, ...]:
+    """The ``SUGGESTIONS`` best for a contact who writes ``language``, as a notice carries
+    them (``name:language``)."""
+    ranked = rank_templates(templates, language=language, usage=usage)
+    return tuple(f"{t.name}:{t.language}" for t in ranked[:SUGGESTIONS])
+
+
 class Templates:
     """The templates of one WhatsApp Business Account."""
 
@@ -146,6 +158,12 @@ class Templates:
         async with self._uow() as uow:
             return await uow.templates.all(self.waba_id)
 
+    async def suggest(self, contact_id: str) -> tuple[str, ...]:
+        """The approved templates to offer a contact, best first (``suggested``)."""
+        return suggested(
+            await self.usable(), language=language_of(contact_id), usage=await self.usage()
+        )
+
     async def usable(self, text: str = "") -> list[MessageTemplate]:
         """Approved templates, by language then name; ``text`` filters on name, language,
         category and body."""
@@ -164,10 +182,17 @@ class Templates:
         )
 
     async def find(self, name: str, language: str | None = None) -> Lookup:
-        """The template an agent named, or why it cannot be used."""
+        """The template an agent named, or why it cannot be used. A language without a region
+        (``en``) finds the template in any of its regions (``en_US``), when it has no version
+        in exactly that code."""
         named = [t for t in await self.all() if t.name == name]
         if language:
-            named = [t for t in named if t.language.lower() == language.lower()]
+            code = language.replace("-", "_").lower()
+            exact = [t for t in named if t.language.lower() == code]
+            if exact or "_" in code:
+                named = exact
+            else:
+                named = [t for t in named if t.language.split("_")[0].lower() == code]
         usable = [t for t in named if t.usable]
         if not named:
             return Lookup(outcome=LookupOutcome.UNKNOWN)

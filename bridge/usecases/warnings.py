@@ -20,7 +20,7 @@ from bridge.domain.contacts import language_of
 from bridge.jobs import Job, JobContext, JobHandler, PostNotice, ShowWindow
 from bridge.ports import ChatSurface, Clock, QueuedJob, UnitOfWorkFactory
 from bridge.usecases.records import load_threaded_conversation
-from bridge.usecases.templates import Templates, rank_templates
+from bridge.usecases.templates import Templates, suggested
 from bridge.usecases.threads import contact_view
 
 __all__ = ["ScanResult", "ShowWindowHandler", "WindowWatch"]
@@ -38,8 +38,6 @@ OVERLAP: Final = timedelta(minutes=5)
 #: could see it, and is found within two rounds (twice as many scans: the round under way
 #: may have passed it), or warned at the next mark.
 SWEEP_PARTS: Final = 5
-#: Suggestions in a warning.
-SUGGESTIONS: Final = 3
 #: Marks recorded, and their jobs queued, per transaction: a minute's worth over a million
 #: open windows is one, and none holds SQLite's one writer for long.
 BATCH: Final = 2500
@@ -172,8 +170,7 @@ class WindowWatch:
 
         @functools.cache
         def suggest(language: str | None) -> tuple[str, ...]:
-            ranked = rank_templates(usable, language=language, usage=usage)
-            return tuple(f"{t.name}:{t.language}" for t in ranked[:SUGGESTIONS])
+            return suggested(usable, language=language, usage=usage)
 
         return lambda contact_id: suggest(language_of(contact_id))
 

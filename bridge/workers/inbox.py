@@ -240,8 +240,8 @@ class InboxWorker:
     async def _served(self, unit: UnitOfWork, statuses: Sequence[StatusUpdate]) -> bool:
         """Whether every status is for a number the bridge serves (a webhook for another is
         kept whole among the dead letters, by ``_process``)."""
-        for status in statuses:
-            if await self._numbers.lookup(status.phone_number_id, uow=unit) is None:
+        for number_id in {status.phone_number_id for status in statuses}:
+            if await self._numbers.lookup(number_id, uow=unit) is None:
                 return False
         return True
 

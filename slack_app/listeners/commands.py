@@ -10,6 +10,7 @@ from typing import Any, Final
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bridge.domain.contacts import normalize_phone
+from bridge.domain.templates import is_language_code
 from bridge.errors import DeliveryError
 from bridge.usecases.templates import LookupOutcome, Templates
 from slack_app.ids import COMMAND
@@ -48,19 +49,37 @@ def parse_template_command(text: str) -> TemplateCommand | None:
     )
 
 
-async def _language_and_values(
-    templates: Templates, name: str, rest: str
-) -> tuple[str | None, list[str]]:
-    """The language, if the first word after the name is one the template exists in, and the
-    values in order."""
+@dataclass(frozen=True, slots=True)
+class _Arguments:
+    """What follows a template's name, read."""
+
+    language: str | None
+    values: list[str]
+    #: A language the template has no version in, with the languages it has.
+    missing: tuple[str, tuple[str, ...]] | None = None
+
+
+def _values(rest: str) -> list[str]:
+    return [v.strip() for v in rest.split("|")] if rest else []
+
+
+async def _language_and_values(templates: Templates, name: str, rest: str) -> _Arguments:
+    """The language, if the first word after the name is one (a language the template
+    exists in, or any template language: then the agent is told which it has, rather than
+    that it got one value too many), and the values in order."""
     first, _, after = rest.partition(" ")
-    language = None
-    if first and "|" not in first and _LANGUAGE.match(first):
-        found = await templates.find(name, first)
-        if found.outcome != LookupOutcome.UNKNOWN:
-            language, rest = first, after.strip()
-    values = [v.strip() for v in rest.split("|")] if rest else []
-    return language, values
+    if not (first and "|" not in first and _LANGUAGE.match(first)):
+        return _Arguments(None, _values(rest))
+    if (await templates.find(name, first)).outcome != LookupOutcome.UNKNOWN:
+        return _Arguments(first, _values(after.strip()))
+    if not is_language_code(first):
+        return _Arguments(None, _values(rest))
+    named = await templates.find(name)
+    versions = ((named.template,) if named.template is not None else ()) + named.candidates
+    if not versions:  # no such template at all: the send says so
+        return _Arguments(first, _values(after.strip()))
+    languages = tuple(sorted(t.language for t in versions))
+    return _Arguments(None, [], missing=(first, languages))
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
@@ -79,14 +98,19 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         except ValueError as error:
             await respond(text=words.bad_phone(str(error)), response_type="ephemeral")
             return
-        language, values = await _language_and_values(deps.templates, parsed.name, parsed.rest)
+        arguments = await _language_and_values(deps.templates, parsed.name, parsed.rest)
+        if arguments.missing is not None:
+            language, languages = arguments.missing
+            answer = words.no_such_language(parsed.name, language, languages)
+            await respond(text=answer, response_type="ephemeral")
+            return
         try:
             result = await deps.template_messages.send(
                 to=to,
                 name=parsed.name,
-                language=language,
+                language=arguments.language,
                 author=command.get("user_id"),
-                params=values,
+                params=arguments.values,
                 channel=command.get("channel_id"),
             )
         except DeliveryError as error:  # the business number could not be looked up
@@ -103,7 +127,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     async def on_wa(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         await ack()
         text = str(command.get("text") or "").strip()
-        subcommand, _, rest = text.partition(" ")
+        typed, _, rest = text.partition(" ")
+        subcommand = typed.lower()  # phones capitalise the first word
         rest = rest.strip()
         if subcommand in ("", "help"):
             await respond(text=words.HELP_TEXT, response_type="ephemeral")
@@ -120,4 +145,4 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             report = await deps.status.report()
             await respond(text=words.status_text(report), response_type="ephemeral")
         else:
-            await respond(text=words.unknown_subcommand(subcommand), response_type="ephemeral")
+            await respond(text=words.unknown_subcommand(typed), response_type="ephemeral")

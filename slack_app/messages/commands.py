@@ -14,6 +14,7 @@ __all__ = [
     "HELP_TEXT",
     "NO_TEMPLATES_CONFIGURED",
     "bad_phone",
+    "no_such_language",
     "no_templates",
     "status_text",
     "template_list",
@@ -138,6 +139,15 @@ def template_result(result: SendResult, *, name: str, phone: str) -> str:
     return (
         f":outbox_tray: Sending {shown_name} to +{escape(phone)}. It shows in the contact's "
         "thread, with its delivery."
+    )
+
+
+def no_such_language(name: str, language: str, languages: Sequence[str]) -> str:
+    """``/wa template`` named a language the template has no version in."""
+    shown = ", ".join(f"`{escape(code)}`" for code in languages)
+    return (
+        f":warning: `{escape(name)}` has no `{escape(language)}` version; it exists in "
+        f"{shown}. Nothing was sent."
     )
 
 

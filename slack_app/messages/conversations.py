@@ -28,15 +28,20 @@ def _left(span: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes < 600 else f"{minutes // 60} h"
 
 
-def window_line(expires_at: datetime | None, now: datetime) -> str:
-    """Where the customer-service window stands, in one line."""
+def window_line(expires_at: datetime | None, now: datetime, *, lasting: bool = False) -> str:
+    """Where the customer-service window stands, in one line. ``lasting``: for a message
+    read for hours without being redrawn (the thread's parent), which says when the window
+    closes, in each reader's own time zone (Slack's date token), not how long is left."""
     if expires_at is None:
         return ":white_circle: No window yet: only approved templates until the customer writes."
     if now < expires_at:
-        return (
-            f":large_green_circle: Window open until {expires_at:%H:%M} UTC "
-            f"({_left(expires_at - now)} left): replies go out as they are."
+        until = (
+            f"<!date^{int(expires_at.timestamp())}^{{date_short_pretty}} at {{time}}"
+            f"|{expires_at:%b %d, %H:%M} UTC>"
+            if lasting
+            else f"{expires_at:%H:%M} UTC ({_left(expires_at - now)} left)"
         )
+        return f":large_green_circle: Window open until {until}: replies go out as they are."
     return ":red_circle: Window closed: templates only, until the customer writes again."
 
 
@@ -45,7 +50,7 @@ def thread_parent_text(contact: ContactView, *, now: datetime) -> str:
     return (
         f":speech_balloon: *{who}* ({_number(contact.contact_id)}) on WhatsApp, "
         f"number {_number(contact.business_number)}. Reply in this thread to answer.\n"
-        + window_line(contact.window_expires_at, now)
+        + window_line(contact.window_expires_at, now, lasting=True)
     )
 
 

@@ -108,6 +108,13 @@ def _reaction(message: CustomerMessageView) -> str:
     return f"Reacted {_said(emoji)}"
 
 
+def _edit(message: CustomerMessageView) -> str:
+    """An edit of a message the thread never showed (it came before the bridge, or its post
+    failed, or the edit overtook it): the new wording, said as such."""
+    said = f": {_said(message.text)}" if message.text else ""
+    return f":pencil2: _Edited a message not shown here_{said}"
+
+
 def _unknown(message: CustomerMessageView) -> str:
     errors = message.content.get("errors") or []
     why = ""
@@ -130,6 +137,8 @@ _KINDS: Final[dict[str, Callable[[CustomerMessageView], str]]] = {
     "button": lambda m: f":radio_button: Tapped “{_said(m.text)}”",
     "order": _order,
     "reaction": _reaction,
+    "edit": _edit,
+    "revoke": lambda m: ":wastebasket: _Deleted a message not shown here_",
     "system": lambda m: f":information_source: {_said(m.text) or 'A WhatsApp system message'}",
 }
 

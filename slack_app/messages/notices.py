@@ -70,15 +70,21 @@ def _warning(notice: Notice, now: datetime) -> str:
         span = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
         if minutes >= 60 and minutes % 60:
             span += f" {minutes % 60} min"
+        span = span if minutes else "less than a minute"
         when = f"in {span} ({notice.window_expires_at:%H:%M} UTC)"
-    suggested = ", ".join(
+    return (
+        f":hourglass_flowing_sand: The 24-hour window closes {when}. After that only "
+        "approved templates can be sent." + _suggested(notice)
+    )
+
+
+def _suggested(notice: Notice) -> str:
+    """The templates a notice suggests, as a sentence ("" if none)."""
+    names = ", ".join(
         f"`{escape(name)}` ({escape(language)})"
         for name, _, language in (s.partition(":") for s in notice.suggestions)
     )
-    return (
-        f":hourglass_flowing_sand: The 24-hour window closes {when}. After that only "
-        "approved templates can be sent." + (f" Suggested: {suggested}." if suggested else "")
-    )
+    return f" Suggested: {names}." if names else ""
 
 
 def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -> str:
@@ -93,7 +99,7 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
         )
         return (
             f":lock: *Not sent.* {_ago(notice.window_expires_at, now)} WhatsApp only accepts "
-            f"an approved template until the customer writes again{how}"
+            f"an approved template until the customer writes again{how}{_suggested(notice)}"
         )
     if kind == NoticeKind.DELIVERY_FAILED:
         return _failure(notice)
@@ -140,6 +146,8 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
     if kind == NoticeKind.FILE_NOT_SENT:
         return f":paperclip: *File not sent.* {escape(notice.error_details or '')}".rstrip()
     if kind == NoticeKind.REACTION_NOT_SENT:
+        if notice.problem is None and notice.error_details:  # refused here, never sent
+            return f":x: Your reaction was not sent: {escape(notice.error_details)}."
         why = f" (error {notice.error_code})" if notice.error_code is not None else ""
         return f":x: Your reaction did not reach the customer{why}. {advice(notice.problem)}"
     if kind == NoticeKind.CUSTOMER_MESSAGE_MISSING:

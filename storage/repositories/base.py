@@ -90,9 +90,10 @@ class Repository:
         raw = await connection.get_raw_connection()
         return raw.driver_connection
 
-    def _work_stored(self, channel: str) -> None:
-        """Other processes' loops hear of it once this transaction commits (PostgreSQL)."""
-        mark_work(self._session, channel)
+    def _work_stored(self, channel: str, *, due_in: float = 0.0) -> None:
+        """Other processes' loops hear of it, due in ``due_in`` seconds, once this
+        transaction commits (PostgreSQL)."""
+        mark_work(self._session, channel, due_in=due_in)
 
     @property
     def _postgres(self) -> bool:

@@ -191,6 +191,11 @@ def _uids(count: int) -> list[str]:
     return [pool[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
+def _due_in(not_before: datetime | None, now: datetime) -> float:
+    """Seconds until a job queued ``now`` falls due (0: at once)."""
+    return 0.0 if not_before is None else (not_before - now).total_seconds()
+
+
 def micros(moment: datetime) -> int:
     """A moment as whole microseconds since the epoch (exact, unlike a float)."""
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
@@ -242,7 +247,7 @@ class SqlJobs(Repository):
         not_before: datetime | None = None,
         collapse_key: str | None = None,
     ) -> int:
-        self._work_stored(JOBS)
+        self._work_stored(JOBS, due_in=_due_in(not_before, now))
         row = self._row(job, now=now, seq=seq or now, arrival=arrival, not_before=not_before or now)
         row["collapse_key"] = collapse_key
         return int((await self._core(_INSERT_ONE, row)).scalar_one())
@@ -250,7 +255,8 @@ class SqlJobs(Repository):
     async def enqueue_many(self, jobs: Sequence[QueuedJob], *, now: datetime) -> None:
         if not jobs:
             return
-        self._work_stored(JOBS)
+        for due_in in {_due_in(q.not_before, now) for q in jobs}:
+            self._work_stored(JOBS, due_in=due_in)
         if self._postgres:
             uids = _uids(len(jobs))
             await self._binary(

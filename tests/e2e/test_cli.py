@@ -141,6 +141,10 @@ def test_templates_sync_fetches_and_stores_every_template(
     assert refused.returncode == 1
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("wabridge: WhatsApp (Meta) refused: (190)")
+    away = _wabridge("templates", "sync", env=env, cwd=tmp_path)  # the simulator has stopped
+    assert away.returncode == 1
+    [line] = away.stderr.strip().splitlines()
+    assert line.startswith("wabridge: Could not reach WhatsApp (Meta)"), line
 
 
 @pytest.mark.engine_neutral

@@ -32,6 +32,9 @@ def test_help_names_every_subcommand(sandbox: Sandbox) -> None:
     for command in ("/wa templates", "/wa template ", "/wa new", "/wa status"):
         assert command in text
     assert "not a command" in _wa(sandbox, "teleport")["text"]
+    # As a phone's keyboard capitalises it.
+    assert "`/wa templates" in _wa(sandbox, "Help")["text"]
+    assert "not a command" not in _wa(sandbox, "Status")["text"]
 
 
 def test_templates_lists_only_approved_ones_by_language(sandbox: Sandbox) -> None:
@@ -64,7 +67,8 @@ def test_template_sends_to_the_contact_and_shows_in_the_thread(sandbox: Sandbox)
 
 def test_new_opens_a_thread_for_a_contact_who_never_wrote(sandbox: Sandbox) -> None:
     sync_templates(sandbox)
-    answer = _wa(sandbox, "new +44 20 7946 0958 hello_world")
+    # As the help's example has it: `en` finds the template's only English version, en_US.
+    answer = _wa(sandbox, "new +44 20 7946 0958 hello_world en")
     assert "Sending `hello_world`" in answer["text"]
     assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
     parent = sandbox.slack.top_level(CHANNEL)[0]
@@ -73,10 +77,14 @@ def test_new_opens_a_thread_for_a_contact_who_never_wrote(sandbox: Sandbox) -> N
         lambda: any("hello_world" in t for t in thread_texts(sandbox, parent.ts))
     )
     assert sandbox.meta.wait_for(lambda: len(_sent_templates(sandbox)) == 1)
+    assert _sent_templates(sandbox)[0]["language"] == {"code": "en_US"}
 
 
 MISTAKES = [
     ("template +49 151 12345678 order_update Ada", "needs 2 value(s)"),
+    # A language it lacks is named as such, not counted as a value.
+    ("template +49 151 12345678 hello_world fr", "has no `fr` version; it exists in `en_US`"),
+    ("template +49 151 12345678 order_update en_GB Ada | #1", "has no `en_GB` version"),
     ("template +49 151 12345678 promo_paused Ada", "not approved"),
     ("template +49 151 12345678 nonexistent", "No template named"),
     ("template 12 hello_world", "not a phone number"),

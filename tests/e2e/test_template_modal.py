@@ -127,6 +127,8 @@ def test_the_window_closed_notice_button_opens_the_modal(sandbox: Sandbox) -> No
         )
 
     assert sandbox.slack.wait_for(lambda: notice() is not None)
+    # It names the approved templates to send instead (not the paused one).
+    assert "Suggested: `hello_world` (en_US), `order_update` (en)." in notice().text
     [button] = [e for b in notice().blocks or [] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == "wa_open_template_modal"
     sandbox.slack.block_action(

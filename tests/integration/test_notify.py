@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
 from bridge.jobs import ShowWindow
+from bridge.ports import QueuedJob
 from storage import notify
 from storage.uow import SqlUnitOfWorkFactory
 from tests import payloads
@@ -25,10 +27,20 @@ class _Heard:
     def __init__(self) -> None:
         self.inbox = asyncio.Event()
         self.jobs = asyncio.Event()
+        #: When the jobs each notification told of fall due, in seconds.
+        self.jobs_due: list[float] = []
 
     def clear(self) -> None:
         self.inbox.clear()
         self.jobs.clear()
+        self.jobs_due.clear()
+
+    def heard_inbox(self, due_in: float) -> None:
+        self.inbox.set()
+
+    def heard_jobs(self, due_in: float) -> None:
+        self.jobs_due.append(due_in)
+        self.jobs.set()
 
 
 @pytest.fixture
@@ -37,7 +49,7 @@ async def heard(uow_factory: SqlUnitOfWorkFactory) -> AsyncIterator[_Heard]:
     heard = _Heard()
     url = uow_factory.engine.url.render_as_string(hide_password=False)
     task = asyncio.create_task(
-        notify.listen(url, {notify.INBOX: heard.inbox.set, notify.JOBS: heard.jobs.set})
+        notify.listen(url, {notify.INBOX: heard.heard_inbox, notify.JOBS: heard.heard_jobs})
     )
     # On connecting it wakes each loop once (for what came while nobody listened).
     await asyncio.wait_for(asyncio.gather(heard.inbox.wait(), heard.jobs.wait()), WAIT)
@@ -92,6 +104,45 @@ async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_no
 
 
 @postgres_only
+async def test_a_job_held_a_moment_tells_the_other_processes_when_it_falls_due(
+    world: World, heard: _Heard
+) -> None:
+    """An agent's reply held 250 ms (``REPLY_SETTLE``), stored by a web process: the worker
+    process is told when it falls due, not only that it was stored. Told "now", it would
+    find nothing due and wait its whole poll (half a second) before sending the reply."""
+    async with world.uow() as uow:
+        conversation = await uow.conversations.get_or_create(
+            phone_number_id="1000000001",
+            display_phone_number="15550001111",
+            contact_id="4915112345678",
+            contact_name=None,
+            slack_channel="C1",
+            now=T0,
+        )
+        await uow.commit()
+    heard.clear()
+    held = ShowWindow(conversation_id=conversation.id)
+    async with world.uow() as uow:
+        await uow.jobs.enqueue(held, now=T0, not_before=T0 + timedelta(milliseconds=250))
+        await uow.commit()
+    await asyncio.wait_for(heard.jobs.wait(), WAIT)
+    assert heard.jobs_due == [0.25]  # woken when it is due, and not before for nothing
+
+    heard.clear()
+    async with world.uow() as uow:  # one due now and one held: woken for each
+        await uow.jobs.enqueue_many(
+            [
+                QueuedJob(job=held, seq=T0, not_before=T0 + timedelta(seconds=2)),
+                QueuedJob(job=held, seq=T0),
+            ],
+            now=T0,
+        )
+        await uow.commit()
+    await asyncio.wait_for(heard.jobs.wait(), WAIT)
+    assert heard.jobs_due == [0.0, 2.0]
+
+
+@postgres_only
 async def test_a_worker_that_would_poll_once_an_hour_takes_a_webhook_at_once(
     world: World, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
@@ -111,7 +162,7 @@ async def test_a_worker_that_would_poll_once_an_hour_takes_a_webhook_at_once(
 
     url = uow_factory.engine.url.render_as_string(hide_password=False)
     workers.listen = lambda: notify.listen(
-        url, {notify.INBOX: inbox_wake, notify.JOBS: workers.jobs_wake.wake}
+        url, {notify.INBOX: lambda _: inbox_wake(), notify.JOBS: workers.jobs_wake.wake_in}
     )
     ended = asyncio.Condition()
     step = workers.inbox.step
@@ -157,7 +208,7 @@ async def test_a_listener_that_cannot_connect_says_so_without_the_url_and_does_n
     task = asyncio.create_task(
         notify.listen(
             "postgresql+psycopg://nobody@127.0.0.1:1/nothing",
-            {notify.INBOX: lambda: woken.append("inbox")},
+            {notify.INBOX: lambda _: woken.append("inbox")},
         )
     )
     try:

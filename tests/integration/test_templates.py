@@ -91,6 +91,32 @@ async def test_usable_templates_are_filtered_and_grouped_by_language(
     assert (await templates.find("nope")).outcome == LookupOutcome.UNKNOWN
 
 
+async def test_a_language_without_its_region_finds_the_template_in_that_language(
+    meta: MetaSimulator, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    meta.set_templates(
+        [
+            _template(1, language="en_US"),
+            _template(2, language="en_US"),
+            _template(2, language="en_GB"),
+            _template(3, language="en"),
+            _template(3, language="en_US"),
+        ]
+    )
+    templates = await _sync(meta, uow_factory)
+    found = await templates.find("template_01", "en")  # as agents type it
+    assert found.outcome == LookupOutcome.FOUND and found.template is not None
+    assert found.template.language == "en_US"
+    assert (await templates.find("template_01", "en-us")).outcome == LookupOutcome.FOUND
+    assert (await templates.find("template_01", "en_GB")).outcome == LookupOutcome.UNKNOWN
+    assert (await templates.find("template_01", "de")).outcome == LookupOutcome.UNKNOWN
+    two = await templates.find("template_02", "en")
+    assert two.outcome == LookupOutcome.WHICH_LANGUAGE
+    assert {t.language for t in two.candidates} == {"en_US", "en_GB"}
+    exact = await templates.find("template_03", "en")  # a version in exactly that code wins
+    assert exact.template is not None and exact.template.language == "en"
+
+
 async def test_template_webhooks_pause_and_rate_a_stored_template(
     meta: MetaSimulator, uow_factory: SqlUnitOfWorkFactory
 ) -> None:

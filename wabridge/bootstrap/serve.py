@@ -291,6 +291,7 @@ def build(
         inbox_wake=inbox_wake,
         jobs_wake=jobs_wake,
         relays=metrics,
+        templates=templates,
     )
     storage.uow.handoff = workers.jobs
     web = functools.partial(

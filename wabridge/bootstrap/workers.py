@@ -96,6 +96,7 @@ def build_workers(
     inbox_wake: Wakeable | None = None,
     jobs_wake: Wakeable | None = None,
     relays: RelayObserver | None = None,
+    templates: Templates | None = None,
 ) -> Workers:
     inbox_wake = inbox_wake or Wakeable()
     jobs_wake = jobs_wake or Wakeable()
@@ -115,7 +116,12 @@ def build_workers(
     jobs = JobWorker(
         uow=storage.uow,
         handlers=job_handlers(
-            uow=storage.uow, chat=chat, whatsapp=whatsapp, clock=clock, relays=relays
+            uow=storage.uow,
+            chat=chat,
+            whatsapp=whatsapp,
+            clock=clock,
+            relays=relays,
+            suggest=templates.suggest if templates is not None else None,
         ),
         clock=clock,
         retry_for=retry_for,
@@ -129,7 +135,7 @@ def build_workers(
         else functools.partial(
             notify.listen,
             storage.engine.url.render_as_string(hide_password=False),
-            {notify.INBOX: inbox_wake.wake, notify.JOBS: jobs_wake.wake},
+            {notify.INBOX: inbox_wake.wake_in, notify.JOBS: jobs_wake.wake_in},
         )
     )
     return Workers(

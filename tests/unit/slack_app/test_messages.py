@@ -62,8 +62,13 @@ def test_parent_names_the_contact_and_number() -> None:
 @pytest.mark.parametrize(
     ("expires", "words"),
     [
-        (T0 + timedelta(hours=5, minutes=3), "Window open until 17:03 UTC (5 h 03 min left)"),
-        (T0 + timedelta(minutes=20), "(20 min left)"),
+        # When it closes, in each reader's own time zone, and nothing that goes stale while
+        # the parent stands unchanged for hours (as "5 h left" would).
+        (
+            T0 + timedelta(hours=5, minutes=3),
+            f"Window open until <!date^{int((T0 + timedelta(hours=5, minutes=3)).timestamp())}"
+            "^{date_short_pretty} at {time}|Nov 27, 17:03 UTC>: replies go out",
+        ),
         (T0 - timedelta(minutes=1), "Window closed: templates only"),
     ],
 )
@@ -86,6 +91,8 @@ def test_a_warning_says_when_the_window_closes_and_suggests_templates() -> None:
     text = notice_text(notice, now=T0)
     assert "closes in 2 h (14:00 UTC)" in text
     assert "Suggested: `order_update` (en), `hello_world` (en_US)." in text
+    late = notice_text(notice, now=T0 + timedelta(hours=2) - timedelta(seconds=36))
+    assert "closes in less than a minute (14:00 UTC)" in late
 
 
 def test_customer_text_is_escaped_and_unknown_types_are_named() -> None:
@@ -100,6 +107,43 @@ def test_window_closed_notice_says_what_to_do() -> None:
     notice = Notice(kind=NoticeKind.WINDOW_CLOSED, window_expires_at=T0)
     text = notice_text(notice, now=T0 + timedelta(hours=3))
     assert "window closed 3 h ago" in text and "approved template" in text
+    assert "Suggested" not in text  # none known: none named
+    suggesting = Notice(
+        kind=NoticeKind.WINDOW_CLOSED, window_expires_at=T0, suggestions=("order_update:en",)
+    )
+    assert notice_text(suggesting, now=T0).endswith(" Suggested: `order_update` (en).")
+
+
+def test_an_edit_or_deletion_of_a_message_never_shown_says_so_and_keeps_the_words() -> None:
+    edit = CustomerMessageView(
+        message_type="edit",
+        text="Actually my order is #5521",
+        content={"context_wamid": "wamid.OLD1", "message": {"type": "text"}},
+    )
+    assert customer_message_text(edit) == (
+        ":pencil2: _Edited a message not shown here_: Actually my order is #5521"
+    )
+    revoke = CustomerMessageView(
+        message_type="revoke", text=None, content={"context_wamid": "wamid.OLD2"}
+    )
+    assert customer_message_text(revoke) == ":wastebasket: _Deleted a message not shown here_"
+
+
+def test_a_reaction_refused_here_says_why_not_that_whatsapp_refused_it() -> None:
+    custom = Notice(
+        kind=NoticeKind.REACTION_NOT_SENT,
+        error_details="custom Slack emoji cannot be shown on WhatsApp; use a standard one",
+    )
+    assert notice_text(custom, now=T0) == (
+        ":x: Your reaction was not sent: custom Slack emoji cannot be shown on WhatsApp; "
+        "use a standard one."
+    )
+    refused = Notice(
+        kind=NoticeKind.REACTION_NOT_SENT,
+        error_code=131052,
+        problem=DeliveryProblem.INVALID_MESSAGE,
+    )
+    assert "did not reach the customer (error 131052)" in notice_text(refused, now=T0)
 
 
 def test_failure_notice_quotes_code_title_and_advice() -> None:
