@@ -62,6 +62,21 @@ async def heard(uow_factory: SqlUnitOfWorkFactory) -> AsyncIterator[_Heard]:
             await task
 
 
+async def _conversation(world: World) -> int:
+    """A conversation for jobs to be about."""
+    async with world.uow() as uow:
+        conversation = await uow.conversations.get_or_create(
+            phone_number_id="1000000001",
+            display_phone_number="15550001111",
+            contact_id="4915112345678",
+            contact_name=None,
+            slack_channel="C1",
+            now=T0,
+        )
+        await uow.commit()
+    return conversation.id
+
+
 @postgres_only
 async def test_a_webhook_stored_elsewhere_wakes_the_inbox_loop(
     uow_factory: SqlUnitOfWorkFactory, heard: _Heard
@@ -77,19 +92,10 @@ async def test_a_webhook_stored_elsewhere_wakes_the_inbox_loop(
 async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_nobody(
     world: World, heard: _Heard
 ) -> None:
-    async with world.uow() as uow:
-        conversation = await uow.conversations.get_or_create(
-            phone_number_id="1000000001",
-            display_phone_number="15550001111",
-            contact_id="4915112345678",
-            contact_name=None,
-            slack_channel="C1",
-            now=T0,
-        )
-        await uow.commit()
+    conversation_id = await _conversation(world)
     heard.clear()
     async with world.uow() as uow:  # rolled back: never queued, never heard of
-        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation.id), now=T0)
+        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation_id), now=T0)
     async with world.uow() as uow:
         await uow.inbox.store(b"{}", received_at=T0, dead_reason=None)
         await uow.commit()
@@ -98,7 +104,7 @@ async def test_a_job_queued_elsewhere_wakes_the_job_loop_and_a_rollback_tells_no
     await asyncio.wait_for(heard.inbox.wait(), WAIT)
     assert not heard.jobs.is_set()
     async with world.uow() as uow:
-        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation.id), now=T0)
+        await uow.jobs.enqueue(ShowWindow(conversation_id=conversation_id), now=T0)
         await uow.commit()
     await asyncio.wait_for(heard.jobs.wait(), WAIT)
 
@@ -110,18 +116,9 @@ async def test_a_job_held_a_moment_tells_the_other_processes_when_it_falls_due(
     """An agent's reply held 250 ms (``REPLY_SETTLE``), stored by a web process: the worker
     process is told when it falls due, not only that it was stored. Told "now", it would
     find nothing due and wait its whole poll (half a second) before sending the reply."""
-    async with world.uow() as uow:
-        conversation = await uow.conversations.get_or_create(
-            phone_number_id="1000000001",
-            display_phone_number="15550001111",
-            contact_id="4915112345678",
-            contact_name=None,
-            slack_channel="C1",
-            now=T0,
-        )
-        await uow.commit()
+    conversation_id = await _conversation(world)
     heard.clear()
-    held = ShowWindow(conversation_id=conversation.id)
+    held = ShowWindow(conversation_id=conversation_id)
     async with world.uow() as uow:
         await uow.jobs.enqueue(held, now=T0, not_before=T0 + timedelta(milliseconds=250))
         await uow.commit()
