@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 
@@ -62,6 +62,22 @@ MAX_IDEMPOTENCY_KEY: Final = 120
 _TEMPLATE_ADDED: Final = ("template", "values", "text")
 #: What the bridge adds to a sent message's content later (the customer's reaction to it).
 _ADDED_LATER: Final = ("customer_reaction",)
+#: What a message is stored with by the request that sends it; the rest comes later.
+_AS_STORED: Final = frozenset(
+    {
+        "id",
+        "conversation_id",
+        "direction",
+        "sender_type",
+        "slack_user",
+        "message_type",
+        "content",
+        "idempotency_key",
+        "created_at",
+    }
+)
+#: A later field's value before anything happened, where it is not None.
+_NOT_YET: Final[Mapping[str, object]] = {"status": MessageStatus.PENDING, "shown_stages": ()}
 
 _PROBLEM_WORDS: Final = {
     ValueProblem.MISSING: "is empty",
@@ -314,23 +330,12 @@ def _same_request(first: MessageRecord, request: tuple[int, str, dict[str, Any]]
 def _as_first_answered(message: MessageRecord) -> MessageRecord:
     """The message as the first request's answer showed it: stored ``pending``, nothing sent
     or reported yet (a retry answers what the first request was answered; where the message
-    stands now is in the conversation's messages)."""
-    return replace(
-        message,
-        content={k: v for k, v in message.content.items() if k not in _ADDED_LATER},
-        status=MessageStatus.PENDING,
-        wamid=None,
-        slack_ts=None,
-        sent_at=None,
-        delivered_at=None,
-        read_at=None,
-        failed_at=None,
-        played_at=None,
-        error_code=None,
-        error_title=None,
-        error_message=None,
-        shown_stages=(),
-        pricing_category=None,
-        billable=None,
-        pricing_model=None,
-    )
+    stands now is in the conversation's messages). Every field but those the request itself
+    stored is reset, so a field added later for what happens to a message is reset too."""
+    later: dict[str, Any] = {
+        field.name: _NOT_YET.get(field.name)
+        for field in fields(MessageRecord)
+        if field.name not in _AS_STORED
+    }
+    content = {k: v for k, v in message.content.items() if k not in _ADDED_LATER}
+    return replace(message, **later, content=content)
