@@ -52,7 +52,7 @@ def job_handlers(
         PostOperatorNotice: PostOperatorNoticeHandler(chat=chat),
         ShowWindow: ShowWindowHandler(uow=uow, chat=chat),
         RelayMedia: RelayMediaHandler(uow=uow, chat=chat, whatsapp=whatsapp),
-        ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat),
+        ShowCustomerChange: ShowCustomerChangeHandler(uow=uow, chat=chat, clock=clock),
         SendReply: SendReplyHandler(
             uow=uow, whatsapp=whatsapp, chat=chat, clock=clock, relays=relays
         ),

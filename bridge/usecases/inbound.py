@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bridge.domain import (
@@ -19,7 +19,7 @@ from bridge.domain import (
     parent_shows_change,
     window_expires_at,
 )
-from bridge.errors import UnworkableJobError
+from bridge.errors import JobNotReadyError, UnworkableJobError
 from bridge.jobs import (
     Job,
     JobContext,
@@ -62,6 +62,10 @@ log = logging.getLogger(__name__)
 
 #: Message types that change an earlier message rather than add one.
 CHANGES: Final = frozenset({"reaction", "edit", "revoke"})
+#: How long after the customer made a change it waits for the message it changes, when that
+#: message is not stored yet (its webhook overtaken). The messages after the change wait as
+#: long, so it is short: a change to a message from before the bridge waits it once.
+CHANGE_WAIT: Final = timedelta(seconds=5)
 
 
 async def receive_inbound(
@@ -342,11 +346,14 @@ class PostCustomerMessageHandler(JobHandler[PostCustomerMessage]):
 
 class ShowCustomerChangeHandler(JobHandler[ShowCustomerChange]):
     """A customer's reaction, edit or deletion, shown on the post of the message it is about.
-    A change to a message the thread never showed is posted as a line of its own."""
+    A change to a message the thread never showed is posted as a line of its own; one that
+    came first, its message not stored yet, waits for it a moment (``CHANGE_WAIT``): Meta's
+    webhooks may come in another order than the customer's."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, chat: ChatSurface, clock: Clock) -> None:
         self._uow = uow
         self._chat = chat
+        self._clock = clock
 
     async def run(self, job: ShowCustomerChange, ctx: JobContext) -> None:
         change, conversation, _ = await load_message(
@@ -356,6 +363,16 @@ class ShowCustomerChangeHandler(JobHandler[ShowCustomerChange]):
         async with self._uow() as uow:
             target = (
                 await uow.messages.by_wamid(target_wamid) if isinstance(target_wamid, str) else None
+            )
+        now = self._clock.now()
+        if target is None and now - min(change.created_at, ctx.queued_at) < CHANGE_WAIT:
+            # Its webhook may be on the way still. Retried, the change waits for it: the
+            # message's post goes first (it was written first), and the messages after the
+            # change wait for it, in the customer's order. A change that came late waits
+            # no more (its message would have come before it), and none waits longer by our
+            # own clock, whatever the customer's phone said the time was.
+            raise JobNotReadyError(
+                f"message {target_wamid!r:.60} not stored yet", reason="changed_message_not_here"
             )
         if target is None or target.slack_ts is None:
             # Never shown (before the bridge, or its post failed): the change says it itself.

@@ -286,3 +286,30 @@ def test_a_customer_reacts_edits_and_deletes_and_the_post_follows(sandbox: Sandb
     assert sandbox.slack.wait_for(lambda: "deleted" in thread_texts(sandbox, thread_ts)[0])
     assert sandbox.wait_idle()
     assert len(sandbox.slack.thread(CHANNEL, thread_ts)) == 1  # changed in place, no new lines
+
+
+def test_an_edit_that_overtakes_its_message_lands_on_that_message(sandbox: Sandbox) -> None:
+    """Meta's webhooks may come in another order than the customer's: the edit first."""
+    sandbox.meta.send_text(*ADA, "Hello")
+    assert sandbox.slack.wait_for(lambda: len(sandbox.slack.top_level(CHANNEL)) == 1)
+    thread_ts = sandbox.slack.top_level(CHANNEL)[0].ts
+    now = int(time.time())
+
+    def deliver(message: dict[str, object], wamid: str, at: int) -> None:
+        payload = sandbox.meta.build_message_webhook(
+            from_wa_id=ADA[0], name=ADA[1], message=message, timestamp=at, wamid=wamid
+        )
+        assert sandbox.meta.post_webhook(payload).status_code == 200
+
+    edited = {"type": "text", "text": {"body": "Order #5521, not #5512"}}
+    deliver(
+        {"type": "edit", "edit": {"original_message_id": "wamid.X1", "message": edited}},
+        "wamid.X2",
+        now + 2,
+    )
+    deliver({"type": "text", "text": {"body": "Order #5512"}}, "wamid.X1", now + 1)
+    assert sandbox.slack.wait_for(
+        lambda: thread_texts(sandbox, thread_ts)[1:] == ["Order #5521, not #5512 _(edited)_"]
+    ), thread_texts(sandbox, thread_ts)
+    assert sandbox.wait_idle()
+    assert len(sandbox.slack.thread(CHANNEL, thread_ts)) == 2  # no line of its own
