@@ -45,6 +45,15 @@ class StoredHolds:
         #: The read started ahead of time, in the background (``remaining``).
         self._ahead: asyncio.Task[None] | None = None
 
+    async def read_ahead(self) -> bool:
+        """Whether a read started ahead of time (``remaining``) was under way; it has ended
+        when this returns."""
+        ahead = self._ahead
+        if ahead is None:
+            return False
+        await asyncio.shield(ahead)
+        return True
+
     def _stale(self, now: datetime) -> bool:
         return self._fresh_until is None or now >= self._fresh_until
 

@@ -165,9 +165,7 @@ async def test_a_steady_flow_of_calls_reads_the_holds_ahead_of_time(
     await first.hold("meta:number:1", seconds=5, reason="meta 130429")
     clock.advance(seconds=0.6)
     assert await second.remaining("meta:number:1") == 0.0  # its view is still the first read
-    ahead = second._ahead  # the read it started beside itself
-    assert ahead is not None
-    await ahead
+    assert await second.read_ahead()  # the read it started beside itself, now ended
     clock.advance(seconds=0.1)
     assert await second.remaining("meta:number:1") == pytest.approx(4.3)
 
