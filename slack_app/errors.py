@@ -11,7 +11,7 @@ from typing import Final
 
 from bridge.domain import FailureKind
 
-__all__ = ["ACCESS", "ALREADY_DONE", "TRANSIENT", "classify"]
+__all__ = ["ACCESS", "ALREADY_DONE", "CHANNEL", "TRANSIENT", "classify"]
 
 #: A retry may help.
 TRANSIENT: Final = frozenset(
@@ -42,12 +42,14 @@ ACCESS: Final = frozenset(
         "not_allowed_token_type",
         "no_permission",
         "access_denied",
-        # The bot was removed from the support channel, or it was archived or deleted.
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
     }
 )
+
+#: The app cannot reach one channel: removed from it, or it was archived or deleted. Other
+#: channels (other numbers') are fine, so only that channel's work waits: retried with
+#: backoff for up to ``WABRIDGE_RETRY_FOR``, and it goes on by itself once the app is back
+#: in the channel (``/wa status`` shows what waits, and why).
+CHANNEL: Final = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 #: Answers that mean the call's effect is already there: success, for an idempotent call.
 ALREADY_DONE: Final = frozenset({"already_reacted", "no_reaction"})
@@ -55,7 +57,7 @@ ALREADY_DONE: Final = frozenset({"already_reacted", "no_reaction"})
 
 def classify(error: str, http_status: int) -> FailureKind:
     """What a Slack failure means for the job: retry, give up, or pause Slack work."""
-    if http_status == 429 or error in TRANSIENT or http_status >= 500:
+    if http_status == 429 or error in TRANSIENT or error in CHANNEL or http_status >= 500:
         return FailureKind.THROTTLED if http_status == 429 else FailureKind.TRANSIENT
     if error in ACCESS:
         return FailureKind.AUTH

@@ -97,8 +97,9 @@ class SlackSurface:
                 code = "ratelimited"
                 retry_after = float(error.response.headers.get("Retry-After", "1"))
                 await self._pacing.refused(method, channel=channel, retry_after=retry_after)
+            where = f" in channel {channel}" if channel else ""
             raise ChatError(
-                f"{method}: {code} (HTTP {status})",
+                f"{method}: {code} (HTTP {status}){where}",
                 kind=classify(code, status),
                 error=code,
                 retry_after=retry_after,

@@ -44,6 +44,29 @@ _CHUNK: Final = 256 * 1024
 _EDGES: Final = frozenset({"messages", "media", "message_templates", "subscribed_apps"})
 
 
+def _download_refused(error: MetaAPIError) -> MetaAPIError:
+    """A media file's own URL refused (not the Graph API: a CDN's signed link). A 401 or 403
+    there is that link expired or refused, not our credentials (fetching its URL from the
+    Graph API just worked): worth a retry, which asks for a new link. A 404 or 410 is the
+    file gone. An answer with Meta's own code keeps that code's meaning."""
+    if error.code is not None or error.http_status is None:
+        return error
+    status = error.http_status
+    kind = (
+        FailureKind.TRANSIENT
+        if status in (401, 403, 408, 429) or status >= 500
+        else FailureKind.PERMANENT
+    )
+    return MetaAPIError(
+        code=None,
+        title=f"The file's download link answered HTTP {status}",
+        details=error.details,
+        kind=kind,
+        problem=DeliveryProblem.MEDIA_FAILED,
+        http_status=status,
+    )
+
+
 def _too_large(size: int, limit: int) -> DeliveryError:
     return DeliveryError(
         code=None,
@@ -312,7 +335,7 @@ class WhatsAppClient:
             ) as response:
                 if not response.is_success:
                     await response.aread()
-                    refused = MetaAPIError.from_response(response)
+                    refused = _download_refused(MetaAPIError.from_response(response))
                     self._observed("GET", info.url, refused)
                     raise refused
                 self._observed("GET", info.url, None)

@@ -30,6 +30,8 @@ class StatusReport:
     inbox_pending: int
     jobs: JobCounts
     failures: tuple[FailureCount, ...]
+    #: Jobs waiting for a retry after failing, by type and last reason.
+    retrying: tuple[FailureCount, ...]
     paused: tuple[LanePause, ...]
     last_webhook_at: datetime | None
     open_windows: int
@@ -63,6 +65,7 @@ class StatusReports:
             inbox = await uow.inbox.depth()
             jobs = await uow.jobs.counts(now=now)
             failures = [*(await uow.jobs.failure_counts()), *(await uow.inbox.failure_counts())]
+            retrying = await uow.jobs.retrying_counts()
             paused = await uow.pauses.active()
             last = await uow.inbox.last_received_at()
             open_windows, closing = await uow.conversations.window_counts(
@@ -90,6 +93,7 @@ class StatusReports:
             inbox_pending=inbox,
             jobs=jobs,
             failures=tuple(failures),
+            retrying=tuple(retrying),
             paused=tuple(paused),
             last_webhook_at=last,
             open_windows=open_windows,

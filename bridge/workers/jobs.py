@@ -29,6 +29,8 @@ from typing import Any, Final
 
 from bridge.domain import FailureKind
 from bridge.errors import (
+    ChatError,
+    DeliveryError,
     ExternalError,
     JobDecodeError,
     JobNotReadyError,
@@ -69,6 +71,15 @@ PAUSES_REFRESH: Final = 1.0
 #: own 100 to 300 ms would cap it at 27 to 80 calls a second. Order needs no fewer: the claim
 #: gives out only the head of each conversation's lane.
 SLOTS: Final = 32
+
+
+def _lane_of(error: BaseException) -> Lane | None:
+    """Whose calls failed: Slack's or Meta's (None: neither said)."""
+    if isinstance(error, ChatError):
+        return Lane.SLACK
+    if isinstance(error, DeliveryError):
+        return Lane.WHATSAPP
+    return None
 
 
 class JobWorker:
@@ -366,8 +377,13 @@ class JobWorker:
         now = self._clock.now()
         failure = failure_of(error, job_id=claimed.id, now=now)
         if failure.kind == FailureKind.AUTH:
-            await self._pause(claimed, failure, ids)
-            return
+            if _lane_of(error) in (None, claimed.lane):
+                await self._pause(claimed, failure, ids)
+                return
+            # Credentials of the other side than the lane's (a customer's file in the Slack
+            # lane, fetched from Meta): pausing this lane would hold up work that does not
+            # need them. The job waits alone; the other lane's own jobs pause it if need be.
+            failure = dataclasses.replace(failure, kind=FailureKind.TRANSIENT)
         if isinstance(error, ExternalError):
             # The other side answered, and not about credentials: they work again.
             await self._lift_pause(claimed.lane)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bridge.domain import MessageTemplate, Placeholder, ValueProblem
+from bridge.ports import FailureCount
 from bridge.usecases.status import StatusReport
 from bridge.usecases.templates import SendOutcome, SendResult
 from slack_app.messages.conversations import escape
@@ -162,6 +163,14 @@ def _ago(then: datetime | None, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
+def _counts(counts: Sequence[FailureCount]) -> str:
+    """The five commonest kinds and reasons, most first."""
+    return ", ".join(
+        f"{f.count}× {escape(f.kind)} ({escape(f.reason)})"
+        for f in sorted(counts, key=lambda f: -f.count)[:5]
+    )
+
+
 def status_text(report: StatusReport) -> str:
     """``/wa status``, for a busy agent or admin."""
     numbers = "\n".join(
@@ -169,17 +178,16 @@ def status_text(report: StatusReport) -> str:
         for pnid, display, channel in report.numbers
     )
     failed = sum(f.count for f in report.failures)
-    reasons = ", ".join(
-        f"{f.count}× {escape(f.kind)} ({escape(f.reason)})"
-        for f in sorted(report.failures, key=lambda f: -f.count)[:5]
-    )
+    reasons = _counts(report.failures)
     jobs = report.jobs
+    retrying = _counts(report.retrying)
     lines = [
         "*wabridge status*",
         f"*Business numbers*\n{numbers}",
         (
             f"*Queues*: {report.inbox_pending} webhook(s) to process; {jobs.due} job(s) due, "
-            f"{jobs.running} running, {jobs.waiting} waiting to retry"
+            f"{jobs.running} running, {jobs.waiting} waiting"
+            + (f"; retrying: {retrying}" if retrying else "")
         ),
         (
             f"*Failed*: {failed}"

@@ -522,6 +522,17 @@ class SqlJobs(Repository):
             for job_type, reason, count in rows.all()
         ]
 
+    async def retrying_counts(self) -> list[FailureCount]:
+        rows = await self._session.execute(
+            select(JobEntry.job_type, JobEntry.failure_reason, func.count())
+            .where(JobEntry.state == _PENDING, JobEntry.failing_since.is_not(None))
+            .group_by(JobEntry.job_type, JobEntry.failure_reason)
+        )
+        return [
+            FailureCount(kind=job_type, reason=reason or "unknown", count=int(count))
+            for job_type, reason, count in rows.all()
+        ]
+
     async def failed(self, *, limit: int) -> list[FailedJob]:
         rows = await self._session.scalars(
             select(JobEntry)

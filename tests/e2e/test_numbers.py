@@ -103,3 +103,48 @@ def test_a_second_number_has_its_own_channel_token_and_secret(sandbox: Sandbox) 
     assert box.bridge is not None
     log = box.bridge.log_path.read_text(errors="replace")
     assert SALES_TOKEN not in log and SALES_SECRET not in log
+
+
+def test_a_channel_the_app_left_holds_up_only_its_own_work(sandbox: Sandbox) -> None:
+    """The app removed from one number's channel: the other channels go on; that channel's
+    messages wait, ``/wa status`` says why, and they arrive once the app is back."""
+    box = sandbox
+    box.slack.add_channel(SALES_CHANNEL, "sales", private=True)
+    box.meta.add_phone_number(SALES, "49301234567")
+    added = _wabridge(
+        box,
+        "numbers",
+        "add",
+        "--phone-number-id",
+        SALES,
+        "--display-number",
+        "+49 30 1234567",
+        "--waba-id",
+        "3000000003",
+        "--channel",
+        SALES_CHANNEL,
+    )
+    assert added.returncode == 0, added.stderr
+    box.slack.remove_bot(SALES_CHANNEL)
+    box.meta.post_webhook(
+        box.meta.build_text_webhook(
+            from_wa_id=ADA[0], name=ADA[1], text="What does it cost?", phone_number_id=SALES
+        )
+    )
+    for n in range(3):
+        box.meta.send_text(*ADA, f"Support question {n}")
+    assert box.slack.wait_for(
+        lambda: sum("Support question" in m.text for m in box.slack.messages(CHANNEL)) == 3
+    )
+    box.slack.slash_command("/wa", "status")
+    assert box.slack.wait_for(lambda: len(box.slack.responses()) == 1)
+    status = box.slack.responses()[0]["text"]
+    # A private channel the app left is one Slack no longer shows it.
+    assert "retrying: 1× post_customer_message (slack:channel_not_found)" in status, status
+    assert "paused" not in box.slack.responses()[0]["text"]
+
+    box.slack.add_bot(SALES_CHANNEL)  # an admin invites the app back
+    assert box.slack.wait_for(
+        lambda: any("What does it cost?" in m.text for m in box.slack.messages(SALES_CHANNEL)),
+        timeout=30,
+    )

@@ -81,6 +81,29 @@ async def test_a_file_that_cannot_be_fetched_never_holds_up_the_conversation(
     assert ("relay_media", "failed", "meta:other") in await world.job_states("relay_media")
 
 
+async def test_meta_refusing_our_token_for_a_file_never_pauses_slack_work(world: World) -> None:
+    """A customer's file is Slack work that calls Meta: Meta refusing the token (190) must
+    hold up that file alone, not every customer message waiting for Slack."""
+    world.whatsapp.media_fails_with = DeliveryError(
+        code=190, title="Session has expired", kind=FailureKind.AUTH
+    )
+    await world.webhook(_body(_media("wamid.1", "image", "M1")))
+    await world.drain()
+    await world.webhook(payloads.messages(payloads.text("wamid.2", "did you get it?", at=T0)))
+    await world.drain()
+    thread = await world.thread()
+    assert world.chat.thread(thread)[-1] == "did you get it?"
+    assert await world.paused() == []
+    [(_, state, _)] = await world.job_states("relay_media")
+    assert state == "pending"  # waiting for its retry
+    world.whatsapp.media_fails_with = None
+    world.whatsapp.media["M1"] = (PHOTO, "image/png")
+    world.clock.advance(minutes=5)
+    await world.drain()
+    [shared] = world.chat.shared_files(thread)
+    assert shared["content"] == PHOTO
+
+
 async def test_a_file_too_large_gets_a_notice_at_once(world: World) -> None:
     world.whatsapp.media["BIG"] = (b"x" * 64, "video/mp4")
     from bridge.usecases import media

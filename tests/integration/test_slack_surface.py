@@ -141,7 +141,7 @@ async def test_rate_limit_becomes_chat_error_with_retry_after(slack: SlackSimula
     assert slack.messages(CHANNEL) == []
 
 
-async def test_server_error_is_transient_and_a_missing_channel_pauses(
+async def test_server_error_and_a_missing_channel_are_worth_a_retry(
     slack: SlackSimulator,
 ) -> None:
     surface = _surface(slack)
@@ -151,8 +151,9 @@ async def test_server_error_is_transient_and_a_missing_channel_pauses(
     assert server.value.kind == FailureKind.TRANSIENT
     with pytest.raises(ChatError) as missing:
         await surface.open_thread(channel="CNOPE", contact=CONTACT, key="c1", recheck_since=None)
-    assert missing.value.kind == FailureKind.AUTH
+    assert missing.value.kind == FailureKind.TRANSIENT
     assert missing.value.reason == "slack:channel_not_found"
+    assert "in channel CNOPE" in str(missing.value)  # the log says which
 
 
 async def test_a_refused_reaction_is_permanent_and_a_repeated_one_harmless(

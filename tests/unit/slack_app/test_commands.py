@@ -105,6 +105,9 @@ def test_status_says_where_everything_stands() -> None:
         inbox_pending=2,
         jobs=JobCounts(pending=5, due=1, running=2, waiting=2),
         failures=(FailureCount(kind="show_delivery", reason="slack:message_not_found", count=3),),
+        retrying=(
+            FailureCount(kind="post_customer_message", reason="slack:not_in_channel", count=2),
+        ),
         paused=(
             LanePause(lane=Lane.SLACK, reason="slack:token_revoked", since=T0, probe_after=T0),
         ),
@@ -117,7 +120,8 @@ def test_status_says_where_everything_stands() -> None:
     for words in (
         "+15550001111",
         "2 webhook(s) to process",
-        "1 job(s) due, 2 running, 2 waiting",
+        "1 job(s) due, 2 running, 2 waiting; retrying: 2× post_customer_message "
+        "(slack:not_in_channel)",
         "3× show_delivery (slack:message_not_found)",
         "5 min ago",
         "7 open, 2 closing within the hour",

@@ -19,8 +19,10 @@ from slack_app.errors import classify
         ("invalid_auth", 200, FailureKind.AUTH),
         ("token_revoked", 200, FailureKind.AUTH),
         ("account_inactive", 200, FailureKind.AUTH),
-        ("not_in_channel", 200, FailureKind.AUTH),
-        ("channel_not_found", 200, FailureKind.AUTH),
+        # One channel out of reach: that channel's work waits, the others' goes on.
+        ("not_in_channel", 200, FailureKind.TRANSIENT),
+        ("channel_not_found", 200, FailureKind.TRANSIENT),
+        ("is_archived", 200, FailureKind.TRANSIENT),
         ("message_not_found", 200, FailureKind.PERMANENT),
         ("msg_too_long", 200, FailureKind.PERMANENT),
         ("invalid_blocks", 200, FailureKind.PERMANENT),

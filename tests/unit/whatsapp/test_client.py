@@ -6,13 +6,14 @@ import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from bridge.domain import FailureKind
+from bridge.domain import DeliveryProblem, FailureKind
 from bridge.errors import DeliveryError
 from bridge.ports import WhatsApp
 from whatsapp import MediaInfo, MetaAPIError, MetaTransportError, WhatsAppClient
@@ -348,6 +349,32 @@ async def test_an_expired_media_url_is_an_error(
     with pytest.raises(MetaAPIError) as caught:
         await client.download_media(cdn)
     assert (caught.value.http_status, caught.value.transient) == (404, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (403, FailureKind.TRANSIENT),  # the signed link expired: a retry asks for a new one
+        (401, FailureKind.TRANSIENT),
+        (404, FailureKind.PERMANENT),  # the file is gone
+        (503, FailureKind.TRANSIENT),
+    ],
+)
+async def test_a_refused_file_link_is_no_credentials_problem(
+    meta: respx.MockRouter, client: WhatsAppClient, tmp_path: Path, status: int, kind: FailureKind
+) -> None:
+    """The Graph API just gave the link, so our token works: a CDN refusing the link itself
+    must not pause work as refused credentials would."""
+    cdn = "https://lookaside.fbsbx.test/x"
+    meta.get(f"{BASE}/{VERSION}/79").mock(
+        return_value=httpx.Response(200, json={"url": cdn, "mime_type": "image/jpeg", "id": "79"})
+    )
+    meta.get(cdn).mock(return_value=httpx.Response(status, text="Forbidden"))
+    with pytest.raises(MetaAPIError) as caught:
+        await client.fetch_media("79", tmp_path / "media", max_bytes=10)
+    assert caught.value.kind == kind
+    assert caught.value.problem == DeliveryProblem.MEDIA_FAILED
+    assert caught.value.title == f"The file's download link answered HTTP {status}"
 
 
 async def test_list_templates_follows_every_page(
