@@ -19,9 +19,12 @@ error tables, so the core never branches on a Meta or Slack code.
 
 from __future__ import annotations
 
+from typing import Final
+
 from bridge.domain.failures import DeliveryProblem, FailureKind
 
 __all__ = [
+    "SLACK_REASON",
     "BridgeError",
     "ChatError",
     "ConversationNotFoundError",
@@ -103,6 +106,10 @@ class DeliveryError(ExternalError):
         self.fbtrace_id = fbtrace_id
 
 
+#: How the reason of every ``ChatError`` begins (``slack:not_in_channel``).
+SLACK_REASON: Final = "slack:"
+
+
 class ChatError(ExternalError):
     """A chat-surface call that failed; ``error`` is the surface's own error string."""
 
@@ -114,7 +121,9 @@ class ChatError(ExternalError):
         error: str,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, kind=kind, reason=f"slack:{error}", retry_after=retry_after)
+        super().__init__(
+            message, kind=kind, reason=f"{SLACK_REASON}{error}", retry_after=retry_after
+        )
         self.error = error
 
 

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bridge (HTTP endpoints and workers)")
     serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (default: PORT or 8000)")
+    serve.add_argument("--port", type=_port, help="listen port (default: PORT or 8000)")
     serve.add_argument("--role", choices=ROLES, default="all", help="what to run")
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
@@ -75,15 +75,30 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--waba-id", required=True, metavar="W", help="its WhatsApp Business Account")
     add.add_argument("--channel", required=True, metavar="C", help="its Slack channel id")
     add.add_argument(
-        "--access-token", metavar="T", help="its own access token (default: META_ACCESS_TOKEN)"
+        "--access-token",
+        metavar="T",
+        help="its own access token (default: META_ACCESS_TOKEN; a number changed keeps its own)",
     )
     add.add_argument(
-        "--app-secret", metavar="S", help="its own Meta app secret (default: META_APP_SECRET)"
+        "--app-secret",
+        metavar="S",
+        help="its own Meta app secret (default: META_APP_SECRET; a number changed keeps its own)",
     )
     number_actions.add_parser("list", help="every number, the default one first")
     remove = number_actions.add_parser("remove", help="stop serving an added number")
     remove.add_argument("phone_number_id", metavar="ID", help="its phone number id")
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1 to 65535 (argparse's one-line error otherwise)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: 1 to 65535")
+    return port
 
 
 def _configure_logs(settings: Settings, *, level: int = logging.INFO) -> None:

@@ -58,6 +58,10 @@ class DeliveryProblem(enum.StrEnum):
     INVALID_MESSAGE = "invalid_message"
     UNKNOWN_OUTCOME = "unknown_outcome"
     EARLIER_PART_FAILED = "earlier_part_failed"
+    #: Slack would not hand over the file an agent shared (it never reached WhatsApp).
+    FILE_NOT_FETCHED = "file_not_fetched"
+    #: The conversation's business number is no longer one the bridge serves (removed).
+    NUMBER_NOT_SERVED = "number_not_served"
     OTHER = "other"
 
 

@@ -102,6 +102,8 @@ class RelayMediaHandler(JobHandler[RelayMedia]):
         notice = Notice(
             kind=NoticeKind.FILE_NOT_RELAYED,
             problem=failure.problem,
+            error_code=failure.code,
+            error_title=failure.title,
             error_details=failure.reason,
             job_ref=f"job:{failure.job_id}",
         )

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from bridge.domain import AccountEventKind, OperatorNotice
+from bridge.domain import AccountEventKind, DeliveryProblem, FailureKind, OperatorNotice
+from bridge.errors import DeliveryError
 from bridge.jobs import PostOperatorNotice
 from bridge.ports import BusinessNumber, Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -103,11 +104,22 @@ class NumberBook:
         return any(n.app_secret for n in self._added.values())
 
     async def token_for(self, phone_number_id: str | None) -> str | None:
-        """The number's own access token; None: the environment's."""
+        """The number's own access token; None: the environment's. A number the bridge does
+        not serve (removed, its conversations kept) gets none: a call from it with the
+        environment's token would be refused as bad credentials, pausing every number's
+        sends, when only that conversation cannot send."""
         if phone_number_id is None or phone_number_id == self._default.phone_number_id:
             return None
         number = await self.lookup(phone_number_id)
-        return number.access_token if number is not None else None
+        if number is None:
+            raise DeliveryError(
+                code=None,
+                title=f"The business number {phone_number_id} is not served by this bridge",
+                details="removed with `wabridge numbers remove`; its conversations are kept",
+                kind=FailureKind.PERMANENT,
+                problem=DeliveryProblem.NUMBER_NOT_SERVED,
+            )
+        return number.access_token
 
     async def reload_unless_recent(self, within: timedelta = timedelta(seconds=1)) -> bool:
         """Read the numbers again unless that was done ``within``; True if it read them.

@@ -80,6 +80,9 @@ class AgentFile:
     mime_type: str
     size: int
     url: str
+    #: Why the bridge cannot fetch it, if it cannot (a link to a file kept elsewhere, say):
+    #: the agent is told so, and nothing is sent for it.
+    unavailable: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -282,9 +285,10 @@ class Replies:
         sendable: list[tuple[AgentFile, str]] = []
         for file in files:
             fit = outbound_file(file.name, file.mime_type, file.size)
-            if fit.refusal is not None:
+            refusal = file.unavailable or fit.refusal
+            if refusal is not None:
                 notice = Notice(
-                    kind=NoticeKind.FILE_NOT_SENT, error_details=fit.refusal, reply_ts=slack_ts
+                    kind=NoticeKind.FILE_NOT_SENT, error_details=refusal, reply_ts=slack_ts
                 )
                 await queue_notice(uow, conversation_id, notice, now=now)
             else:

@@ -5,6 +5,7 @@ any transaction, because a database transaction must never wait on the network;
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import tempfile
@@ -25,7 +26,7 @@ from bridge.domain import (
     window_is_open,
 )
 from bridge.domain.media import MEDIA_LIMITS
-from bridge.errors import DeliveryError, UnworkableJobError
+from bridge.errors import SLACK_REASON, DeliveryError, UnworkableJobError
 from bridge.jobs import JobContext, JobFailure, JobHandler, MarkRead, SendReply
 from bridge.ports import (
     ChatSurface,
@@ -278,6 +279,7 @@ class SendReplyHandler(JobHandler[SendReply]):
     ) -> None:
         if attempt != TELL_AGENT_ON_ATTEMPT:
             return
+        failure = _told(failure)
         message = await uow.messages.get(job.message_id)
         notice = Notice(
             kind=NoticeKind.SEND_DELAYED,
@@ -292,6 +294,7 @@ class SendReplyHandler(JobHandler[SendReply]):
         message = await uow.messages.get(job.message_id)
         if message is None or message.wamid is not None:
             return
+        failure = _told(failure)
         await report_failed_delivery(
             uow,
             message,
@@ -306,6 +309,19 @@ class SendReplyHandler(JobHandler[SendReply]):
             recorded_title=failure.title or failure.reason,
             recorded_details=failure.details or failure.error,
         )
+
+
+def _told(failure: JobFailure) -> JobFailure:
+    """A failure as the agent is told it: Slack's (the agent's file not handed over) named
+    as such, not as WhatsApp's."""
+    if failure.code is not None or not failure.reason.startswith(SLACK_REASON):
+        return failure
+    error = failure.reason.removeprefix(SLACK_REASON)
+    return dataclasses.replace(
+        failure,
+        title=f"Slack would not hand the file over ({error})",
+        problem=DeliveryProblem.FILE_NOT_FETCHED,
+    )
 
 
 class MarkReadHandler(JobHandler[MarkRead]):

@@ -47,24 +47,50 @@ def is_agent_reply(event: dict[str, Any], *, note_prefix: str) -> bool:
 
 
 def agent_files(event: dict[str, Any]) -> list[AgentFile]:
-    """The files a message shares, as far as a bot can fetch them."""
+    """The files a message shares; one the bridge cannot fetch says why (``unavailable``)."""
     files: list[AgentFile] = []
     for file in event.get("files") or ():
-        if not isinstance(file, dict) or file.get("mode") in ("tombstone", "external"):
+        if not isinstance(file, dict) or not file.get("id"):
             continue
+        name = str(file.get("name") or file.get("title") or "file")
         url = file.get("url_private_download") or file.get("url_private")
-        if not file.get("id") or not isinstance(url, str):
-            continue
         files.append(
             AgentFile(
                 id=str(file["id"]),
-                name=str(file.get("name") or file.get("title") or "file"),
+                name=name,
                 mime_type=str(file.get("mimetype") or "application/octet-stream"),
-                size=int(file.get("size") or 0),
-                url=url,
+                size=_size(file.get("size")),
+                url=url if isinstance(url, str) else "",
+                unavailable=_unavailable(file, name, url),
             )
         )
     return files
+
+
+def _size(value: object) -> int:
+    if isinstance(value, int | float | str):
+        try:
+            return max(0, int(value))
+        except ValueError:
+            pass
+    return 0
+
+
+def _unavailable(file: dict[str, Any], name: str, url: object) -> str | None:
+    """Why the bridge cannot fetch a shared file, in words for the agent (None: it can)."""
+    if file.get("mode") == "external":
+        return (
+            f"{name} is a link to a file kept outside Slack, which the bridge cannot fetch. "
+            "Upload the file itself, or paste its link in your reply."
+        )
+    if file.get("mode") == "tombstone":
+        return f"{name} was deleted before it could be sent."
+    if not isinstance(url, str) or not url:
+        return (
+            f"Slack does not let the bridge fetch {name} (hidden by the workspace's plan or "
+            "its settings). Upload it again, or paste a link in your reply."
+        )
+    return None
 
 
 def _human_in_a_thread(message: dict[str, Any]) -> bool:

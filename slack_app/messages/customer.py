@@ -37,7 +37,9 @@ def _said(value: object) -> str:
 
 
 def _file(message: CustomerMessageView) -> str:
-    label = _FILES.get(message.message_type, ":paperclip: File")
+    # A voice note is audio that Meta marks as recorded in WhatsApp (``"voice": true``).
+    kind = "voice" if message.content.get("voice") is True else message.message_type
+    label = _FILES.get(kind, ":paperclip: File")
     name = message.content.get("filename")
     named = f" *{escape(name)}*" if isinstance(name, str) and name else ""
     caption = f": {_said(message.text)}" if message.text else ""

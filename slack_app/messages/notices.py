@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.domain import DeliveryProblem, NextStep, Notice, NoticeKind
+from bridge.errors import SLACK_REASON
 from slack_app.messages.conversations import escape
 from slack_app.messages.problems import advice
 from slack_app.messages.resends import resend_button
@@ -78,6 +79,41 @@ def _warning(notice: Notice, now: datetime) -> str:
     )
 
 
+def _delayed(notice: Notice) -> str:
+    """Why a reply has not gone out yet (it is being retried)."""
+    code = f" (error {notice.error_code})" if notice.error_code is not None else ""
+    if notice.problem in (DeliveryProblem.THROTTLED, DeliveryProblem.RECIPIENT_THROTTLED):
+        return f"WhatsApp asked us to slow down{code}."
+    if notice.problem == DeliveryProblem.FILE_NOT_FETCHED:
+        return "Slack has not handed your file over yet."
+    if notice.problem == DeliveryProblem.UNKNOWN_OUTCOME:
+        return "WhatsApp did not answer."
+    title = f": {escape(notice.error_title)}" if notice.error_title else ""
+    return f"WhatsApp had a temporary problem{code}{title}."
+
+
+def _not_relayed(notice: Notice) -> str:
+    """Why a customer's file is not in the thread, and what the agent can do (not the advice
+    for a message of ours that WhatsApp refused: the file is the customer's)."""
+    reason = notice.error_details or ""
+    if notice.problem == DeliveryProblem.MEDIA_TOO_LARGE:
+        return "it is too large to bring over. Ask the customer to send a smaller one."
+    if reason.startswith(SLACK_REASON):
+        error = escape(reason.removeprefix(SLACK_REASON))
+        return f"Slack refused the upload (`{error}`)."
+    if reason == "meta:100":
+        return (
+            "WhatsApp no longer has it (it keeps customers' files for a limited time). Ask "
+            "the customer to send it again."
+        )
+    said = notice.error_title or reason or "no reason given"
+    code = f"error {notice.error_code}: " if notice.error_code is not None else ""
+    return (
+        f"WhatsApp would not hand it over ({code}{escape(said)}). Ask the customer to send "
+        "it again if it matters."
+    )
+
+
 def _suggested(notice: Notice) -> str:
     """The templates a notice suggests, as a sentence ("" if none)."""
     names = ", ".join(
@@ -104,9 +140,8 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
     if kind == NoticeKind.DELIVERY_FAILED:
         return _failure(notice)
     if kind == NoticeKind.SEND_DELAYED:
-        code = f" (error {notice.error_code})" if notice.error_code is not None else ""
         return (
-            f":hourglass_flowing_sand: WhatsApp asked us to slow down{code}. "
+            f":hourglass_flowing_sand: {_delayed(notice)} "
             "Your reply is queued and will be retried automatically; nothing to do."
         )
     if kind == NoticeKind.REPLY_SPLIT:
@@ -136,13 +171,15 @@ def notice_text(notice: Notice, *, now: datetime, templates_here: bool = True) -
     if kind == NoticeKind.REPLY_CANCELLED:
         return ":wastebasket: Deleted in time: the reply will not be sent."
     if kind == NoticeKind.FILE_NOT_RELAYED:
-        why = advice(notice.problem) if notice.problem else "WhatsApp did not hand it over."
         replay = (
             f" An admin can try again with `wabridge deadletters replay {notice.job_ref}`."
             if notice.job_ref
             else ""
         )
-        return f":warning: The customer's file could not be brought here. {why}{replay}"
+        return (
+            f":warning: The customer's file could not be brought here: {_not_relayed(notice)}"
+            f"{replay}"
+        )
     if kind == NoticeKind.FILE_NOT_SENT:
         return f":paperclip: *File not sent.* {escape(notice.error_details or '')}".rstrip()
     if kind == NoticeKind.REACTION_NOT_SENT:

@@ -67,6 +67,14 @@ _ADVICE: Final[Mapping[DeliveryProblem, str]] = MappingProxyType(
         ),
         _P.EARLIER_PART_FAILED: "An earlier part of this reply was not sent, so this part "
         "was held back; it goes out with that part if you send it again.",
+        _P.FILE_NOT_FETCHED: (
+            "Slack would not hand the file over, so WhatsApp never got it: share it again "
+            "in the thread."
+        ),
+        _P.NUMBER_NOT_SERVED: (
+            "This conversation's business number was removed from the bridge, so nothing can "
+            "be sent from it: an admin can add it back with `wabridge numbers add`."
+        ),
         # Codes Meta lists without a meaning an agent can act on: the error above says more.
         _P.OTHER: "WhatsApp refused this message for a reason of its own (the error above): "
         "ask an admin if it keeps happening.",

@@ -45,8 +45,12 @@ class SqlNumbers(Repository):
         row.display_phone_number = number.display_phone_number or ""
         row.waba_id = number.waba_id
         row.slack_channel = number.slack_channel
-        row.access_token = number.access_token
-        row.app_secret = number.app_secret
+        # Changed, a number keeps its own credentials unless new ones are given: changing
+        # its channel must not leave it signing and sending with the environment's.
+        if created or number.access_token is not None:
+            row.access_token = number.access_token
+        if created or number.app_secret is not None:
+            row.app_secret = number.app_secret
         row.added_at = row.added_at or now
         await self._session.flush()
         return created

@@ -60,6 +60,15 @@ def test_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
     assert line.startswith("wabridge: database error:") and "pw" not in line
 
 
+def test_a_port_out_of_range_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """Taken as is, 70000 would listen on 70000 - 65536 while the log said 70000."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'never.db'}"
+    result = _wabridge("serve", "--port", "70000", env=_env(url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("argument --port: 70000 is not a port: 1 to 65535")
+    assert not (tmp_path / "never.db").exists()
+
+
 def test_serve_no_migrate_on_an_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none"
     result = _wabridge("serve", "--no-migrate", "--role", "worker", env=_env(url), cwd=tmp_path)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bridge.domain import NoticeKind
 from bridge.usecases.reactions import AgentReactions, ReactionOutcome
 from bridge.usecases.replies import AgentFile, Quote, ReplyOutcome
-from slack_app.listeners.messages import posted_at
+from slack_app.listeners.messages import agent_files, is_agent_reply, posted_at
 from tests import payloads
 from tests.fakes import T0, meta_error
 from tests.integration.world import CHANNEL, World
@@ -58,6 +58,36 @@ async def test_a_picture_with_a_few_words_goes_out_as_an_image_with_its_caption(
     [sent] = world.whatsapp.sent
     assert sent["type"] == "image"
     assert sent["media_id"] == media_id and sent["caption"] == "Is it this one?"
+
+
+async def test_a_file_the_bridge_cannot_fetch_is_told_and_the_words_still_go(
+    world: World,
+) -> None:
+    """A Google Drive file shared in Slack is a link Slack keeps, not a file: the agent is
+    told, and the rest of the reply goes out."""
+    thread = await _open(world)
+    shared = {
+        "id": "F9",
+        "name": "terms.pdf",
+        "mode": "external",
+        "mimetype": "application/pdf",
+        "url_private": "https://docs.google.com/x",
+    }
+    files = agent_files({"files": [shared]})
+    outcome = await _queue(world, thread, "Here are the terms", files=files)
+    assert outcome == ReplyOutcome.QUEUED
+    assert [m["text"] for m in world.whatsapp.sent] == ["Here are the terms"]
+    assert world.chat.thread(thread)[-1] == f"notice:{NoticeKind.FILE_NOT_SENT.value}:None"
+    # Alone, with no words: the agent is told, and nothing is sent.
+    outcome = await _queue(world, thread, "", files=files)
+    assert outcome == ReplyOutcome.EMPTY
+    assert len(world.whatsapp.sent) == 1
+    notices = [t for t in world.chat.thread(thread) if t.startswith("notice:file_not_sent")]
+    assert len(notices) == 2
+    assert is_agent_reply(
+        {"user": "U1", "ts": "2.0", "thread_ts": "1.0", "text": "", "files": [shared]},
+        note_prefix="//",
+    )
 
 
 async def test_text_goes_first_then_each_file_and_a_pdf_is_a_document(world: World) -> None:

@@ -4,11 +4,13 @@ number the customer wrote to, and a number nobody added kept and reported, never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
 
-from bridge.domain import AccountEventKind
+from bridge.domain import AccountEventKind, DeliveryProblem, FailureKind
+from bridge.errors import DeliveryError
 from bridge.ports import BusinessNumber
 from bridge.usecases.numbers import UNKNOWN_NUMBER, NumberBook, NumberError, Numbers
 from storage.uow import SqlUnitOfWorkFactory
@@ -103,6 +105,25 @@ async def test_a_removed_number_is_kept_and_reported_again(world: World) -> None
     assert [n.phone_number_id for n in await numbers.list()] == [payloads.PHONE_NUMBER_ID]
 
 
+async def test_a_removed_number_sends_nothing_with_the_environments_token(
+    world: World,
+) -> None:
+    """Its conversations stay, so an agent may still answer in one: the send must fail for
+    that conversation alone, not go out with the environment's token, whose refusal (the
+    number belongs to another app) would pause every number's sends."""
+    numbers = _numbers(world)
+    await numbers.add(SALES)
+    book = world.numbers
+    assert await book.token_for(SALES.phone_number_id) is None  # the environment's
+    await numbers.remove(SALES.phone_number_id)
+    await book.reload()
+    with pytest.raises(DeliveryError) as refused:
+        await book.token_for(SALES.phone_number_id)
+    assert refused.value.kind == FailureKind.PERMANENT
+    assert refused.value.problem == DeliveryProblem.NUMBER_NOT_SERVED
+    assert await book.token_for(payloads.PHONE_NUMBER_ID) is None  # the default still sends
+
+
 async def test_numbers_are_checked_before_anything_is_stored(world: World) -> None:
     numbers = _numbers(world)
     default = world.numbers.default.phone_number_id
@@ -154,6 +175,10 @@ async def test_adding_again_changes_the_number_and_keeps_one(world: World) -> No
         "49301234567",
     )
     assert "own-token" not in repr(sales)
+    # Changed again without its credentials (its channel, say): it keeps its own.
+    await numbers.add(dataclasses.replace(SALES, slack_channel="C0SALES03"))
+    [_, sales] = await numbers.list()
+    assert (sales.slack_channel, sales.access_token) == ("C0SALES03", "own-token")
 
 
 # --- webhooks signed by another Meta app -----------------------------------------------------

@@ -34,7 +34,7 @@ def _view(sample: dict[str, Any]) -> CustomerMessageView:
         ("message/video", ":film_frames: Video"),
         ("message/document", ":page_facing_up: Document *filename.pdf*: caption"),
         ("message/audio", ":sound: Audio"),
-        ("message/voice", ":sound: Audio"),
+        ("message/voice", ":studio_microphone: Voice message"),
         ("message/static_sticker", ":label: Sticker"),
         (
             "message/current_location",

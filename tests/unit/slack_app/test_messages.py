@@ -114,6 +114,13 @@ def test_window_closed_notice_says_what_to_do() -> None:
     assert notice_text(suggesting, now=T0).endswith(" Suggested: `order_update` (en).")
 
 
+def test_a_voice_note_is_named_as_one() -> None:
+    voice = CustomerMessageView(message_type="audio", text=None, content={"voice": True})
+    assert customer_message_text(voice).startswith(":studio_microphone: Voice message")
+    audio = CustomerMessageView(message_type="audio", text=None, content={"voice": False})
+    assert customer_message_text(audio).startswith(":sound: Audio")
+
+
 def test_an_edit_or_deletion_of_a_message_never_shown_says_so_and_keeps_the_words() -> None:
     edit = CustomerMessageView(
         message_type="edit",
@@ -144,6 +151,57 @@ def test_a_reaction_refused_here_says_why_not_that_whatsapp_refused_it() -> None
         problem=DeliveryProblem.INVALID_MESSAGE,
     )
     assert "did not reach the customer (error 131052)" in notice_text(refused, now=T0)
+
+
+@pytest.mark.parametrize(
+    ("problem", "code", "title", "words"),
+    [
+        (DeliveryProblem.THROTTLED, 130429, None, "WhatsApp asked us to slow down (error 130429)."),
+        (
+            DeliveryProblem.TEMPORARY,
+            131000,
+            "Something went wrong",
+            "WhatsApp had a temporary problem (error 131000): Something went wrong.",
+        ),
+        (DeliveryProblem.FILE_NOT_FETCHED, None, None, "Slack has not handed your file over"),
+    ],
+)
+def test_a_delayed_reply_says_what_holds_it_up(
+    problem: DeliveryProblem, code: int | None, title: str | None, words: str
+) -> None:
+    notice = Notice(
+        kind=NoticeKind.SEND_DELAYED, problem=problem, error_code=code, error_title=title
+    )
+    text = notice_text(notice, now=T0)
+    assert words in text and "retried automatically" in text
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "title", "words"),
+    [
+        ("meta:100", 100, "Invalid parameter", "WhatsApp no longer has it"),
+        ("slack:invalid_arguments", None, None, "Slack refused the upload (`invalid_arguments`)"),
+        (
+            "meta:media_failed",
+            None,
+            "The file's download link answered HTTP 404",
+            "WhatsApp would not hand it over (The file's download link answered HTTP 404)",
+        ),
+    ],
+)
+def test_a_customer_file_not_brought_over_says_whose_doing_it_was(
+    reason: str, code: int | None, title: str | None, words: str
+) -> None:
+    notice = Notice(
+        kind=NoticeKind.FILE_NOT_RELAYED,
+        error_details=reason,
+        error_code=code,
+        error_title=title,
+        job_ref="job:7",
+    )
+    text = notice_text(notice, now=T0)
+    assert words in text and "rephrase" not in text
+    assert text.endswith("`wabridge deadletters replay job:7`.")
 
 
 def test_failure_notice_quotes_code_title_and_advice() -> None:
