@@ -24,8 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.domain import FailureKind
+from bridge.ports import BusinessNumber
 from slack_app.scopes import BOT_SCOPES
 from storage.db import create_engine, is_sqlite, schema_is_current
+from storage.uow import SqlUnitOfWorkFactory
 from wabridge.settings import Settings
 from whatsapp.client import WhatsAppClient
 from whatsapp.errors import MetaAPIError, MetaTransportError, is_unknown_object
@@ -443,6 +445,78 @@ async def _database_check(settings: Settings, call_timeout: float) -> list[Check
     return [_passed(DATABASE, f"{where}, reachable, schema at head")]
 
 
+# --- the numbers added with `wabridge numbers add` --------------------------------------------
+
+
+async def _added_numbers(settings: Settings, call_timeout: float) -> list[BusinessNumber]:
+    """The numbers added beyond the environment's ([] when the database cannot say: its own
+    check tells why)."""
+    if _missing_sqlite_file(settings.database_url):
+        return []
+    engine = create_engine(settings.database_url)
+    try:
+        async with asyncio.timeout(call_timeout):
+            if not await schema_is_current(engine):
+                return []
+            async with SqlUnitOfWorkFactory(engine)() as uow:
+                return await uow.numbers.added()
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return []
+    finally:
+        await engine.dispose()
+
+
+async def _number_check(
+    slack: AsyncWebClient, meta: WhatsAppClient, number: BusinessNumber, settings: Settings
+) -> Check:
+    pnid, channel = number.phone_number_id, number.slack_channel
+    name = f"Number {pnid}"
+    try:
+        await slack.conversations_history(channel=channel, limit=1)
+    except _SLACK_ERRORS as error:
+        found = _slack_error(error)
+        if found in ("not_in_channel", "channel_not_found"):
+            return _failed(
+                name,
+                f"its channel {channel} cannot be reached: {found} (its customers' messages "
+                "wait until it can)",
+                f"invite the bot: /invite in {channel}, or change the number's channel with "
+                "`wabridge numbers add … --channel`",
+            )
+        return _failed(name, _slack_reason(error, settings), "check the number's channel")
+    try:
+        digits = await meta.display_number(pnid)
+    except (MetaAPIError, MetaTransportError) as error:
+        whose = "its own access token" if number.access_token else "META_ACCESS_TOKEN"
+        fix = f"check {whose}: it must reach this number (`wabridge numbers add … --access-token`)"
+        return _meta_failure(name, error, settings, fix)
+    return _passed(name, f"+{digits}, its channel {channel} reachable")
+
+
+async def _numbers_checks(settings: Settings, call_timeout: float) -> list[Check]:
+    added = await _added_numbers(settings, call_timeout)
+    if not added:
+        return []
+    slack = _slack_client(settings, call_timeout, settings.slack_bot_token.get_secret_value())
+    tokens = {n.phone_number_id: n.access_token for n in added}
+
+    async def token_for(pnid: str) -> str | None:
+        return tokens.get(pnid)
+
+    async with WhatsAppClient(
+        base_url=settings.meta_api_base,
+        version=settings.meta_api_version,
+        access_token=settings.meta_access_token.get_secret_value(),
+        timeout=call_timeout,
+        max_attempts=1,
+        token_for=token_for,
+    ) as meta:
+        return [
+            await _guarded(f"Number {n.phone_number_id}", _number_check(slack, meta, n, settings))
+            for n in added
+        ]
+
+
 # --- the public webhook -----------------------------------------------------------------------
 
 
@@ -523,6 +597,7 @@ async def run_checks(
         _guarded_all("Slack", _slack_checks(settings, call_timeout)),
         _guarded_all(DATABASE, _database_check(settings, call_timeout)),
         _guarded_all(HANDSHAKE, _handshake_checks(settings, public_url, call_timeout)),
+        _guarded_all("Added numbers", _numbers_checks(settings, call_timeout)),
     )
     return [check for checks in groups for check in checks]
 

@@ -360,3 +360,31 @@ async def test_a_token_that_may_not_read_the_channel(
         "Slack scopes",
         "Slack channel",
     ]
+
+
+@pytest.mark.engine_neutral
+def test_each_added_number_has_its_own_line(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A number added with ``wabridge numbers add`` is checked too: its channel, and Meta
+    with the number's token. One whose channel the bot left stalls its customers' messages."""
+    for pnid, channel in (("2000000077", "C0SALES01"), ("2000000078", "C0BILLING")):
+        sandbox.slack.add_channel(channel, channel.lower())
+        sandbox.meta.add_phone_number(pnid, "4930123456" + pnid[-1])
+        added = subprocess.run(
+            [sys.executable, "-m", "wabridge", "numbers", "add", "--phone-number-id", pnid,
+             "--display-number", "+4930123456" + pnid[-1], "--waba-id", "3000000003",
+             "--channel", channel],
+            env=sandbox.env(), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    sandbox.slack.remove_bot("C0BILLING")
+    code, lines = _doctor(env=sandbox.env(), cwd=tmp_path)
+    assert code == 1
+    assert list(lines) == [*ALL_CHECKS, "Number 2000000077", "Number 2000000078"]
+    assert lines["Number 2000000077"] == (
+        "✓ Number 2000000077: +49301234567, its channel C0SALES01 reachable"
+    )
+    assert lines["Number 2000000078"].startswith(
+        "✗ Number 2000000078: its channel C0BILLING cannot be reached: not_in_channel"
+    )
+    assert "/invite in C0BILLING" in lines["Number 2000000078"]
