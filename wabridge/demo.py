@@ -7,16 +7,21 @@ if every step was seen.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from sandbox.harness import CHANNEL, Sandbox
 
 __all__ = ["run_demo"]
+
+#: Slack's date token, ``<!date^epoch^format|fallback>``.
+_SLACK_DATE: Final = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 
 STEP_TIMEOUT = 20.0
 
@@ -57,7 +62,9 @@ class _Script:
         self.steps = 0
 
     def say(self, text: str) -> None:
-        print(f"  {text}", flush=True)
+        # Slack shows a date token in each reader's own time; a terminal shows its fallback.
+        shown = _SLACK_DATE.sub(r"\1", text)
+        print(f"  {shown}", flush=True)
 
     def step(self, title: str) -> None:
         self.steps += 1
