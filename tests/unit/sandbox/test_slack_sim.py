@@ -4,7 +4,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 import httpx
@@ -594,7 +594,12 @@ def test_scopes_given_to_the_constructor() -> None:
         assert answer.headers["x-oauth-scopes"] == "chat:write"
 
 
+#: Scopes beyond the manifests' that these simulator tests use (channel info, joining).
+_WIDER: Final = ("channels:read", "channels:join", "chat:write.public")
+
+
 async def test_bot_membership(client: AsyncWebClient, slack: SlackSimulator) -> None:
+    slack.set_scopes([*slack.scopes, *_WIDER])
     slack.remove_bot(CHANNEL)
     info = await client.conversations_info(channel=CHANNEL)
     assert info["channel"]["is_member"] is False
@@ -619,6 +624,7 @@ async def test_bot_membership(client: AsyncWebClient, slack: SlackSimulator) -> 
 async def test_private_channels(
     client: AsyncWebClient, slack: SlackSimulator, receiver: Receiver
 ) -> None:
+    slack.set_scopes([*slack.scopes, *_WIDER])
     slack.add_channel("C0SECRET", "secret", private=True)
     info = await client.conversations_info(channel="C0SECRET")
     assert info["channel"]["is_private"] is True and info["channel"]["is_member"] is True
