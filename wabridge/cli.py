@@ -7,6 +7,8 @@ import asyncio
 import gc
 import json
 import logging
+import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -118,6 +120,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     _configure_logs(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    # A worker or scheduler given a port serves its own metrics there.
+    http = args.role in ("all", "web") or bool(args.port)
+    # Listening comes first: a port another process holds is one line and exit 2, before
+    # any migration or work has started.
+    listener = _listen(host, port) if http else None
     if args.no_migrate:
         # Another process migrates; the database must still answer (a wrong URL or a server
         # that is not there is one line and exit 2, not a traceback from every worker step).
@@ -138,14 +146,24 @@ def _serve(args: argparse.Namespace) -> int:
     with runner:
         runner.run(
             bridge.serve(
-                host=args.host or settings.host,
-                port=args.port or settings.port,
+                host=host,
+                port=port,
                 role=Role(args.role),
-                # A worker or scheduler given a port serves its own metrics there.
                 http=bool(args.port),
+                listener=listener,
             )
         )
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket ``serve`` answers on, bound now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        why = os.strerror(error.errno) if error.errno else type(error).__name__
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,17 @@ def test_a_port_out_of_range_is_refused_before_anything_runs(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.strip().endswith("argument --port: 70000 is not a port: 1 to 65535")
     assert not (tmp_path / "never.db").exists()
+
+
+def test_a_port_in_use_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'never.db'}"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _wabridge("serve", "--port", str(port), env=_env(url), cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"wabridge: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert not (tmp_path / "never.db").exists()  # nothing migrated, nothing started
 
 
 def test_serve_no_migrate_on_an_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:

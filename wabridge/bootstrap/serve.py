@@ -10,6 +10,7 @@ import enum
 import functools
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -85,12 +86,15 @@ class Bridge:
         role: Role,
         stop: asyncio.Event | None = None,
         http: bool | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         """Run the roles asked for until a signal (or ``stop``) ends the process.
 
         ``all`` and ``web`` serve every endpoint on ``host:port``; ``worker`` and ``scheduler``
         serve nothing, or with ``http`` only ``/healthz``, ``/readyz`` and ``/metrics`` (the
         calls and latencies of that process, which no other process can report).
+        ``listener``: a socket already bound to ``host:port`` (``wabridge serve`` binds it
+        before anything else runs, so that a port in use is one line and exit 2).
 
         Whatever happens, the clients and the database engine are closed on the way out;
         workers that overrun the shutdown grace are cancelled, not waited for.
@@ -118,7 +122,7 @@ class Bridge:
                     _stop_on_signals(stop)
                 watcher = asyncio.create_task(_exit_when(stop, server))
                 try:
-                    await server.serve()
+                    await server.serve(sockets=[listener] if listener is not None else None)
                 finally:
                     watcher.cancel()
             else:
