@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -211,15 +211,24 @@ async def _meta_subscription(client: WhatsAppClient, settings: Settings) -> Chec
     )
 
 
-async def _meta_checks(settings: Settings, call_timeout: float) -> list[Check]:
+def _meta_client(
+    settings: Settings,
+    call_timeout: float,
+    token_for: Callable[[str], Awaitable[str | None]] | None = None,
+) -> WhatsAppClient:
     # One try: a doctor reports what it sees instead of retrying it away.
-    async with WhatsAppClient(
+    return WhatsAppClient(
         base_url=settings.meta_api_base,
         version=settings.meta_api_version,
         access_token=settings.meta_access_token.get_secret_value(),
         timeout=call_timeout,
         max_attempts=1,
-    ) as client:
+        token_for=token_for,
+    )
+
+
+async def _meta_checks(settings: Settings, call_timeout: float) -> list[Check]:
+    async with _meta_client(settings, call_timeout) as client:
         token = await _guarded(META_TOKEN, _meta_token(client, settings))
         if not token.ok:
             # Every other call would fail the same way: one ✗ with its fix says it all.
@@ -503,14 +512,7 @@ async def _numbers_checks(settings: Settings, call_timeout: float) -> list[Check
     async def token_for(pnid: str) -> str | None:
         return tokens.get(pnid)
 
-    async with WhatsAppClient(
-        base_url=settings.meta_api_base,
-        version=settings.meta_api_version,
-        access_token=settings.meta_access_token.get_secret_value(),
-        timeout=call_timeout,
-        max_attempts=1,
-        token_for=token_for,
-    ) as meta:
+    async with _meta_client(settings, call_timeout, token_for) as meta:
         return [
             await _guarded(f"Number {n.phone_number_id}", _number_check(slack, meta, n, settings))
             for n in added

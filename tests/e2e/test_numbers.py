@@ -31,6 +31,24 @@ def _wabridge(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _add_sales(box: Sandbox, *credentials: str) -> subprocess.CompletedProcess[str]:
+    """``wabridge numbers add`` for the sales number, as an operator types it."""
+    return _wabridge(
+        box,
+        "numbers",
+        "add",
+        "--phone-number-id",
+        SALES,
+        "--display-number",
+        "+49 30 1234567",
+        "--waba-id",
+        "3000000003",
+        "--channel",
+        SALES_CHANNEL,
+        *credentials,
+    )
+
+
 def test_a_second_number_has_its_own_channel_token_and_secret(sandbox: Sandbox) -> None:
     box = sandbox
     box.slack.add_channel(SALES_CHANNEL, "sales")
@@ -48,23 +66,7 @@ def test_a_second_number_has_its_own_channel_token_and_secret(sandbox: Sandbox) 
     assert box.slack.top_level(SALES_CHANNEL) == []
     assert [m.text for m in box.slack.top_level(CHANNEL) if "What does it cost" in m.text] == []
 
-    added = _wabridge(
-        box,
-        "numbers",
-        "add",
-        "--phone-number-id",
-        SALES,
-        "--display-number",
-        "+49 30 1234567",
-        "--waba-id",
-        "3000000003",
-        "--channel",
-        SALES_CHANNEL,
-        "--access-token",
-        SALES_TOKEN,
-        "--app-secret",
-        SALES_SECRET,
-    )
+    added = _add_sales(box, "--access-token", SALES_TOKEN, "--app-secret", SALES_SECRET)
     assert added.returncode == 0, added.stderr
     assert "1 webhooks kept for unknown numbers queued again" in added.stdout
     # From now on Meta signs its webhooks with the sales app's secret, and wants its token.
@@ -111,19 +113,7 @@ def test_a_channel_the_app_left_holds_up_only_its_own_work(sandbox: Sandbox) -> 
     box = sandbox
     box.slack.add_channel(SALES_CHANNEL, "sales", private=True)
     box.meta.add_phone_number(SALES, "49301234567")
-    added = _wabridge(
-        box,
-        "numbers",
-        "add",
-        "--phone-number-id",
-        SALES,
-        "--display-number",
-        "+49 30 1234567",
-        "--waba-id",
-        "3000000003",
-        "--channel",
-        SALES_CHANNEL,
-    )
+    added = _add_sales(box)
     assert added.returncode == 0, added.stderr
     box.slack.remove_bot(SALES_CHANNEL)
     box.meta.post_webhook(
