@@ -134,7 +134,9 @@ class FakeWhatsApp:
         self.template_senders.append(phone_number_id)
         return f"wamid.OUT{len(self.sent)}"
 
-    async def templates(self, waba_id: str) -> list[MessageTemplate]:
+    async def templates(
+        self, waba_id: str, *, phone_number_id: str | None = None
+    ) -> list[MessageTemplate]:
         return list(self.account_templates)
 
     async def display_number(self, phone_number_id: str) -> str:

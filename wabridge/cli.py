@@ -186,6 +186,7 @@ def _line(letter: DeadLetter) -> str:
 async def _templates_sync(settings: Settings) -> int:
     from wabridge.bootstrap import (
         SystemClock,
+        build_numbers,
         build_storage,
         build_templates,
         build_whatsapp,
@@ -193,10 +194,17 @@ async def _templates_sync(settings: Settings) -> int:
     )
 
     storage = build_storage(settings)
-    whatsapp = build_whatsapp(settings)
+    numbers = build_numbers(settings, storage=storage)
+    whatsapp = build_whatsapp(settings, numbers=numbers)
     try:
         templates = require_templates(
-            build_templates(settings, storage=storage, whatsapp=whatsapp, clock=SystemClock())
+            build_templates(
+                settings,
+                storage=storage,
+                whatsapp=whatsapp,
+                clock=SystemClock(),
+                numbers=numbers,
+            )
         )
         result = await templates.sync()
     finally:

@@ -239,9 +239,13 @@ class WhatsAppClient:
             )
         return digits
 
-    async def templates(self, waba_id: str) -> list[MessageTemplate]:
-        """Every template of a WhatsApp Business Account, parsed."""
-        return [parse_template(data) for data in await self.list_templates(waba_id)]
+    async def templates(
+        self, waba_id: str, *, phone_number_id: str | None = None
+    ) -> list[MessageTemplate]:
+        """Every template of a WhatsApp Business Account, parsed (read with the token of
+        ``phone_number_id``, a number of that account; None: the default token)."""
+        listed = await self.list_templates(waba_id, phone_number_id=phone_number_id)
+        return [parse_template(data) for data in listed]
 
     async def mark_read(self, *, phone_number_id: str, wamid: str) -> None:
         """Mark a customer's message (and the earlier ones) read."""
@@ -357,14 +361,17 @@ class WhatsAppClient:
         response = await self._request("GET", f"{self._root}/{path}", ctx={"path": path})
         return _json_object(response)
 
-    async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
+    async def list_templates(
+        self, waba_id: str, *, phone_number_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every template of a WhatsApp Business Account, following the pages to the end."""
         url = f"{self._root}/{waba_id}/message_templates"
         ctx = {"waba_id": waba_id}
         params: dict[str, str] = {}
         templates: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
-            body = _json_object(await self._request("GET", url, params=params, ctx=ctx))
+            answer = await self._request("GET", url, params=params, ctx=ctx, number=phone_number_id)
+            body = _json_object(answer)
             templates.extend(t for t in body.get("data") or () if isinstance(t, dict))
             paging = body.get("paging")
             paging = paging if isinstance(paging, dict) else {}

@@ -71,8 +71,11 @@ class WhatsApp(Protocol):
         """The business number's phone number, digits only (for a conversation's parent)."""
         ...
 
-    async def templates(self, waba_id: str) -> list[MessageTemplate]:
-        """Every template of a WhatsApp Business Account, all pages."""
+    async def templates(
+        self, waba_id: str, *, phone_number_id: str | None = None
+    ) -> list[MessageTemplate]:
+        """Every template of a WhatsApp Business Account, all pages, read with the token of
+        ``phone_number_id`` (a number of that account; None: the default token)."""
         ...
 
 

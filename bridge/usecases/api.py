@@ -211,7 +211,7 @@ class RestApi:
         self._content.check(to=conversation.contact_id, message_type=message_type, content=content)
         stored = dict(content)
         if message_type == "template":
-            stored.update(await self._template(content))
+            stored.update(await self._template(content, conversation.phone_number_id))
         elif not window_is_open(conversation.window_expires_at, now=self._clock.now()):
             raise RefusedError(
                 "the 24-hour window is closed: only a template can be sent until the "
@@ -259,11 +259,15 @@ class RestApi:
         )
         return SentMessage(message=message, created=True)
 
-    async def _template(self, content: Mapping[str, Any]) -> dict[str, Any]:
-        """The approved template the content names, and its values: what ``SendReply``
-        sends and what the thread shows."""
+    async def _template(self, content: Mapping[str, Any], phone_number_id: str) -> dict[str, Any]:
+        """The approved template the content names, among those of the account of the
+        conversation's number, and its values: what ``SendReply`` sends and what the thread
+        shows."""
         name, language = str(content["name"]), str(content["language"])
-        lookup = await self._templates.find(name, language) if self._templates else None
+        lookup = None
+        if self._templates is not None:
+            waba_id = await self._templates.account(phone_number_id=phone_number_id)
+            lookup = await self._templates.find(name, language, waba_id=waba_id)
         if lookup is not None and lookup.outcome == LookupOutcome.NOT_USABLE:
             raise RefusedError(
                 f"template {name} ({language}) cannot be sent now",

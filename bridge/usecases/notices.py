@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 from bridge.domain import FailureKind, Notice, NoticeKind
 from bridge.errors import ExternalError
@@ -27,8 +27,21 @@ async def queue_notice(
     await uow.jobs.enqueue(PostNotice(conversation_id=conversation_id, notice=notice), now=now)
 
 
-#: The approved templates to offer a contact (``Templates.suggest``).
-Suggest = Callable[[str], Awaitable[tuple[str, ...]]]
+class Suggest(Protocol):
+    """The approved templates to offer a contact of a number (``Templates``)."""
+
+    async def suggest(
+        self, contact_id: str, phone_number_id: str | None = None
+    ) -> tuple[str, ...]: ...
+
+    async def account(
+        self, *, phone_number_id: str | None = None, channel: str | None = None
+    ) -> str: ...
+
+    @property
+    def waba_id(self) -> str:
+        """The default account."""
+        ...
 
 
 class PostNoticeHandler(JobHandler[PostNotice]):
@@ -42,17 +55,29 @@ class PostNoticeHandler(JobHandler[PostNotice]):
         self._chat = chat
         self._suggest = suggest
 
+    async def _suggests(self, notice: Notice, phone_number_id: str) -> bool:
+        """Whether the notice's suggestions are read here: a refused reply's always, and a
+        warning's where its number has an account of its own (the scan ranks the default
+        account's, for many windows at once)."""
+        if self._suggest is None:
+            return False
+        if notice.kind == NoticeKind.WINDOW_CLOSED:
+            return not notice.suggestions
+        if notice.kind == NoticeKind.WINDOW_WARNING:
+            account = await self._suggest.account(phone_number_id=phone_number_id)
+            return account != self._suggest.waba_id
+        return False
+
     async def run(self, job: PostNotice, ctx: JobContext) -> None:
         conversation, thread_ts = await load_threaded_conversation(self._uow, job.conversation_id)
         notice = job.notice
-        if (
-            notice.kind == NoticeKind.WINDOW_CLOSED
-            and not notice.suggestions
-            and self._suggest is not None
-        ):
-            # Read as the notice is posted: the templates synced by then, ranked for the
-            # contact's language and the team's use.
-            suggestions = await self._suggest(conversation.contact_id)
+        if await self._suggests(notice, conversation.phone_number_id):
+            assert self._suggest is not None
+            # Read as the notice is posted: the templates synced by then, of the account of
+            # the conversation's number, ranked for the contact's language and the team's use.
+            suggestions = await self._suggest.suggest(
+                conversation.contact_id, conversation.phone_number_id
+            )
             notice = dataclasses.replace(notice, suggestions=suggestions)
         if job.show_window:
             # First, so that a retry after the post never leaves the parent stale. Repeated

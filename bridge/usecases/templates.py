@@ -24,6 +24,7 @@ from bridge.domain import (
     ValueProblem,
 )
 from bridge.domain.contacts import language_of
+from bridge.errors import DeliveryError
 from bridge.jobs import JobContext, JobHandler, PostAgentMessage, SendReply, ShowDelivery
 from bridge.ports import (
     AgentMessageView,
@@ -126,52 +127,106 @@ def suggested(
 
 
 class Templates:
-    """The templates of one WhatsApp Business Account."""
+    """The templates of the WhatsApp Business Accounts the numbers belong to: the default
+    account (``META_WABA_ID``), and that of each number added with its own (``--waba-id``).
+    A conversation sends the templates of its number's account."""
 
     def __init__(
-        self, *, uow: UnitOfWorkFactory, whatsapp: WhatsApp, clock: Clock, waba_id: str
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        whatsapp: WhatsApp,
+        clock: Clock,
+        waba_id: str,
+        numbers: Callable[[], Awaitable[Sequence[BusinessNumber]]] | None = None,
     ) -> None:
         self._uow = uow
         self._whatsapp = whatsapp
         self._clock = clock
         self.waba_id = waba_id
+        self._numbers = numbers
+
+    async def _accounts(self) -> dict[str, str | None]:
+        """Every account, with a number of it whose token reads it (None: the default's)."""
+        accounts: dict[str, str | None] = {self.waba_id: None}
+        for number in await self._numbers() if self._numbers is not None else ():
+            if number.waba_id and not number.default:
+                accounts.setdefault(number.waba_id, number.phone_number_id)
+        return accounts
+
+    async def account(
+        self, *, phone_number_id: str | None = None, channel: str | None = None
+    ) -> str:
+        """The account whose templates a number sends (else the number of ``channel``, else
+        the default number)."""
+        numbers = list(await self._numbers()) if self._numbers is not None else []
+        chosen = next((n for n in numbers if n.phone_number_id == phone_number_id), None)
+        if chosen is None and phone_number_id is None:
+            chosen = next((n for n in numbers if n.slack_channel == channel), None)
+        if chosen is None or chosen.default or not chosen.waba_id:
+            return self.waba_id
+        return chosen.waba_id
 
     async def sync(self) -> SyncResult:
-        """Fetch every template, following Meta's pages to the end, and keep exactly those."""
-        templates = await self._whatsapp.templates(self.waba_id)
-        async with self._uow() as uow:
-            await uow.templates.replace_all(self.waba_id, templates, now=self._clock.now())
-            await uow.commit()
-        result = SyncResult(total=len(templates), usable=sum(t.usable for t in templates))
-        log.info(
-            "templates synced",
-            extra={"waba_id": self.waba_id, "templates": result.total, "usable": result.usable},
-        )
-        return result
+        """Fetch every template of every account, following Meta's pages to the end, and
+        keep exactly those."""
+        total = usable = 0
+        refused: DeliveryError | None = None
+        for waba_id, number in (await self._accounts()).items():
+            try:
+                templates = await self._whatsapp.templates(waba_id, phone_number_id=number)
+            except DeliveryError as error:
+                # One account refused (its number's token, say): the others are synced, and
+                # the refusal is told once they are.
+                log.warning(
+                    "templates not synced", extra={"waba_id": waba_id, "reason": error.reason}
+                )
+                refused = refused or error
+                continue
+            async with self._uow() as uow:
+                await uow.templates.replace_all(waba_id, templates, now=self._clock.now())
+                await uow.commit()
+            total += len(templates)
+            usable += sum(t.usable for t in templates)
+            log.info(
+                "templates synced",
+                extra={
+                    "waba_id": waba_id,
+                    "templates": len(templates),
+                    "usable": sum(t.usable for t in templates),
+                },
+            )
+        if refused is not None:
+            raise refused
+        return SyncResult(total=total, usable=usable)
 
     async def usage(self) -> dict[str, int]:
         """How often the team sent each template lately (for ranking suggestions)."""
         async with self._uow() as uow:
             return await uow.messages.template_usage(recent=USAGE_SAMPLE)
 
-    async def all(self) -> list[MessageTemplate]:
+    async def all(self, waba_id: str | None = None) -> list[MessageTemplate]:
+        """Every template of the account (the default one unless given)."""
         async with self._uow() as uow:
-            return await uow.templates.all(self.waba_id)
+            return await uow.templates.all(waba_id or self.waba_id)
 
-    async def suggest(self, contact_id: str) -> tuple[str, ...]:
-        """The approved templates to offer a contact, best first (``suggested``)."""
+    async def suggest(self, contact_id: str, phone_number_id: str | None = None) -> tuple[str, ...]:
+        """The approved templates to offer a contact of a number, best first (``suggested``)."""
+        waba_id = await self.account(phone_number_id=phone_number_id)
         return suggested(
-            await self.usable(), language=language_of(contact_id), usage=await self.usage()
+            await self.usable(waba_id=waba_id),
+            language=language_of(contact_id),
+            usage=await self.usage(),
         )
 
-    async def usable(self, text: str = "") -> list[MessageTemplate]:
+    async def usable(self, text: str = "", *, waba_id: str | None = None) -> list[MessageTemplate]:
         """Approved templates, by language then name; ``text`` filters on name, language,
         category and body."""
         needle = text.strip().lower()
         return sorted(
             (
                 t
-                for t in await self.all()
+                for t in await self.all(waba_id)
                 if t.usable
                 and (
                     not needle
@@ -181,11 +236,13 @@ class Templates:
             key=lambda t: (t.language, t.name),
         )
 
-    async def find(self, name: str, language: str | None = None) -> Lookup:
+    async def find(
+        self, name: str, language: str | None = None, *, waba_id: str | None = None
+    ) -> Lookup:
         """The template an agent named, or why it cannot be used. A language without a region
         (``en``) finds the template in any of its regions (``en_US``), when it has no version
         in exactly that code."""
-        named = [t for t in await self.all() if t.name == name]
+        named = [t for t in await self.all(waba_id) if t.name == name]
         if language:
             code = language.replace("-", "_").lower()
             exact = [t for t in named if t.language.lower() == code]
@@ -283,8 +340,11 @@ class TemplateMessages:
         """Queue ``name`` to the contact ``to`` (a WhatsApp id), filled with ``values`` (by
         placeholder key) or ``params`` (in order); or say why not, sending nothing. It
         leaves from ``phone_number_id`` (a conversation's number), else from the number of
-        ``channel`` (where the agent asked), else from the default number."""
-        lookup = await self._templates.find(name, language)
+        ``channel`` (where the agent asked), else from the default number, and is one of
+        that number's account's templates."""
+        sender, sender_channel = await self._number_for(phone_number_id, channel)
+        waba_id = await self._templates.account(phone_number_id=sender)
+        lookup = await self._templates.find(name, language, waba_id=waba_id)
         if lookup.outcome != LookupOutcome.FOUND or lookup.template is None:
             refused = {
                 LookupOutcome.UNKNOWN: SendOutcome.UNKNOWN_TEMPLATE,
@@ -305,7 +365,6 @@ class TemplateMessages:
             return SendResult(
                 outcome=SendOutcome.WRONG_VALUES, template=template, problems=problems
             )
-        sender, sender_channel = await self._number_for(phone_number_id, channel)
         return await self._queue(
             to=to,
             template=template,
@@ -454,16 +513,22 @@ class TemplatePicker:
     async def choices(self, conversation: ConversationRecord, typed: str = "") -> Choices:
         """Approved templates ranked for this contact (their language, then UTILITY before
         MARKETING, then the team's most used); ``typed`` filters them."""
+        waba_id = await self._templates.account(phone_number_id=conversation.phone_number_id)
         ranked = rank_templates(
-            await self._templates.usable(typed),
+            await self._templates.usable(typed, waba_id=waba_id),
             language=language_of(conversation.contact_id),
             usage=await self._templates.usage(),
         )
         cut = self.SUGGESTED if not typed.strip() else 0
         return Choices(suggested=tuple(ranked[:cut]), others=tuple(ranked[cut:]))
 
-    async def template(self, choice: str) -> MessageTemplate | None:
-        """The approved template a picker option (``name:language``) stands for."""
+    async def template(
+        self, choice: str, conversation: ConversationRecord | None = None
+    ) -> MessageTemplate | None:
+        """The approved template a picker option (``name:language``) stands for, among those
+        of the conversation's number's account."""
         name, _, language = choice.partition(":")
-        found = await self._templates.find(name, language or None)
+        number = conversation.phone_number_id if conversation is not None else None
+        waba_id = await self._templates.account(phone_number_id=number)
+        found = await self._templates.find(name, language or None, waba_id=waba_id)
         return found.template

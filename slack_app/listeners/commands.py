@@ -63,18 +63,20 @@ def _values(rest: str) -> list[str]:
     return [v.strip() for v in rest.split("|")] if rest else []
 
 
-async def _language_and_values(templates: Templates, name: str, rest: str) -> _Arguments:
+async def _language_and_values(
+    templates: Templates, name: str, rest: str, *, waba_id: str
+) -> _Arguments:
     """The language, if the first word after the name is one (a language the template
     exists in, or any template language: then the agent is told which it has, rather than
     that it got one value too many), and the values in order."""
     first, _, after = rest.partition(" ")
     if not (first and "|" not in first and _LANGUAGE.match(first)):
         return _Arguments(None, _values(rest))
-    if (await templates.find(name, first)).outcome != LookupOutcome.UNKNOWN:
+    if (await templates.find(name, first, waba_id=waba_id)).outcome != LookupOutcome.UNKNOWN:
         return _Arguments(first, _values(after.strip()))
     if not is_language_code(first):
         return _Arguments(None, _values(rest))
-    named = await templates.find(name)
+    named = await templates.find(name, waba_id=waba_id)
     versions = ((named.template,) if named.template is not None else ()) + named.candidates
     if not versions:  # no such template at all: the send says so
         return _Arguments(first, _values(after.strip()))
@@ -98,7 +100,11 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         except ValueError as error:
             await respond(text=words.bad_phone(str(error)), response_type="ephemeral")
             return
-        arguments = await _language_and_values(deps.templates, parsed.name, parsed.rest)
+        # The templates of the account of the number this channel's conversations are on.
+        waba_id = await deps.templates.account(channel=command.get("channel_id"))
+        arguments = await _language_and_values(
+            deps.templates, parsed.name, parsed.rest, waba_id=waba_id
+        )
         if arguments.missing is not None:
             language, languages = arguments.missing
             answer = words.no_such_language(parsed.name, language, languages)
@@ -136,7 +142,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             if deps.templates is None:
                 await respond(text=words.NO_TEMPLATES_CONFIGURED, response_type="ephemeral")
                 return
-            found = await deps.templates.usable(rest)
+            waba_id = await deps.templates.account(channel=command.get("channel_id"))
+            found = await deps.templates.usable(rest, waba_id=waba_id)
             answer = words.template_list(found, rest) if found else words.no_templates(rest)
             await respond(text=answer, response_type="ephemeral")
         elif subcommand in ("template", "new"):

@@ -68,9 +68,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             return
         state = words.ModalState.load(str(view.get("private_metadata") or ""))
         conversation = await picker.conversation(state.conversation_id)
-        template = await picker.template(choice) if choice else None
         if conversation is None:
             return
+        template = await picker.template(choice, conversation) if choice else None
         updated = words.template_modal(
             conversation=conversation,
             now=deps.clock(),
@@ -158,7 +158,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         state = words.ModalState.load(str(view.get("private_metadata") or ""))
         choice = _picked(view) or state.choice
         conversation = await picker.conversation(state.conversation_id)
-        template: MessageTemplate | None = await picker.template(choice) if choice else None
+        template: MessageTemplate | None = (
+            await picker.template(choice, conversation) if choice and conversation else None
+        )
         if conversation is None or choice is None:
             await ack(response_action="errors", errors=words.NO_TEMPLATE_CHOSEN)
             return

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bridge.domain import MessageTemplate, Part, Placeholder
+from bridge.errors import DeliveryError
+from bridge.ports import BusinessNumber
 from bridge.usecases.templates import LookupOutcome, SendOutcome, TemplateMessages, Templates
 from sandbox.meta_sim import MetaSimulator
 from storage.uow import SqlUnitOfWorkFactory
@@ -352,3 +356,172 @@ async def test_a_template_meta_refuses_is_explained_in_the_thread(
     assert thread[-1] == "notice:delivery_failed:132001"
     post = next(p for p in world.chat.posts if p.thread_ts == parent.ts)
     assert world.chat.reactions[post.ts] == ["failed"]
+
+
+# --- several accounts: a number added with an account of its own -----------------------------
+
+SALES_WABA = "3000000003"
+SALES = BusinessNumber(
+    phone_number_id="2000000077",
+    display_phone_number="49301234567",
+    waba_id=SALES_WABA,
+    slack_channel="C0SALES01",
+)
+
+
+class _Accounts:
+    """Meta's template lists by account, and whose token read each."""
+
+    def __init__(self, lists: dict[str, list[MessageTemplate]]) -> None:
+        self.lists = lists
+        self.read: list[tuple[str, str | None]] = []
+
+    async def templates(
+        self, waba_id: str, *, phone_number_id: str | None = None
+    ) -> list[MessageTemplate]:
+        self.read.append((waba_id, phone_number_id))
+        if waba_id not in self.lists:
+            raise meta_error(100, "Unsupported get request")
+        return self.lists[waba_id]
+
+
+def _approved(name: str, language: str) -> MessageTemplate:
+    return MessageTemplate(
+        name=name, language=language, category="UTILITY", status="APPROVED", body_text="Hi"
+    )
+
+
+async def test_each_number_sends_the_templates_of_its_own_account(world: World) -> None:
+    default = dataclasses.replace(world.numbers.default, waba_id="2000000002")
+    assert default.waba_id is not None
+
+    async def numbers() -> list[BusinessNumber]:
+        return [default, SALES]
+
+    meta = _Accounts(
+        {
+            default.waba_id: [_approved("hello_world", "en_US")],
+            SALES_WABA: [_approved("angebot", "de")],
+        }
+    )
+    templates = Templates(
+        uow=world.uow,
+        whatsapp=meta,  # type: ignore[arg-type]
+        clock=world.clock,
+        waba_id=default.waba_id,
+        numbers=numbers,
+    )
+    result = await templates.sync()
+    assert (result.total, result.usable) == (2, 2)
+    # Each account read with a token that may read it: the sales number's for its account.
+    assert meta.read == [(default.waba_id, None), (SALES_WABA, SALES.phone_number_id)]
+
+    assert await templates.account(phone_number_id=SALES.phone_number_id) == SALES_WABA
+    assert await templates.account(channel="C0SALES01") == SALES_WABA
+    assert await templates.account(channel=CHANNEL) == default.waba_id
+    assert await templates.suggest("4915112345678", SALES.phone_number_id) == ("angebot:de",)
+    assert await templates.suggest("4915112345678") == ("hello_world:en_US",)
+
+    sending = TemplateMessages(
+        uow=world.uow,
+        whatsapp=world.whatsapp,
+        clock=world.clock,
+        templates=templates,
+        phone_number_id=default.phone_number_id,
+        channel=CHANNEL,
+        numbers=numbers,
+    )
+    other = await sending.send(
+        to="4915112345678", name="hello_world", language=None, author="U1", channel="C0SALES01"
+    )
+    assert other.outcome == SendOutcome.UNKNOWN_TEMPLATE  # the default account's, not its own
+    own = await sending.send(
+        to="4915112345678", name="angebot", language=None, author="U1", channel="C0SALES01"
+    )
+    assert own.outcome == SendOutcome.QUEUED
+    await world.drain()
+    assert [s["template"] for s in world.whatsapp.sent] == ["angebot"]
+    assert world.whatsapp.template_senders == [SALES.phone_number_id]
+
+
+async def test_a_warning_on_a_number_of_another_account_suggests_that_accounts(
+    world: World,
+) -> None:
+    """The window scan ranks the default account's templates for many windows at once; a
+    warning in a conversation whose number has an account of its own is given that
+    account's as it is posted."""
+    from bridge.domain import Notice, NoticeKind
+    from bridge.usecases.notices import queue_notice
+    from bridge.usecases.numbers import Numbers
+    from tests.integration.world import RETRY_FOR, storage_of
+    from wabridge.bootstrap import build_workers
+
+    await Numbers(uow=world.uow, clock=world.clock, default=world.numbers.default).add(SALES)
+    await world.numbers.reload()
+    default_waba = "2000000002"
+    meta = _Accounts(
+        {
+            default_waba: [_approved("hello_world", "en_US")],
+            SALES_WABA: [_approved("angebot", "de")],
+        }
+    )
+    templates = Templates(
+        uow=world.uow,
+        whatsapp=meta,  # type: ignore[arg-type]
+        clock=world.clock,
+        waba_id=default_waba,
+        numbers=world.numbers.numbers,
+    )
+    await templates.sync()
+    workers = build_workers(
+        storage=storage_of(world.uow),
+        chat=world.chat,
+        whatsapp=world.whatsapp,
+        clock=world.clock,
+        numbers=world.numbers,
+        retry_for=RETRY_FOR,
+        templates=templates,
+    )
+    sales_number = (SALES.phone_number_id, SALES.display_phone_number or "")
+    await world.webhook(
+        payloads.messages(payloads.text("wamid.S1", "Preis?", at=T0), number=sales_number)
+    )
+    await world.webhook(payloads.messages(payloads.text("wamid.D1", "Price?", at=T0)))
+    await workers.inbox.run_once()
+    while await workers.jobs.run_once():
+        pass
+    async with world.uow.engine.connect() as connection:
+        ids = list((await connection.execute(text("SELECT id FROM conversations"))).scalars())
+    assert len(ids) == 2
+    async with world.uow() as uow:
+        for conversation_id in ids:  # as the scan queues them: the default account's
+            warning = Notice(
+                kind=NoticeKind.WINDOW_WARNING,
+                window_expires_at=T0,
+                suggestions=("hello_world:en_US",),
+            )
+            await queue_notice(uow, conversation_id, warning, now=world.clock.now())
+        await uow.commit()
+    while await workers.jobs.run_once():
+        pass
+    shown = [n.suggestions for n in world.chat.notices if n.kind == NoticeKind.WINDOW_WARNING]
+    assert sorted(shown) == [("angebot:de",), ("hello_world:en_US",)]
+
+
+async def test_an_account_meta_refuses_leaves_the_others_synced(world: World) -> None:
+    default = dataclasses.replace(world.numbers.default, waba_id="2000000002")
+
+    async def numbers() -> list[BusinessNumber]:
+        return [SALES, default]
+
+    meta = _Accounts({"2000000002": [_approved("hello_world", "en_US")]})
+    templates = Templates(
+        uow=world.uow,
+        whatsapp=meta,  # type: ignore[arg-type]
+        clock=world.clock,
+        waba_id="2000000002",
+        numbers=numbers,
+    )
+    with pytest.raises(DeliveryError):  # told, once the other accounts are synced
+        await templates.sync()
+    assert [t.name for t in await templates.usable()] == ["hello_world"]

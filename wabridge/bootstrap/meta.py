@@ -59,12 +59,24 @@ def build_whatsapp(
 
 
 def build_templates(
-    settings: Settings, *, storage: Storage, whatsapp: WhatsApp, clock: Clock
+    settings: Settings,
+    *,
+    storage: Storage,
+    whatsapp: WhatsApp,
+    clock: Clock,
+    numbers: NumberBook | None = None,
 ) -> Templates | None:
-    """The account's templates, or None without ``META_WABA_ID``."""
+    """The accounts' templates (the default one's, and those of the numbers added with an
+    account of their own), or None without ``META_WABA_ID``."""
     if not settings.meta_waba_id:
         return None
-    return Templates(uow=storage.uow, whatsapp=whatsapp, clock=clock, waba_id=settings.meta_waba_id)
+    return Templates(
+        uow=storage.uow,
+        whatsapp=whatsapp,
+        clock=clock,
+        waba_id=settings.meta_waba_id,
+        numbers=numbers.numbers if numbers is not None else None,
+    )
 
 
 def require_templates(templates: Templates | None) -> Templates:

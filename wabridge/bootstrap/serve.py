@@ -241,7 +241,9 @@ def build(
         always_settle=always_settle,
         on_queued=jobs_wake.queued,
     )
-    templates = build_templates(settings, storage=storage, whatsapp=whatsapp, clock=clock)
+    templates = build_templates(
+        settings, storage=storage, whatsapp=whatsapp, clock=clock, numbers=numbers
+    )
     template_messages = (
         TemplateMessages(
             uow=storage.uow,

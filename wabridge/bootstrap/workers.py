@@ -121,7 +121,7 @@ def build_workers(
             whatsapp=whatsapp,
             clock=clock,
             relays=relays,
-            suggest=templates.suggest if templates is not None else None,
+            suggest=templates,
         ),
         clock=clock,
         retry_for=retry_for,
