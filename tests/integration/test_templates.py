@@ -453,8 +453,6 @@ async def test_a_warning_on_a_number_of_another_account_suggests_that_accounts(
     from bridge.domain import Notice, NoticeKind
     from bridge.usecases.notices import queue_notice
     from bridge.usecases.numbers import Numbers
-    from tests.integration.world import RETRY_FOR, storage_of
-    from wabridge.bootstrap import build_workers
 
     await Numbers(uow=world.uow, clock=world.clock, default=world.numbers.default).add(SALES)
     await world.numbers.reload()
@@ -473,15 +471,7 @@ async def test_a_warning_on_a_number_of_another_account_suggests_that_accounts(
         numbers=world.numbers.numbers,
     )
     await templates.sync()
-    workers = build_workers(
-        storage=storage_of(world.uow),
-        chat=world.chat,
-        whatsapp=world.whatsapp,
-        clock=world.clock,
-        numbers=world.numbers,
-        retry_for=RETRY_FOR,
-        templates=templates,
-    )
+    workers = world.other_workers(templates=templates)
     sales_number = (SALES.phone_number_id, SALES.display_phone_number or "")
     await world.webhook(
         payloads.messages(payloads.text("wamid.S1", "Preis?", at=T0), number=sales_number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import text
 
@@ -73,6 +74,10 @@ class World:
 
     def other_worker(self, *, lease: timedelta = timedelta(seconds=15)) -> JobWorker:
         """A second job worker on the same database, as another process would run."""
+        return self.other_workers(lease=lease).jobs
+
+    def other_workers(self, **built: Any) -> Workers:
+        """Workers of another process on the same database, built with ``built`` too."""
         return build_workers(
             storage=storage_of(self.uow),
             chat=self.chat,
@@ -80,8 +85,8 @@ class World:
             clock=self.clock,
             numbers=self.numbers,
             retry_for=RETRY_FOR,
-            lease=lease,
-        ).jobs
+            **built,
+        )
 
     async def webhook(self, body: bytes) -> None:
         async with self.uow() as uow:
