@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -43,6 +44,9 @@ _MARKED: Final = "wabridge.notify"
 #: A listener that has heard nothing this long checks that its connection still answers.
 _QUIET: Final = 30.0
 _RETRY_MAX: Final = 30.0
+#: The latest a notification may ask a loop to wake (a later one would find its work by
+#: polling anyway).
+_DUE_MAX: Final = 3600.0
 
 
 def mark_work(session: AsyncSession, channel: str, *, due_in: float = 0.0) -> None:
@@ -74,11 +78,12 @@ async def send_marked(session: AsyncSession) -> None:
 
 def _due(payload: str) -> set[float]:
     """When the work a notification tells of falls due, in seconds from now ({0.0}: now, as
-    for a payload this version does not read)."""
+    for a payload this version does not read; at most ``_DUE_MAX``)."""
     try:
-        return {max(0.0, float(part)) for part in payload.split()} or {0.0}
+        due = {float(part) for part in payload.split()}
     except ValueError:
         return {0.0}
+    return {min(max(0.0, d), _DUE_MAX) if math.isfinite(d) else 0.0 for d in due} or {0.0}
 
 
 def conninfo(database_url: str) -> str:

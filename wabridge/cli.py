@@ -162,7 +162,14 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as error:
-        why = os.strerror(error.errno) if error.errno else type(error).__name__
+        # create_server's message repeats the address; a failed name lookup (a negative
+        # errno, getaddrinfo's) has no text of its own once create_server rewraps it.
+        if error.errno is not None and error.errno > 0:
+            why = os.strerror(error.errno)
+        elif error.errno is not None:
+            why = "no such host or address"
+        else:
+            why = type(error).__name__
         raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
 
 

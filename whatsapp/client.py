@@ -25,7 +25,7 @@ from bridge.domain import DeliveryProblem, FailureKind, MessageTemplate
 from bridge.errors import DeliveryError
 from bridge.ports import Api, CallObserver, MediaFile, Unobserved
 from whatsapp import outbound
-from whatsapp.errors import MetaAPIError, MetaTransportError
+from whatsapp.errors import MetaAPIError, MetaTransportError, is_unknown_object
 from whatsapp.media import MediaInfo, parse_media_info
 from whatsapp.outbound import read_receipt_payload, template_payload, text_payload
 from whatsapp.pacing import MetaPacing
@@ -300,9 +300,17 @@ class WhatsAppClient:
     async def get_media(self, media_id: str, *, phone_number_id: str | None = None) -> MediaInfo:
         """The short-lived download URL and facts of an uploaded or received media object
         (with the credentials of the number it came to)."""
-        response = await self._request(
-            "GET", f"{self._root}/{media_id}", ctx={"media_id": media_id}, number=phone_number_id
-        )
+        try:
+            response = await self._request(
+                "GET",
+                f"{self._root}/{media_id}",
+                ctx={"media_id": media_id},
+                number=phone_number_id,
+            )
+        except MetaAPIError as error:
+            if is_unknown_object(error):  # kept for a limited time, then gone
+                error.problem = DeliveryProblem.MEDIA_GONE
+            raise
         try:
             return parse_media_info(_json_object(response), media_id)
         except ValueError as error:

@@ -50,6 +50,8 @@ class DeliveryProblem(enum.StrEnum):
     MEDIA_UNSUPPORTED = "media_unsupported"
     MEDIA_FAILED = "media_failed"
     MEDIA_TOO_LARGE = "media_too_large"
+    #: WhatsApp no longer has a customer's file (it keeps them for a limited time).
+    MEDIA_GONE = "media_gone"
     TYPE_UNSUPPORTED = "type_unsupported"
     EXPERIMENT = "experiment"
     TEMPLATE = "template"

@@ -523,12 +523,11 @@ class TemplatePicker:
         return Choices(suggested=tuple(ranked[:cut]), others=tuple(ranked[cut:]))
 
     async def template(
-        self, choice: str, conversation: ConversationRecord | None = None
+        self, choice: str, conversation: ConversationRecord
     ) -> MessageTemplate | None:
         """The approved template a picker option (``name:language``) stands for, among those
         of the conversation's number's account."""
         name, _, language = choice.partition(":")
-        number = conversation.phone_number_id if conversation is not None else None
-        waba_id = await self._templates.account(phone_number_id=number)
+        waba_id = await self._templates.account(phone_number_id=conversation.phone_number_id)
         found = await self._templates.find(name, language or None, waba_id=waba_id)
         return found.template

@@ -376,16 +376,18 @@ class JobWorker:
     ) -> None:
         now = self._clock.now()
         failure = failure_of(error, job_id=claimed.id, now=now)
+        # Whether the calls that failed are the lane's own (a customer's file is Slack-lane
+        # work that fetches from Meta first).
+        own = _lane_of(error) in (None, claimed.lane)
         if failure.kind == FailureKind.AUTH:
-            if _lane_of(error) in (None, claimed.lane):
+            if own:
                 await self._pause(claimed, failure, ids)
                 return
-            # Credentials of the other side than the lane's (a customer's file in the Slack
-            # lane, fetched from Meta): pausing this lane would hold up work that does not
-            # need them. The job waits alone; the other lane's own jobs pause it if need be.
+            # The other side's credentials: pausing this lane would hold up work that does
+            # not need them. The job waits alone; the other lane's own jobs pause it if need be.
             failure = dataclasses.replace(failure, kind=FailureKind.TRANSIENT)
-        if isinstance(error, ExternalError):
-            # The other side answered, and not about credentials: they work again.
+        if isinstance(error, ExternalError) and own:
+            # The lane's side answered, and not about credentials: they work again.
             await self._lift_pause(claimed.lane)
         if not failure.kind.retryable:
             await self._end(claimed, job, handler, failure, ids)

@@ -68,10 +68,11 @@ def agent_files(event: dict[str, Any]) -> list[AgentFile]:
 
 
 def _size(value: object) -> int:
+    """A file's size as Slack gave it (0 when it gave none a number could be made of)."""
     if isinstance(value, int | float | str):
         try:
             return max(0, int(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # "12 KB", 1e400 (infinite), NaN
             pass
     return 0
 

@@ -86,8 +86,6 @@ def _delayed(notice: Notice) -> str:
         return f"WhatsApp asked us to slow down{code}."
     if notice.problem == DeliveryProblem.FILE_NOT_FETCHED:
         return "Slack has not handed your file over yet."
-    if notice.problem == DeliveryProblem.UNKNOWN_OUTCOME:
-        return "WhatsApp did not answer."
     title = f": {escape(notice.error_title)}" if notice.error_title else ""
     return f"WhatsApp had a temporary problem{code}{title}."
 
@@ -101,7 +99,7 @@ def _not_relayed(notice: Notice) -> str:
     if reason.startswith(SLACK_REASON):
         error = escape(reason.removeprefix(SLACK_REASON))
         return f"Slack refused the upload (`{error}`)."
-    if reason == "meta:100":
+    if notice.problem == DeliveryProblem.MEDIA_GONE:
         return (
             "WhatsApp no longer has it (it keeps customers' files for a limited time). Ask "
             "the customer to send it again."

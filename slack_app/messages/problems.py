@@ -48,6 +48,7 @@ _ADVICE: Final[Mapping[DeliveryProblem, str]] = MappingProxyType(
             "send it again."
         ),
         _P.MEDIA_TOO_LARGE: "The file is larger than can be relayed: ask for a smaller one.",
+        _P.MEDIA_GONE: "WhatsApp no longer has the file: ask for it again.",
         _P.TYPE_UNSUPPORTED: "This message type is not supported by WhatsApp.",
         _P.EXPERIMENT: "This customer is in a WhatsApp experiment and cannot get this message.",
         _P.TEMPLATE: (

@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TextualSelect
 
 from bridge.jobs import ARRIVALS_PER_WEBHOOK, Job, JobState, Lane
@@ -512,20 +513,18 @@ class SqlJobs(Repository):
         ]
 
     async def failure_counts(self) -> list[FailureCount]:
-        rows = await self._session.execute(
-            select(JobEntry.job_type, JobEntry.failure_reason, func.count())
-            .where(JobEntry.state == _FAILED)
-            .group_by(JobEntry.job_type, JobEntry.failure_reason)
-        )
-        return [
-            FailureCount(kind=job_type, reason=reason or "unknown", count=int(count))
-            for job_type, reason, count in rows.all()
-        ]
+        return await self._by_reason(JobEntry.state == _FAILED)
 
     async def retrying_counts(self) -> list[FailureCount]:
+        return await self._by_reason(
+            JobEntry.state == _PENDING, JobEntry.failing_since.is_not(None)
+        )
+
+    async def _by_reason(self, *where: ColumnElement[bool]) -> list[FailureCount]:
+        """The jobs ``where`` says, counted by type and (last) failure reason."""
         rows = await self._session.execute(
             select(JobEntry.job_type, JobEntry.failure_reason, func.count())
-            .where(JobEntry.state == _PENDING, JobEntry.failing_since.is_not(None))
+            .where(*where)
             .group_by(JobEntry.job_type, JobEntry.failure_reason)
         )
         return [

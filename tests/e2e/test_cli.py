@@ -79,6 +79,10 @@ def test_a_port_in_use_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     [line] = result.stderr.strip().splitlines()
     assert line == f"wabridge: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "never.db").exists()  # nothing migrated, nothing started
+    nowhere = _wabridge("serve", "--host", "nowhere.invalid", env=_env(url), cwd=tmp_path)
+    assert nowhere.returncode == 2
+    [line] = nowhere.stderr.strip().splitlines()
+    assert line == "wabridge: cannot listen on nowhere.invalid:8000: no such host or address"
 
 
 def test_serve_no_migrate_on_an_unreachable_database_is_one_line_exit_2(tmp_path: Path) -> None:

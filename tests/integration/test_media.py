@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.domain import FailureKind
 from bridge.errors import DeliveryError
+from bridge.jobs import Lane
 from tests import payloads
 from tests.fakes import T0, transient_chat_error
 from tests.integration.world import RETRY_FOR, World
@@ -102,6 +103,27 @@ async def test_meta_refusing_our_token_for_a_file_never_pauses_slack_work(world:
     await world.drain()
     [shared] = world.chat.shared_files(thread)
     assert shared["content"] == PHOTO
+
+
+async def test_meta_failing_a_files_fetch_tells_nothing_of_slacks_credentials(
+    world: World,
+) -> None:
+    """Slack work paused on Slack's refused token: a customer's file, let through as the
+    probe, fails on Meta's side before any Slack call. That says nothing of Slack's token,
+    so the pause stays (only a Slack answer lifts it)."""
+    world.whatsapp.media_fails_with = DeliveryError(
+        code=None, title="Could not reach WhatsApp", kind=FailureKind.TRANSIENT
+    )
+    await world.webhook(_body(_media("wamid.1", "image", "M1")))
+    await world.drain()  # posted; its file waits for a retry
+    async with world.uow() as uow:
+        await uow.pauses.pause(Lane.SLACK, reason="slack:token_revoked", now=T0, probe_after=T0)
+        await uow.commit()
+    probe = world.other_worker()  # reads the pause on its first claim
+    world.clock.advance(seconds=11)
+    assert await probe.run_once() == 1  # the file's job, let through as the probe
+    assert ("relay_media", "pending", "meta:other") in await world.job_states("relay_media")
+    assert await world.paused() == [Lane.SLACK]
 
 
 async def test_a_file_too_large_gets_a_notice_at_once(world: World) -> None:

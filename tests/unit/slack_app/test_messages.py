@@ -177,12 +177,25 @@ def test_a_delayed_reply_says_what_holds_it_up(
 
 
 @pytest.mark.parametrize(
-    ("reason", "code", "title", "words"),
+    ("reason", "problem", "code", "title", "words"),
     [
-        ("meta:100", 100, "Invalid parameter", "WhatsApp no longer has it"),
-        ("slack:invalid_arguments", None, None, "Slack refused the upload (`invalid_arguments`)"),
+        (
+            "meta:100",
+            DeliveryProblem.MEDIA_GONE,
+            100,
+            "Invalid parameter",
+            "WhatsApp no longer has it",
+        ),
+        (
+            "slack:invalid_arguments",
+            None,
+            None,
+            None,
+            "Slack refused the upload (`invalid_arguments`)",
+        ),
         (
             "meta:media_failed",
+            DeliveryProblem.MEDIA_FAILED,
             None,
             "The file's download link answered HTTP 404",
             "WhatsApp would not hand it over (The file's download link answered HTTP 404)",
@@ -190,10 +203,11 @@ def test_a_delayed_reply_says_what_holds_it_up(
     ],
 )
 def test_a_customer_file_not_brought_over_says_whose_doing_it_was(
-    reason: str, code: int | None, title: str | None, words: str
+    reason: str, problem: DeliveryProblem | None, code: int | None, title: str | None, words: str
 ) -> None:
     notice = Notice(
         kind=NoticeKind.FILE_NOT_RELAYED,
+        problem=problem,
         error_details=reason,
         error_code=code,
         error_title=title,

@@ -377,6 +377,22 @@ async def test_a_refused_file_link_is_no_credentials_problem(
     assert caught.value.title == f"The file's download link answered HTTP {status}"
 
 
+async def test_a_media_id_meta_no_longer_has_is_a_file_gone(
+    meta: respx.MockRouter, client: WhatsAppClient, tmp_path: Path
+) -> None:
+    meta.get(f"{BASE}/{VERSION}/80").mock(
+        return_value=httpx.Response(
+            400, json={"error": {"message": "Unsupported get request", "code": 100}}
+        )
+    )
+    with pytest.raises(MetaAPIError) as caught:
+        await client.fetch_media("80", tmp_path / "media", max_bytes=10)
+    assert (caught.value.kind, caught.value.problem) == (
+        FailureKind.PERMANENT,
+        DeliveryProblem.MEDIA_GONE,
+    )
+
+
 async def test_list_templates_follows_every_page(
     meta: respx.MockRouter, client: WhatsAppClient
 ) -> None:
